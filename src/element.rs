@@ -1,0 +1,468 @@
+//! Element types: the sealed [`Element`] trait, the numeric sub-traits and the runtime [`DType`].
+//!
+//! Blocks travel through the executor type-erased as [`AnyArray`]; the typed API
+//! ([`crate::ChunkedArray`]) converts at its boundary with [`Element::from_any`] and friends.
+
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
+use std::fmt;
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// The runtime element type of an array, for I/O whose type is only known from a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DType {
+    /// `bool` (masks).
+    Bool,
+    /// `i8`.
+    I8,
+    /// `i16`.
+    I16,
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `u8`.
+    U8,
+    /// `u16`.
+    U16,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+    /// `f32`.
+    F32,
+    /// `f64`.
+    F64,
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            DType::Bool | DType::I8 | DType::U8 => 1,
+            DType::I16 | DType::U16 => 2,
+            DType::I32 | DType::U32 | DType::F32 => 4,
+            DType::I64 | DType::U64 | DType::F64 => 8,
+        }
+    }
+
+    /// NumPy's name for this type (`float32`, `int16`, `bool`, ...).
+    pub fn numpy_name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::U8 => "uint8",
+            DType::U16 => "uint16",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+
+    /// Parses NumPy's name for a type (the inverse of [`DType::numpy_name`]).
+    pub fn from_numpy_name(name: &str) -> Option<DType> {
+        DType::ALL.iter().copied().find(|d| d.numpy_name() == name)
+    }
+
+    /// Whether the type is a floating-point type.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    /// Every supported type.
+    pub const ALL: [DType; 11] = [
+        DType::Bool,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+        DType::F32,
+        DType::F64,
+    ];
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.numpy_name())
+    }
+}
+
+/// Calls `$body` with `$T` bound to the Rust type of every variant.
+///
+/// Used to generate the type-erased containers below.
+macro_rules! for_each_dtype {
+    ($mac:ident) => {
+        $mac! {
+            Bool => bool,
+            I8 => i8,
+            I16 => i16,
+            I32 => i32,
+            I64 => i64,
+            U8 => u8,
+            U16 => u16,
+            U32 => u32,
+            U64 => u64,
+            F32 => f32,
+            F64 => f64,
+        }
+    };
+}
+
+macro_rules! define_containers {
+    ($($v:ident => $t:ty),* $(,)?) => {
+        /// An owned n-dimensional block of any element type.
+        #[derive(Clone, Debug, PartialEq)]
+        #[allow(missing_docs)]
+        pub enum AnyArray { $($v(ArrayD<$t>)),* }
+
+        /// A borrowed view of a block of any element type.
+        #[derive(Clone, Debug)]
+        #[allow(missing_docs)]
+        pub enum AnyView<'a> { $($v(ArrayViewD<'a, $t>)),* }
+
+        /// A mutable view of a block of any element type.
+        #[derive(Debug)]
+        #[allow(missing_docs)]
+        pub enum AnyViewMut<'a> { $($v(ArrayViewMutD<'a, $t>)),* }
+
+        /// A flat buffer of any element type (a register of the fused elementwise kernels).
+        #[derive(Clone, Debug)]
+        #[allow(missing_docs)]
+        pub enum AnyVec { $($v(Vec<$t>)),* }
+
+        impl AnyArray {
+            /// The element type.
+            pub fn dtype(&self) -> DType { match self { $(AnyArray::$v(_) => DType::$v),* } }
+            /// The shape.
+            pub fn shape(&self) -> &[usize] { match self { $(AnyArray::$v(a) => a.shape()),* } }
+            /// Number of elements.
+            pub fn len(&self) -> usize { match self { $(AnyArray::$v(a) => a.len()),* } }
+            /// Whether the block holds no element.
+            pub fn is_empty(&self) -> bool { self.len() == 0 }
+            /// Bytes held by the elements.
+            pub fn nbytes(&self) -> usize { self.len() * self.dtype().size() }
+            /// A view of the whole block.
+            pub fn view(&self) -> AnyView<'_> { match self { $(AnyArray::$v(a) => AnyView::$v(a.view())),* } }
+            /// A mutable view of the whole block.
+            pub fn view_mut(&mut self) -> AnyViewMut<'_> { match self { $(AnyArray::$v(a) => AnyViewMut::$v(a.view_mut())),* } }
+            /// A block of `shape` filled with the type's zero (`false` for bool).
+            pub fn zeros(dtype: DType, shape: &[usize]) -> AnyArray {
+                match dtype { $(DType::$v => AnyArray::$v(ArrayD::<$t>::default(shape))),* }
+            }
+        }
+
+        impl<'a> AnyView<'a> {
+            /// The element type.
+            pub fn dtype(&self) -> DType { match self { $(AnyView::$v(_) => DType::$v),* } }
+            /// The shape.
+            pub fn shape(&self) -> &[usize] { match self { $(AnyView::$v(a) => a.shape()),* } }
+            /// An owned copy in standard layout.
+            pub fn to_owned(&self) -> AnyArray { match self { $(AnyView::$v(a) => AnyArray::$v(a.to_owned())),* } }
+            /// A sub-view of `region` (ranges per axis, relative to this view).
+            pub fn slice_region(&self, region: &[std::ops::Range<usize>]) -> AnyView<'a> {
+                match self { $(AnyView::$v(a) => AnyView::$v(slice_view(a.clone(), region))),* }
+            }
+        }
+
+        impl<'a> AnyViewMut<'a> {
+            /// The element type.
+            pub fn dtype(&self) -> DType { match self { $(AnyViewMut::$v(_) => DType::$v),* } }
+            /// The shape.
+            pub fn shape(&self) -> &[usize] { match self { $(AnyViewMut::$v(a) => a.shape()),* } }
+            /// Copies `src` (same dtype and shape) into this view.
+            ///
+            /// # Panics
+            /// If the dtype or shape differ (an internal bug, never user input).
+            pub fn assign(&mut self, src: &AnyView<'_>) {
+                match (self, src) {
+                    $((AnyViewMut::$v(d), AnyView::$v(s)) => d.assign(s),)*
+                    (d, s) => panic!("internal: assign {} into {}", s.dtype(), d.dtype()),
+                }
+            }
+            /// Reborrows this view for a shorter lifetime.
+            pub fn reborrow(&mut self) -> AnyViewMut<'_> {
+                match self { $(AnyViewMut::$v(a) => AnyViewMut::$v(a.view_mut())),* }
+            }
+        }
+
+        impl AnyVec {
+            /// A buffer of `len` zeros of `dtype`.
+            pub fn zeros(dtype: DType, len: usize) -> AnyVec {
+                match dtype { $(DType::$v => AnyVec::$v(vec![<$t>::default(); len])),* }
+            }
+            /// The element type.
+            pub fn dtype(&self) -> DType { match self { $(AnyVec::$v(_) => DType::$v),* } }
+        }
+
+        $(
+            impl private::Sealed for $t {}
+            impl Element for $t {
+                const DTYPE: DType = DType::$v;
+                fn wrap(a: ArrayD<Self>) -> AnyArray { AnyArray::$v(a) }
+                fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray> {
+                    match a { AnyArray::$v(x) => Ok(x), other => Err(other) }
+                }
+                fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>> {
+                    match a { AnyArray::$v(x) => Some(x), _ => None }
+                }
+                fn wrap_view(a: ArrayViewD<'_, Self>) -> AnyView<'_> { AnyView::$v(a) }
+                fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>> {
+                    match a { AnyView::$v(x) => Some(x), _ => None }
+                }
+                fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_> { AnyViewMut::$v(a) }
+                fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>> {
+                    match a { AnyViewMut::$v(x) => Some(x), _ => None }
+                }
+                fn vec_ref(v: &AnyVec) -> &[Self] {
+                    match v { AnyVec::$v(x) => x, other => panic!("internal: register {} read as {}", other.dtype(), DType::$v) }
+                }
+                fn vec_mut(v: &mut AnyVec) -> &mut [Self] {
+                    match v { AnyVec::$v(x) => x, other => panic!("internal: register {} written as {}", other.dtype(), DType::$v) }
+                }
+            }
+        )*
+    };
+}
+
+fn slice_view<'a, T>(v: ArrayViewD<'a, T>, region: &[std::ops::Range<usize>]) -> ArrayViewD<'a, T> {
+    let mut v = v;
+    for (ax, r) in region.iter().enumerate() {
+        v.slice_axis_inplace(
+            ndarray::Axis(ax),
+            ndarray::Slice::from(r.start as isize..r.end as isize),
+        );
+    }
+    v
+}
+
+/// An element type chunkwise can hold: `bool`, `i8`..`i64`, `u8`..`u64`, `f32`, `f64`.
+///
+/// The trait is sealed: the set of types is fixed so that type-erased blocks ([`AnyArray`])
+/// can name them all. The conversion methods are for the crate's and I/O back-ends' use.
+pub trait Element:
+    Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static + private::Sealed
+{
+    /// The runtime tag of this type.
+    const DTYPE: DType;
+    /// Erases the type of an owned block.
+    fn wrap(a: ArrayD<Self>) -> AnyArray;
+    /// Recovers the typed block, or gives the block back if its type differs.
+    fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray>;
+    /// Borrows the typed block, if the type matches.
+    fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>>;
+    /// Erases the type of a view.
+    fn wrap_view(a: ArrayViewD<'_, Self>) -> AnyView<'_>;
+    /// Borrows the typed view, if the type matches.
+    fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
+    /// Erases the type of a mutable view.
+    fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
+    /// Borrows the typed mutable view, if the type matches.
+    fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>>;
+    /// The typed contents of a register.
+    ///
+    /// # Panics
+    /// If the register holds another type (an internal bug).
+    fn vec_ref(v: &AnyVec) -> &[Self];
+    /// The typed contents of a register, mutably.
+    ///
+    /// # Panics
+    /// If the register holds another type (an internal bug).
+    fn vec_mut(v: &mut AnyVec) -> &mut [Self];
+}
+
+for_each_dtype!(define_containers);
+
+/// A numeric element type (every [`Element`] but `bool`): arithmetic, ordering, conversion.
+///
+/// Integer arithmetic follows NumPy rather than debug-mode Rust: overflow wraps, and division
+/// or remainder by zero gives 0 instead of panicking. Float arithmetic is IEEE 754.
+pub trait Numeric:
+    Element + num_traits::NumCast + num_traits::Bounded + num_traits::Zero + num_traits::One
+{
+    /// Whether this is a floating-point type.
+    const IS_FLOAT: bool;
+    /// `a + b`, wrapping on integer overflow.
+    fn add_(self, b: Self) -> Self;
+    /// `a - b`, wrapping on integer overflow.
+    fn sub_(self, b: Self) -> Self;
+    /// `a * b`, wrapping on integer overflow.
+    fn mul_(self, b: Self) -> Self;
+    /// `a / b`; integer division by zero gives 0.
+    fn div_(self, b: Self) -> Self;
+    /// `a % b` (sign of the dividend, as Rust and ndarray); integer remainder by zero gives 0.
+    fn rem_(self, b: Self) -> Self;
+    /// `-a`, wrapping for integers (unsigned: two's complement).
+    fn neg_(self) -> Self;
+    /// `|a|` (identity for unsigned types).
+    fn abs_(self) -> Self;
+    /// `a` raised to an integer power (wrapping for integers; negative powers of integers give 0
+    /// unless `a` is ±1).
+    fn powi_(self, n: i32) -> Self;
+    /// Whether the value is NaN (always false for integers).
+    fn is_nan_(self) -> bool;
+    /// Lossy conversion to f64.
+    fn to_f64_(self) -> f64;
+    /// Conversion from f64 as NumPy's `astype` does (saturating for floats out of an integer's
+    /// range, NaN to 0).
+    fn from_f64_(v: f64) -> Self;
+}
+
+macro_rules! impl_int {
+    ($($t:ident),*) => {$(
+        impl Numeric for $t {
+            const IS_FLOAT: bool = false;
+            #[inline(always)] fn add_(self, b: Self) -> Self { self.wrapping_add(b) }
+            #[inline(always)] fn sub_(self, b: Self) -> Self { self.wrapping_sub(b) }
+            #[inline(always)] fn mul_(self, b: Self) -> Self { self.wrapping_mul(b) }
+            #[inline(always)] fn div_(self, b: Self) -> Self { if b == 0 { 0 } else { self.wrapping_div(b) } }
+            #[inline(always)] fn rem_(self, b: Self) -> Self { if b == 0 { 0 } else { self.wrapping_rem(b) } }
+            #[inline(always)] fn neg_(self) -> Self { self.wrapping_neg() }
+            #[inline(always)] fn abs_(self) -> Self { abs_int!(self, $t) }
+            #[inline(always)] fn powi_(self, n: i32) -> Self {
+                if n >= 0 { self.wrapping_pow(n as u32) }
+                else if self == 1 { 1 }
+                else { neg_one_pow!(self, n, $t) }
+            }
+            #[inline(always)] fn is_nan_(self) -> bool { false }
+            #[inline(always)] fn to_f64_(self) -> f64 { self as f64 }
+            #[inline(always)] fn from_f64_(v: f64) -> Self { v as $t }
+        }
+    )*};
+}
+macro_rules! abs_int {
+    ($x:expr, u8) => {
+        $x
+    };
+    ($x:expr, u16) => {
+        $x
+    };
+    ($x:expr, u32) => {
+        $x
+    };
+    ($x:expr, u64) => {
+        $x
+    };
+    ($x:expr, $t:ident) => {
+        $x.wrapping_abs()
+    };
+}
+macro_rules! neg_one_pow {
+    ($x:expr, $n:expr, u8) => {
+        0
+    };
+    ($x:expr, $n:expr, u16) => {
+        0
+    };
+    ($x:expr, $n:expr, u32) => {
+        0
+    };
+    ($x:expr, $n:expr, u64) => {
+        0
+    };
+    ($x:expr, $n:expr, $t:ident) => {
+        if $x == -1 {
+            if $n % 2 == 0 { 1 } else { -1 }
+        } else {
+            0
+        }
+    };
+}
+impl_int!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+macro_rules! impl_float {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            const IS_FLOAT: bool = true;
+            #[inline(always)] fn add_(self, b: Self) -> Self { self + b }
+            #[inline(always)] fn sub_(self, b: Self) -> Self { self - b }
+            #[inline(always)] fn mul_(self, b: Self) -> Self { self * b }
+            #[inline(always)] fn div_(self, b: Self) -> Self { self / b }
+            #[inline(always)] fn rem_(self, b: Self) -> Self { self % b }
+            #[inline(always)] fn neg_(self) -> Self { -self }
+            #[inline(always)] fn abs_(self) -> Self { self.abs() }
+            #[inline(always)] fn powi_(self, n: i32) -> Self { self.powi(n) }
+            #[inline(always)] fn is_nan_(self) -> bool { self.is_nan() }
+            #[inline(always)] fn to_f64_(self) -> f64 { self as f64 }
+            #[inline(always)] fn from_f64_(v: f64) -> Self { v as $t }
+        }
+        impl Float for $t {}
+    )*};
+}
+impl_float!(f32, f64);
+
+/// A floating-point element type (`f32`, `f64`): the transcendental functions and NaN.
+pub trait Float: Numeric + num_traits::Float {}
+
+/// Converts one element to another type as NumPy's `astype` does (floats to integers truncate
+/// and saturate, NaN becomes 0; `bool` is 0/1; anything nonzero becomes `true`).
+pub trait CastFrom<S>: Element {
+    /// The converted value.
+    fn cast_from(s: S) -> Self;
+}
+
+macro_rules! impl_cast_numeric {
+    ($($t:ty),*) => {
+        impl_cast_numeric!(@outer [$($t),*] [$($t),*]);
+    };
+    (@outer [$($s:ty),*] $ts:tt) => { $( impl_cast_numeric!(@inner $s $ts); )* };
+    (@inner $s:ty [$($t:ty),*]) => {$(
+        impl CastFrom<$s> for $t { #[inline(always)] fn cast_from(s: $s) -> Self { s as $t } }
+    )*};
+}
+impl_cast_numeric!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+macro_rules! impl_cast_bool {
+    ($($t:ty),*) => {$(
+        impl CastFrom<bool> for $t { #[inline(always)] fn cast_from(s: bool) -> Self { s as u8 as $t } }
+        impl CastFrom<$t> for bool { #[inline(always)] fn cast_from(s: $t) -> Self { s != (0 as $t) } }
+    )*};
+}
+impl_cast_bool!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl CastFrom<bool> for bool {
+    fn cast_from(s: bool) -> Self {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_arithmetic_never_panics() {
+        assert_eq!(7i32.div_(0), 0);
+        assert_eq!(7i32.rem_(0), 0);
+        assert_eq!(i32::MIN.div_(-1), i32::MIN);
+        assert_eq!(i8::MAX.add_(1), i8::MIN);
+        assert_eq!(200u8.mul_(2), 144);
+        assert_eq!(2i32.powi_(-1), 0);
+        assert_eq!((-1i32).powi_(-3), -1);
+    }
+
+    #[test]
+    fn casts_follow_numpy() {
+        assert_eq!(<i32 as CastFrom<f64>>::cast_from(-2.7), -2);
+        assert_eq!(<u8 as CastFrom<f64>>::cast_from(300.0), 255);
+        assert_eq!(<i32 as CastFrom<f64>>::cast_from(f64::NAN), 0);
+        assert!(<bool as CastFrom<f32>>::cast_from(0.5));
+        assert_eq!(<f64 as CastFrom<bool>>::cast_from(true), 1.0);
+    }
+
+    #[test]
+    fn dtype_names_round_trip() {
+        for d in DType::ALL {
+            assert_eq!(DType::from_numpy_name(d.numpy_name()), Some(d));
+        }
+    }
+}

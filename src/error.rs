@@ -1,0 +1,184 @@
+//! The crate's error type: one structured enum that carries the operation, shapes and chunk
+//! sizes involved, so callers can match on causes and messages say what to change.
+
+use crate::element::DType;
+use std::path::PathBuf;
+
+/// Errors from building, planning, running or storing a chunked computation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A chunk size of zero on an axis of nonzero length.
+    #[error("{op}: chunk size 0 on axis {axis} of shape {shape:?}; chunk sizes must be >= 1")]
+    ZeroChunk {
+        /// The operation that received the chunks.
+        op: &'static str,
+        /// The axis.
+        axis: usize,
+        /// The array shape.
+        shape: Vec<usize>,
+    },
+    /// The chunk specification has a different number of axes than the array.
+    #[error("{op}: chunk spec has {chunk_rank} axes but the array shape {shape:?} has {rank}")]
+    ChunkRankMismatch {
+        /// The operation.
+        op: &'static str,
+        /// Axes in the chunk spec.
+        chunk_rank: usize,
+        /// Axes in the array.
+        rank: usize,
+        /// The array shape.
+        shape: Vec<usize>,
+    },
+    /// Explicit chunk sizes that do not add up to the axis length.
+    #[error("{op}: chunks {chunks:?} on axis {axis} sum to {sum}, but the axis has length {len}")]
+    ChunkSumMismatch {
+        /// The operation.
+        op: &'static str,
+        /// The axis.
+        axis: usize,
+        /// The given chunk sizes.
+        chunks: Vec<usize>,
+        /// Their sum.
+        sum: usize,
+        /// The axis length.
+        len: usize,
+    },
+    /// Two shapes that NumPy broadcasting cannot combine.
+    #[error(
+        "{op}: shapes {lhs:?} and {rhs:?} cannot be broadcast together (axis {axis}: {a} vs {b})"
+    )]
+    Broadcast {
+        /// The operation.
+        op: &'static str,
+        /// Left operand shape.
+        lhs: Vec<usize>,
+        /// Right operand shape.
+        rhs: Vec<usize>,
+        /// The first incompatible axis (of the broadcast result).
+        axis: usize,
+        /// Length on the left.
+        a: usize,
+        /// Length on the right.
+        b: usize,
+    },
+    /// A shape mismatch other than broadcasting (data length, concatenation, ...).
+    #[error("{op}: {detail}")]
+    Shape {
+        /// The operation.
+        op: &'static str,
+        /// What did not match, with the shapes.
+        detail: String,
+    },
+    /// An axis index out of range or repeated.
+    #[error("{op}: {detail}")]
+    Axis {
+        /// The operation.
+        op: &'static str,
+        /// What was wrong, naming the axis and the rank.
+        detail: String,
+    },
+    /// An invalid argument value (a parameter outside its domain).
+    #[error("{op}: {detail}")]
+    InvalidArgument {
+        /// The operation.
+        op: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// One task of the plan cannot fit the memory limit, detected before anything runs.
+    #[error(
+        "{op}: a task on block shape {block_shape:?} needs {needed} bytes but the memory limit is \
+         {limit} bytes; use smaller chunks or a larger memory limit"
+    )]
+    TaskTooLarge {
+        /// The operation of the task.
+        op: String,
+        /// The shape of the block it produces.
+        block_shape: Vec<usize>,
+        /// Projected bytes (inputs + output + scratch).
+        needed: usize,
+        /// The memory limit.
+        limit: usize,
+    },
+    /// At run time the blocks held for later consumers left no room for any runnable task.
+    #[error(
+        "memory limit of {limit} bytes exhausted: {held} bytes are held by {blocks} blocks waiting \
+         for later consumers and the next task ({op}) needs {needed} more; use a larger memory \
+         limit, smaller chunks, or compute the parts separately"
+    )]
+    MemoryExhausted {
+        /// The memory limit.
+        limit: usize,
+        /// Bytes held by finished blocks.
+        held: usize,
+        /// How many blocks are held.
+        blocks: usize,
+        /// The operation of the next task.
+        op: String,
+        /// Bytes it needs.
+        needed: usize,
+    },
+    /// The requested element type differs from the stored or computed one.
+    #[error("{op}: requested element type {requested} but {what} has {actual}")]
+    DTypeMismatch {
+        /// The operation.
+        op: &'static str,
+        /// What holds the data (an array path, a node).
+        what: String,
+        /// The type asked for.
+        requested: DType,
+        /// The type found.
+        actual: DType,
+    },
+    /// A memory size that could not be parsed (`"512 MiB"`, `"2GB"`, ...).
+    #[error(
+        "cannot parse memory size {0:?}: expected a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)"
+    )]
+    ParseMemory(String),
+    /// A user closure (from `from_fn`, `map_blocks`, a sink, ...) returned an error or a block of
+    /// the wrong shape.
+    #[error("{op}: {detail}")]
+    UserFunction {
+        /// The operation.
+        op: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Building the thread pool failed.
+    #[error("cannot build the thread pool: {0}")]
+    ThreadPool(String),
+    /// An I/O error on a path.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error from a storage back-end (Zarr, HDF5), naming the store and array.
+    #[error("{op} {path}: {detail}")]
+    Storage {
+        /// The operation.
+        op: &'static str,
+        /// The store and array path.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A panic inside a task, caught so the run fails cleanly. It indicates a bug in chunkwise
+    /// or in a user closure.
+    #[error("a task of {op} panicked: {message}")]
+    TaskPanicked {
+        /// The operation of the task.
+        op: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// `Result` with chunkwise's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,88 @@
+//! Block sources and sinks: where blocks come from and where they go.
+//!
+//! I/O depends only on geometry ([`crate::chunks`]) and element types ([`crate::element`]):
+//! a back-end implements [`BlockSource`] to be read lazily inside tasks, and [`BlockWriter`] to
+//! receive finished blocks.
+
+use crate::chunks::Region;
+use crate::element::{AnyArray, AnyView, DType};
+use crate::error::Result;
+use std::fmt;
+
+pub mod memory;
+
+/// How reads of a source may run concurrently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoLane {
+    /// Reads may run on every worker at once.
+    Parallel,
+    /// Reads are serialized (a library with a global lock, such as HDF5): the executor runs at
+    /// most one read of this source at a time, so other workers stay free for compute.
+    Serial,
+}
+
+/// Something that can produce any rectangular region of an array on demand: an in-memory
+/// array, a generator, a Zarr array, an HDF5 dataset.
+///
+/// Reads happen inside executor tasks. Implementations must be cheap to share (`Arc`) and must
+/// not hold more memory per read than the region plus [`BlockSource::read_scratch_bytes`].
+pub trait BlockSource: Send + Sync + fmt::Debug {
+    /// The element type of the blocks [`BlockSource::read`] returns.
+    fn dtype(&self) -> DType;
+    /// The array shape.
+    fn shape(&self) -> &[usize];
+    /// The source's own chunk shape (a store's chunks), which `auto` chunking and the default
+    /// grid respect. `None` when any region is equally cheap.
+    fn natural_chunks(&self) -> Option<Vec<usize>> {
+        None
+    }
+    /// Reads `region` into an owned block of exactly the region's shape, in standard layout.
+    ///
+    /// # Errors
+    /// Any I/O or decoding failure, naming the path and the region.
+    fn read(&self, region: &Region) -> Result<AnyArray>;
+    /// Bytes a read of `region` needs beyond its output (encoded and decoded chunk buffers).
+    fn read_scratch_bytes(&self, region: &Region) -> usize {
+        let _ = region;
+        0
+    }
+    /// Whether a second read gives the same values, so the executor may drop a block and read
+    /// it again instead of holding it.
+    fn is_rematerializable(&self) -> bool {
+        true
+    }
+    /// How reads may run concurrently.
+    fn io_lane(&self) -> IoLane {
+        IoLane::Parallel
+    }
+    /// The whole array, when it is already in memory: tasks then read views of it without a
+    /// copy or a read task.
+    fn as_memory(&self) -> Option<&AnyArray> {
+        None
+    }
+    /// A short description for plans (`explain`, DOT): the kind and path.
+    fn describe(&self) -> String;
+}
+
+/// Something that receives the finished blocks of an array, e.g. a Zarr array being written.
+///
+/// The executor calls [`BlockWriter::write`] once per block, from worker threads, with regions
+/// that never overlap; then [`BlockWriter::commit`] once after every block succeeded. A writer
+/// that is dropped without a commit must leave nothing that looks complete.
+pub trait BlockWriter: Send + Sync {
+    /// Writes one block.
+    ///
+    /// # Errors
+    /// Any I/O or encoding failure, naming the path and region.
+    fn write(&self, region: &Region, block: &AnyView<'_>) -> Result<()>;
+    /// Marks the output complete (metadata written last, or an "incomplete" mark removed).
+    ///
+    /// # Errors
+    /// Any I/O failure.
+    fn commit(&self) -> Result<()>;
+    /// Bytes a write of `region` needs beyond the block (encode buffers).
+    fn write_scratch_bytes(&self, region: &Region) -> usize {
+        let _ = region;
+        0
+    }
+}
