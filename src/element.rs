@@ -169,6 +169,10 @@ macro_rules! define_containers {
             pub fn shape(&self) -> &[usize] { match self { $(AnyView::$v(a) => a.shape()),* } }
             /// An owned copy in standard layout.
             pub fn to_owned(&self) -> AnyArray { match self { $(AnyView::$v(a) => AnyArray::$v(a.to_owned())),* } }
+            /// This view broadcast to `shape` (NumPy rules), or `None` if it cannot be.
+            pub fn broadcast_to(&self, shape: &[usize]) -> Option<AnyView<'a>> {
+                match self { $(AnyView::$v(a) => broadcast_view(a, shape).map(AnyView::$v)),* }
+            }
             /// A sub-view of `region` (ranges per axis, relative to this view).
             pub fn slice_region(&self, region: &[std::ops::Range<usize>]) -> AnyView<'a> {
                 match self { $(AnyView::$v(a) => AnyView::$v(slice_view(a.clone(), region))),* }
@@ -224,6 +228,8 @@ macro_rules! define_containers {
                 fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>> {
                     match a { AnyViewMut::$v(x) => Some(x), _ => None }
                 }
+                #[inline(always)]
+                fn is_nonzero(self) -> bool { self != <$t>::default() }
                 fn vec_ref(v: &AnyVec) -> &[Self] {
                     match v { AnyVec::$v(x) => x, other => panic!("internal: register {} read as {}", other.dtype(), DType::$v) }
                 }
@@ -232,6 +238,70 @@ macro_rules! define_containers {
                 }
             }
         )*
+    };
+}
+
+/// `v` broadcast to `shape`, with the lifetime of the data `v` borrows.
+///
+/// ndarray's `broadcast` ties the result to the borrow of the view itself; the fused kernels
+/// need views that live as long as the block. Returns `None` when the shapes are incompatible
+/// or the view has a negative stride (callers then copy first).
+pub(crate) fn broadcast_view<'a, T>(
+    v: &ArrayViewD<'a, T>,
+    shape: &[usize],
+) -> Option<ArrayViewD<'a, T>> {
+    use ndarray::ShapeBuilder;
+    if v.strides().iter().any(|&s| s < 0) {
+        return None;
+    }
+    let b = v.broadcast(shape)?;
+    let strides: Vec<usize> = b.strides().iter().map(|&s| s as usize).collect();
+    let ptr = b.as_ptr();
+    // SAFETY: `ptr` and `strides` describe `b`, a valid broadcast of `v` (only zero strides
+    // added, no negative ones), and every element they reach lies in the data `v` borrows for
+    // `'a`; shared views allow aliasing, so repeated (zero-stride) elements are fine. Tested by
+    // `element::tests::broadcast_view_matches_ndarray`.
+    Some(unsafe {
+        ArrayViewD::from_shape_ptr(ndarray::IxDyn(shape).strides(ndarray::IxDyn(&strides)), ptr)
+    })
+}
+
+/// Runs `$body` with `$v` bound to the typed value inside any of the type-erased enums
+/// (`AnyArray`, `AnyView`, `AnyViewMut`, `AnyVec`), and `$T` aliased to its element type.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch {
+    ($enum:ident, $value:expr, $v:ident => $body:expr) => {
+        $crate::dispatch!(@arms $enum, $value, $v, $body,
+            Bool bool, I8 i8, I16 i16, I32 i32, I64 i64, U8 u8, U16 u16, U32 u32, U64 u64, F32 f32, F64 f64)
+    };
+    (@arms $enum:ident, $value:expr, $v:ident, $body:expr, $($var:ident $t:ty),*) => {
+        match $value {
+            $($crate::element::$enum::$var($v) => {
+                #[allow(dead_code)]
+                type T = $t;
+                $body
+            })*
+        }
+    };
+}
+
+/// Runs `$body` with `T` aliased to the Rust type of a runtime [`DType`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch_dtype {
+    ($dtype:expr, $body:expr) => {
+        $crate::dispatch_dtype!(@arms $dtype, $body,
+            Bool bool, I8 i8, I16 i16, I32 i32, I64 i64, U8 u8, U16 u16, U32 u32, U64 u64, F32 f32, F64 f64)
+    };
+    (@arms $dtype:expr, $body:expr, $($var:ident $t:ty),*) => {
+        match $dtype {
+            $($crate::element::DType::$var => {
+                #[allow(dead_code)]
+                type T = $t;
+                $body
+            })*
+        }
     };
 }
 
@@ -269,6 +339,8 @@ pub trait Element:
     fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
     /// Borrows the typed mutable view, if the type matches.
     fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>>;
+    /// Whether the value is nonzero (`true` for bool; NaN counts as nonzero, as in NumPy).
+    fn is_nonzero(self) -> bool;
     /// The typed contents of a register.
     ///
     /// # Panics
@@ -292,6 +364,18 @@ pub trait Numeric:
 {
     /// Whether this is a floating-point type.
     const IS_FLOAT: bool;
+    /// The result type of `sum`/`prod`, as NumPy: the type itself for floats, `i64` for signed
+    /// and `u64` for unsigned integers.
+    type Sum: Numeric;
+    /// The accumulator of `sum`/`prod`: `f64` for floats (so a billion `f32` values sum to
+    /// NumPy's float64 answer), `i64`/`u64` for integers (wrapping on overflow).
+    type Acc: Numeric;
+    /// The result type of `mean`/`var`/`std`: the type itself for floats, `f64` for integers.
+    type Mean: Float;
+    /// Widens to the accumulator.
+    fn to_acc(self) -> Self::Acc;
+    /// Narrows an accumulated sum to the result type.
+    fn acc_to_sum(a: Self::Acc) -> Self::Sum;
     /// `a + b`, wrapping on integer overflow.
     fn add_(self, b: Self) -> Self;
     /// `a - b`, wrapping on integer overflow.
@@ -319,9 +403,14 @@ pub trait Numeric:
 }
 
 macro_rules! impl_int {
-    ($($t:ident),*) => {$(
+    ($($t:ident => $acc:ident),*) => {$(
         impl Numeric for $t {
             const IS_FLOAT: bool = false;
+            type Sum = $acc;
+            type Acc = $acc;
+            type Mean = f64;
+            #[inline(always)] fn to_acc(self) -> $acc { self as $acc }
+            #[inline(always)] fn acc_to_sum(a: $acc) -> $acc { a }
             #[inline(always)] fn add_(self, b: Self) -> Self { self.wrapping_add(b) }
             #[inline(always)] fn sub_(self, b: Self) -> Self { self.wrapping_sub(b) }
             #[inline(always)] fn mul_(self, b: Self) -> Self { self.wrapping_mul(b) }
@@ -378,12 +467,17 @@ macro_rules! neg_one_pow {
         }
     };
 }
-impl_int!(i8, i16, i32, i64, u8, u16, u32, u64);
+impl_int!(i8 => i64, i16 => i64, i32 => i64, i64 => i64, u8 => u64, u16 => u64, u32 => u64, u64 => u64);
 
 macro_rules! impl_float {
     ($($t:ty),*) => {$(
         impl Numeric for $t {
             const IS_FLOAT: bool = true;
+            type Sum = $t;
+            type Acc = f64;
+            type Mean = $t;
+            #[inline(always)] fn to_acc(self) -> f64 { self as f64 }
+            #[inline(always)] fn acc_to_sum(a: f64) -> $t { a as $t }
             #[inline(always)] fn add_(self, b: Self) -> Self { self + b }
             #[inline(always)] fn sub_(self, b: Self) -> Self { self - b }
             #[inline(always)] fn mul_(self, b: Self) -> Self { self * b }
@@ -457,6 +551,20 @@ mod tests {
         assert_eq!(<i32 as CastFrom<f64>>::cast_from(f64::NAN), 0);
         assert!(<bool as CastFrom<f32>>::cast_from(0.5));
         assert_eq!(<f64 as CastFrom<bool>>::cast_from(true), 1.0);
+    }
+
+    #[test]
+    fn broadcast_view_matches_ndarray() {
+        let a = ndarray::Array::from_shape_vec((3, 1), vec![1.0f64, 2.0, 3.0])
+            .unwrap()
+            .into_dyn();
+        let v = a.view();
+        let b = broadcast_view(&v, &[2, 3, 4]).unwrap();
+        assert_eq!(b, a.broadcast(vec![2, 3, 4]).unwrap());
+        assert!(broadcast_view(&v, &[2, 2]).is_none());
+        let big = ndarray::Array::from_shape_fn((4, 6), |(i, j)| (i * 6 + j) as f64).into_dyn();
+        let sub = big.slice(ndarray::s![1..3, 2..5]).into_dyn();
+        assert_eq!(broadcast_view(&sub, &[2, 3]).unwrap(), sub);
     }
 
     #[test]

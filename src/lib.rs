@@ -2,13 +2,51 @@
 //!
 //! Lazy, chunked n-dimensional arrays for [`ndarray`], with bounded-memory execution: what
 //! dask.array is to NumPy.
+//!
+//! A [`ChunkedArray`] wraps a grid of blocks. Operations on it (elementwise arithmetic with
+//! broadcasting, reductions, ...) build a graph without computing anything; `compute` runs
+//! the graph on a [`Runtime`]'s own thread pool and never holds more tracked memory than the
+//! runtime's limit.
+//!
+//! ```
+//! use chunkwise::prelude::*;
+//!
+//! let rt = Runtime::builder().threads(2).memory_limit("64 MiB").build()?;
+//! let x = ChunkedArray::<f64>::random_normal(&[1000, 500], [250, 250], 42, 10.0, 2.0)?;
+//! let clim = x.mean_axis(0)?;                        // (500,)
+//! let anom = (&x - &clim)?;                          // broadcasting
+//! let sd = anom.std_axis(0, 0.0)?.compute(&rt)?;     // (500,)
+//! assert!((sd[[0]] - 2.0).abs() < 0.3);
+//! println!("{}", rt.last_report());
+//! # Ok::<(), chunkwise::Error>(())
+//! ```
+//!
+//! ## Layers
+//! `chunks` (pure geometry) ← `graph` (lazy plan, optimizer, lowering) ← `ops` (block kernels)
+//! ← `exec` (scheduling within the memory limit); `io` depends only on geometry and element
+//! types.
 #![warn(missing_docs)]
 
+mod array;
 pub mod chunks;
 pub mod element;
 pub mod error;
+pub mod exec;
+pub(crate) mod graph;
 pub mod io;
+pub(crate) mod ops;
 
+pub use array::{ChunkedArray, IntoOperand, Operand, ReduceOpts, compute_all, where_};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
-pub use element::{AnyArray, DType, Element, Float, Numeric};
+pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
+pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
+
+/// The names most programs need: `use chunkwise::prelude::*;`.
+pub mod prelude {
+    pub use crate::array::{ChunkedArray, ReduceOpts, compute_all, where_};
+    pub use crate::chunks::{AxisSpec, ChunkGrid, ChunkSpec, Region};
+    pub use crate::element::{DType, Element, Float, Numeric};
+    pub use crate::error::{Error, Result};
+    pub use crate::exec::{RunReport, Runtime};
+}

@@ -9,6 +9,7 @@ use crate::element::{AnyArray, AnyView, DType};
 use crate::error::Result;
 use std::fmt;
 
+pub mod generate;
 pub mod memory;
 
 /// How reads of a source may run concurrently.

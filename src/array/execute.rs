@@ -1,0 +1,220 @@
+//! Running graphs: `compute` into memory, streaming to a closure, storing to a writer, and
+//! `explain` / `to_dot` for looking at plans.
+
+use super::ChunkedArray;
+use crate::chunks::{ChunkGrid, Region};
+use crate::element::{AnyViewMut, Element};
+use crate::error::Result;
+use crate::exec::task::Value;
+use crate::exec::{OutputSink, RunReport, Runtime, run_plan};
+use crate::graph::lower::{Root, lower};
+use crate::graph::optimize::optimize;
+use crate::graph::{NodeRef, explain};
+use crate::io::BlockWriter;
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
+use std::sync::Mutex;
+
+/// Optimizes, lowers and runs `roots`, storing the report on the runtime.
+fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Result<RunReport> {
+    let nodes: Vec<NodeRef> = roots.iter().map(|(n, _)| n.clone()).collect();
+    let opt = optimize(&nodes);
+    let plan = lower(
+        &opt.into_iter()
+            .zip(roots)
+            .map(|(node, (_, direct))| Root {
+                node,
+                direct: *direct,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let report = run_plan(rt, &plan, sinks)?;
+    if let Ok(mut last) = rt.last.lock() {
+        *last = Some(report.clone());
+    }
+    Ok(report)
+}
+
+/// Receives blocks into a preallocated array: each task writes its own disjoint region.
+struct ArraySink<'a, T> {
+    slots: Vec<Mutex<Option<ArrayViewMutD<'a, T>>>>,
+}
+
+fn split_blocks<'a, T>(
+    v: ArrayViewMutD<'a, T>,
+    grid: &ChunkGrid,
+    axis: usize,
+    out: &mut Vec<Mutex<Option<ArrayViewMutD<'a, T>>>>,
+) {
+    if axis == grid.ndim() {
+        out.push(Mutex::new(Some(v)));
+        return;
+    }
+    let a = grid.axis(axis);
+    let mut rest = v;
+    for b in 0..a.nblocks() {
+        let (head, tail) = rest.split_at(Axis(axis), a.size(b));
+        split_blocks(head, grid, axis + 1, out);
+        rest = tail;
+    }
+}
+
+impl<'a, T: Element> ArraySink<'a, T> {
+    fn new(out: &'a mut ArrayD<T>, grid: &ChunkGrid) -> Self {
+        let mut slots = Vec::with_capacity(grid.nblocks());
+        split_blocks(out.view_mut(), grid, 0, &mut slots);
+        ArraySink { slots }
+    }
+}
+
+impl<T: Element> OutputSink for ArraySink<'_, T> {
+    fn slot(&self, k: usize) -> Option<AnyViewMut<'_>> {
+        let v = self.slots[k].lock().ok()?.take()?;
+        Some(T::wrap_view_mut(v))
+    }
+    fn accept(&self, k: usize, value: &Value) -> Result<()> {
+        let mut guard = self.slots[k].lock().unwrap_or_else(|p| p.into_inner());
+        let slot = guard
+            .as_mut()
+            .expect("internal: output block written twice");
+        let src = T::array_ref(value.block()).expect("internal: output block of another type");
+        slot.assign(src);
+        Ok(())
+    }
+}
+
+/// Hands blocks to a user closure, one at a time.
+struct CallbackSink<'f, T, F> {
+    grid: ChunkGrid,
+    f: Mutex<&'f mut F>,
+    _t: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: Element, F> OutputSink for CallbackSink<'_, T, F>
+where
+    F: FnMut(&Region, ArrayViewD<'_, T>) -> Result<()> + Send,
+{
+    fn slot(&self, _k: usize) -> Option<AnyViewMut<'_>> {
+        None
+    }
+    fn accept(&self, k: usize, value: &Value) -> Result<()> {
+        let region = self.grid.block_region(&self.grid.unravel(k));
+        let block = T::array_ref(value.block()).expect("internal: output block of another type");
+        let mut f = self.f.lock().unwrap_or_else(|p| p.into_inner());
+        (f)(&region, block.view())
+    }
+}
+
+/// Hands blocks to a [`BlockWriter`].
+struct WriterSink<'w> {
+    grid: ChunkGrid,
+    writer: &'w dyn BlockWriter,
+}
+
+impl OutputSink for WriterSink<'_> {
+    fn slot(&self, _k: usize) -> Option<AnyViewMut<'_>> {
+        None
+    }
+    fn accept(&self, k: usize, value: &Value) -> Result<()> {
+        let region = self.grid.block_region(&self.grid.unravel(k));
+        self.writer.write(&region, &value.block().view())
+    }
+}
+
+impl<T: Element> ChunkedArray<T> {
+    /// Computes the array into memory. Each block is written straight into the result (no
+    /// second full-size copy).
+    ///
+    /// # Errors
+    /// [`crate::Error::TaskTooLarge`] before anything runs if one task cannot fit the memory
+    /// limit; any error of a task (I/O, a user closure, a deferred shape error).
+    pub fn compute(&self, rt: &Runtime) -> Result<ArrayD<T>> {
+        let mut out = ArrayD::<T>::default(IxDyn(self.shape()));
+        {
+            let sink = ArraySink::new(&mut out, self.chunks());
+            run(rt, &[(self.node.clone(), true)], &[&sink])?;
+        }
+        Ok(out)
+    }
+
+    /// Computes a 0-d array (the result of a full reduction) and returns its element; for
+    /// arrays with elements, the first element.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::compute`]; [`crate::Error::Shape`] for an empty array.
+    pub fn compute_scalar(&self, rt: &Runtime) -> Result<T> {
+        let a = self.compute(rt)?;
+        a.iter().next().copied().ok_or_else(|| crate::Error::Shape {
+            op: "compute_scalar",
+            detail: format!("array of shape {:?} has no element", self.shape()),
+        })
+    }
+
+    /// Computes the array block by block, handing each finished block and its region to `f`
+    /// (one call at a time, in completion order), so results need not fit in memory.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::compute`], plus the first error `f` returns (the run then stops).
+    pub fn for_each_block<F>(&self, rt: &Runtime, mut f: F) -> Result<RunReport>
+    where
+        F: FnMut(&Region, ArrayViewD<'_, T>) -> Result<()> + Send,
+    {
+        let sink = CallbackSink::<T, F> {
+            grid: self.chunks().clone(),
+            f: Mutex::new(&mut f),
+            _t: std::marker::PhantomData,
+        };
+        run(rt, &[(self.node.clone(), false)], &[&sink])
+    }
+
+    /// Streams the blocks to `writer`, then commits it. The writer is not committed if any
+    /// block fails.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::compute`], plus the writer's errors.
+    pub fn store(&self, rt: &Runtime, writer: &dyn BlockWriter) -> Result<RunReport> {
+        let sink = WriterSink {
+            grid: self.chunks().clone(),
+            writer,
+        };
+        let report = run(rt, &[(self.node.clone(), false)], &[&sink])?;
+        writer.commit()?;
+        Ok(report)
+    }
+
+    /// A readable plan: the graph before and after optimization (nodes, shapes, chunk grids),
+    /// the number of tasks by operation, and the projected peak memory of a one-thread run.
+    pub fn explain(&self) -> String {
+        explain::explain(std::slice::from_ref(&self.node))
+    }
+
+    /// The optimized graph in Graphviz DOT.
+    pub fn to_dot(&self) -> String {
+        explain::to_dot(std::slice::from_ref(&self.node))
+    }
+}
+
+/// Computes several arrays of the same element type in one run, sharing their common inputs
+/// (each input block is read once for all of them).
+///
+/// # Errors
+/// As [`ChunkedArray::compute`].
+pub fn compute_all<T: Element>(
+    rt: &Runtime,
+    arrays: &[&ChunkedArray<T>],
+) -> Result<Vec<ArrayD<T>>> {
+    let mut outs: Vec<ArrayD<T>> = arrays
+        .iter()
+        .map(|a| ArrayD::<T>::default(IxDyn(a.shape())))
+        .collect();
+    {
+        let sinks: Vec<ArraySink<'_, T>> = outs
+            .iter_mut()
+            .zip(arrays)
+            .map(|(o, a)| ArraySink::new(o, a.chunks()))
+            .collect();
+        let sink_refs: Vec<&dyn OutputSink> = sinks.iter().map(|s| s as &dyn OutputSink).collect();
+        let roots: Vec<(NodeRef, bool)> = arrays.iter().map(|a| (a.node.clone(), true)).collect();
+        run(rt, &roots, &sink_refs)?;
+    }
+    Ok(outs)
+}

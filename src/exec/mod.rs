@@ -1,0 +1,23 @@
+//! Execution: an explicit [`Runtime`] (owned rayon pool + memory limit), the task plan, the
+//! scheduler that keeps tracked memory under the limit, and run reports.
+//!
+//! The memory contract (DESIGN §3):
+//! 1. *Plan-time check*: every task's projected bytes (inputs + output + scratch) must fit the
+//!    limit, or the run fails before anything executes ([`crate::Error::TaskTooLarge`]).
+//! 2. *Static order*: tasks are numbered in depth-first post-order from the outputs, so the
+//!    work that finishes a block (and frees its inputs) always comes before new input.
+//! 3. *Admission before the pool*: a task is handed to a worker only once its reservation fits
+//!    under the limit; workers never wait for memory. Tasks are admitted strictly in priority
+//!    order, so later tasks never eat the room the next one needs.
+//! 4. *Release by refcount*: a block is dropped when its last consumer finishes.
+
+mod memsize;
+pub(crate) mod report;
+mod runtime;
+mod scheduler;
+pub(crate) mod task;
+
+pub use memsize::parse_memory_size;
+pub use report::{RunReport, TaskEvent};
+pub use runtime::{Runtime, RuntimeBuilder};
+pub(crate) use scheduler::{OutputSink, run_plan};

@@ -1,0 +1,160 @@
+use super::memsize::parse_memory_size;
+use super::report::RunReport;
+use crate::error::{Error, Result};
+use std::sync::Mutex;
+
+/// The default memory limit: 2 GiB.
+pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
+
+/// Where computations run: an owned rayon thread pool and a memory limit. No global state:
+/// every `compute` takes a `&Runtime`.
+///
+/// # Example
+/// ```
+/// use chunkwise::Runtime;
+/// let rt = Runtime::builder().threads(2).memory_limit("256 MiB").build().unwrap();
+/// assert_eq!(rt.memory_limit(), 256 << 20);
+/// ```
+pub struct Runtime {
+    pub(crate) pool: rayon::ThreadPool,
+    pub(crate) threads: usize,
+    pub(crate) memory_limit: usize,
+    pub(crate) record_events: bool,
+    pub(crate) last: Mutex<Option<RunReport>>,
+}
+
+/// Builds a [`Runtime`].
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeBuilder {
+    threads: Option<usize>,
+    memory_limit: Option<Result<usize, String>>,
+    record_events: bool,
+}
+
+/// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
+pub trait IntoMemorySize {
+    /// The size in bytes, or the unparsed text.
+    fn into_bytes(self) -> Result<usize, String>;
+}
+impl IntoMemorySize for usize {
+    fn into_bytes(self) -> Result<usize, String> {
+        Ok(self)
+    }
+}
+impl IntoMemorySize for &str {
+    fn into_bytes(self) -> Result<usize, String> {
+        parse_memory_size(self).map_err(|_| self.to_string())
+    }
+}
+impl IntoMemorySize for String {
+    fn into_bytes(self) -> Result<usize, String> {
+        self.as_str().into_bytes()
+    }
+}
+
+impl RuntimeBuilder {
+    /// Worker threads (default: the number of CPUs).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n);
+        self
+    }
+
+    /// The memory limit: bytes or a string such as `"512 MiB"` (default
+    /// [`DEFAULT_MEMORY_LIMIT`], 2 GiB). It bounds the blocks held and the working memory of
+    /// running tasks; the result of `compute` (which the caller asked to hold) and in-memory
+    /// inputs (which the caller owns) are not counted.
+    pub fn memory_limit(mut self, limit: impl IntoMemorySize) -> Self {
+        self.memory_limit = Some(limit.into_bytes());
+        self
+    }
+
+    /// Record one [`super::TaskEvent`] per task in the run report (for timelines).
+    pub fn record_events(mut self, on: bool) -> Self {
+        self.record_events = on;
+        self
+    }
+
+    /// Builds the runtime and its thread pool.
+    ///
+    /// # Errors
+    /// [`Error::ParseMemory`] for an unparsable limit, [`Error::InvalidArgument`] for zero
+    /// threads or a zero limit, [`Error::ThreadPool`] if the pool cannot start.
+    pub fn build(self) -> Result<Runtime> {
+        let memory_limit = match self.memory_limit {
+            None => DEFAULT_MEMORY_LIMIT,
+            Some(Ok(b)) => b,
+            Some(Err(s)) => return Err(Error::ParseMemory(s)),
+        };
+        if memory_limit == 0 {
+            return Err(Error::InvalidArgument {
+                op: "Runtime",
+                detail: "memory limit must be > 0".into(),
+            });
+        }
+        let threads = self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        if threads == 0 {
+            return Err(Error::InvalidArgument {
+                op: "Runtime",
+                detail: "threads must be >= 1".into(),
+            });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("chunkwise-{i}"))
+            .build()
+            .map_err(|e| Error::ThreadPool(e.to_string()))?;
+        Ok(Runtime {
+            pool,
+            threads,
+            memory_limit,
+            record_events: self.record_events,
+            last: Mutex::new(None),
+        })
+    }
+}
+
+impl Runtime {
+    /// A builder with defaults.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// A runtime with the default threads and memory limit.
+    ///
+    /// # Errors
+    /// See [`RuntimeBuilder::build`].
+    pub fn new() -> Result<Runtime> {
+        Runtime::builder().build()
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The memory limit in bytes.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
+    /// The report of the last run on this runtime (empty before the first).
+    pub fn last_report(&self) -> RunReport {
+        self.last
+            .lock()
+            .map(|g| g.clone().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("threads", &self.threads)
+            .field("memory_limit", &self.memory_limit)
+            .finish()
+    }
+}

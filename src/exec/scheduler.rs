@@ -1,0 +1,351 @@
+//! The scheduler: runs a [`Plan`] on the runtime's pool within its memory limit.
+//!
+//! Workers pull tasks from a shared priority queue. A task is admitted only when its
+//! reservation (output + scratch) fits under the limit together with everything already held
+//! — decided under the lock, *before* the task reaches a worker, so no worker ever blocks
+//! waiting for memory. Admission is strictly in priority order: if the head does not fit,
+//! nothing behind it may take its room. A worker that finds nothing admissible exits; one that
+//! finishes a task starts more workers when work became admissible.
+
+use super::report::{RunReport, TaskEvent};
+use super::runtime::Runtime;
+use super::task::{Plan, TaskCtx, TaskId, Value};
+use crate::element::AnyViewMut;
+use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Where the blocks of a requested output go.
+pub(crate) trait OutputSink: Sync {
+    /// A mutable view of output block `k`, when the sink holds the result in memory: the task
+    /// then writes its block in place. Called at most once per block.
+    fn slot(&self, k: usize) -> Option<AnyViewMut<'_>>;
+    /// Receives output block `k` when the task produced a value.
+    ///
+    /// # Errors
+    /// Whatever the sink's consumer fails with (a write error, a user closure's error).
+    fn accept(&self, k: usize, value: &Value) -> Result<()>;
+}
+
+struct State {
+    remaining_deps: Vec<u32>,
+    refs: Vec<u32>,
+    values: Vec<Option<Arc<Value>>>,
+    ready: BTreeSet<TaskId>,
+    tracked: usize,
+    peak: usize,
+    held_blocks: usize,
+    active: usize,
+    running: usize,
+    finished: usize,
+    serial_busy: bool,
+    error: Option<Error>,
+    produced: usize,
+    events: Vec<TaskEvent>,
+}
+
+struct Shared<'p> {
+    plan: &'p Plan,
+    consumers_off: Vec<u32>,
+    consumers: Vec<TaskId>,
+    limit: usize,
+    threads: usize,
+    sinks: &'p [&'p dyn OutputSink],
+    state: Mutex<State>,
+    start: Instant,
+    record: bool,
+}
+
+/// Checks `plan` against the limit, then runs it, handing output blocks to `sinks` (indexed
+/// by the tasks' `output.0`).
+pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> Result<RunReport> {
+    let limit = rt.memory_limit;
+    for (i, t) in plan.tasks.iter().enumerate() {
+        let needed = plan.task_bytes(i);
+        if needed > limit {
+            return Err(Error::TaskTooLarge {
+                op: t.label.to_string(),
+                block_shape: t.block_shape.clone(),
+                needed,
+                limit,
+            });
+        }
+    }
+    let n = plan.tasks.len();
+    let mut remaining_deps = vec![0u32; n];
+    let mut refs = vec![0u32; n];
+    let mut counts = vec![0u32; n + 1];
+    for (i, t) in plan.tasks.iter().enumerate() {
+        remaining_deps[i] = t.deps.len() as u32;
+        for &d in &t.deps {
+            refs[d as usize] += 1;
+            counts[d as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        counts[i + 1] += counts[i];
+    }
+    let mut consumers = vec![0 as TaskId; counts[n] as usize];
+    let mut fill = counts.clone();
+    for (i, t) in plan.tasks.iter().enumerate() {
+        for &d in &t.deps {
+            consumers[fill[d as usize] as usize] = i as TaskId;
+            fill[d as usize] += 1;
+        }
+    }
+    let ready: BTreeSet<TaskId> = (0..n as TaskId)
+        .filter(|&i| remaining_deps[i as usize] == 0)
+        .collect();
+    let shared = Shared {
+        plan,
+        consumers_off: counts,
+        consumers,
+        limit,
+        threads: rt.threads,
+        sinks,
+        state: Mutex::new(State {
+            remaining_deps,
+            refs,
+            values: (0..n).map(|_| None).collect(),
+            ready,
+            tracked: 0,
+            peak: 0,
+            held_blocks: 0,
+            active: rt.threads,
+            running: 0,
+            finished: 0,
+            serial_busy: false,
+            error: None,
+            produced: 0,
+            events: Vec::new(),
+        }),
+        start: Instant::now(),
+        record: rt.record_events,
+    };
+    if n > 0 {
+        rt.pool.scope(|s| {
+            for _ in 0..rt.threads {
+                let sh = &shared;
+                s.spawn(move |s| worker(sh, s));
+            }
+        });
+    }
+    let st = shared.state.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = st.error {
+        return Err(e);
+    }
+    debug_assert_eq!(st.finished, n);
+    Ok(RunReport {
+        tasks: n,
+        threads: rt.threads,
+        memory_limit: limit,
+        peak_tracked_bytes: st.peak,
+        bytes_produced: st.produced,
+        wall_time: shared.start.elapsed(),
+        events: st.events,
+    })
+}
+
+/// Picks the next admissible task, reserving its memory.
+fn admit(sh: &Shared<'_>, st: &mut State) -> Option<TaskId> {
+    if st.error.is_some() {
+        return None;
+    }
+    for &t in st.ready.iter() {
+        let task = &sh.plan.tasks[t as usize];
+        if task.serial_io && st.serial_busy {
+            continue;
+        }
+        let need = task.out_bytes + task.scratch_bytes;
+        if st.tracked + need > sh.limit {
+            return None;
+        }
+        st.ready.remove(&t);
+        st.tracked += need;
+        st.peak = st.peak.max(st.tracked);
+        st.serial_busy |= task.serial_io;
+        st.running += 1;
+        return Some(t);
+    }
+    None
+}
+
+fn has_admissible(sh: &Shared<'_>, st: &State) -> bool {
+    if st.error.is_some() {
+        return false;
+    }
+    for &t in st.ready.iter() {
+        let task = &sh.plan.tasks[t as usize];
+        if task.serial_io && st.serial_busy {
+            continue;
+        }
+        return st.tracked + task.out_bytes + task.scratch_bytes <= sh.limit;
+    }
+    false
+}
+
+fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
+    let mut guard = sh.state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let Some(t) = admit(sh, &mut guard) else {
+            guard.active -= 1;
+            if guard.active == 0
+                && guard.running == 0
+                && guard.finished < sh.plan.tasks.len()
+                && guard.error.is_none()
+            {
+                guard.error = Some(stall_error(sh, &guard));
+            }
+            return;
+        };
+        let task = &sh.plan.tasks[t as usize];
+        let deps: Vec<Arc<Value>> = task
+            .deps
+            .iter()
+            .map(|&d| {
+                guard.values[d as usize]
+                    .clone()
+                    .expect("internal: dependency value missing")
+            })
+            .collect();
+        let has_consumers = guard.refs[t as usize] > 0;
+        drop(guard);
+
+        let started = sh.start.elapsed();
+        let result = run_task(sh, t, &deps, has_consumers);
+        drop(deps);
+        let ended = sh.start.elapsed();
+
+        guard = sh.state.lock().unwrap_or_else(|p| p.into_inner());
+        let st = &mut *guard;
+        st.running -= 1;
+        st.tracked -= task.out_bytes + task.scratch_bytes;
+        st.serial_busy &= !task.serial_io;
+        match result {
+            Err(e) => {
+                if st.error.is_none() {
+                    st.error = Some(e);
+                }
+            }
+            Ok((value, written)) => {
+                st.produced += written;
+                if let Some(v) = value {
+                    if st.refs[t as usize] > 0 {
+                        st.tracked += v.bytes();
+                        st.held_blocks += 1;
+                        st.values[t as usize] = Some(Arc::new(v));
+                    }
+                }
+                for &d in &task.deps {
+                    let d = d as usize;
+                    st.refs[d] -= 1;
+                    if st.refs[d] == 0 {
+                        if let Some(v) = st.values[d].take() {
+                            st.tracked -= v.bytes();
+                            st.held_blocks -= 1;
+                        }
+                    }
+                }
+                let (a, b) = (
+                    sh.consumers_off[t as usize] as usize,
+                    sh.consumers_off[t as usize + 1] as usize,
+                );
+                for &c in &sh.consumers[a..b] {
+                    st.remaining_deps[c as usize] -= 1;
+                    if st.remaining_deps[c as usize] == 0 {
+                        st.ready.insert(c);
+                    }
+                }
+                st.finished += 1;
+            }
+        }
+        st.peak = st.peak.max(st.tracked);
+        if sh.record {
+            st.events.push(TaskEvent {
+                label: task.label.to_string(),
+                worker: rayon::current_thread_index().unwrap_or(0),
+                start: started,
+                end: ended,
+                tracked_after: st.tracked,
+            });
+        }
+        // Wake idle workers if more work became admissible.
+        if st.active < sh.threads && has_admissible(sh, st) {
+            let extra = sh.threads - st.active;
+            st.active += extra;
+            for _ in 0..extra {
+                scope.spawn(move |s| worker(sh, s));
+            }
+        }
+    }
+}
+
+/// Runs one task's kernel (catching panics) and delivers output blocks to their sink.
+/// Returns the value to hold (if any) and the bytes it produced.
+fn run_task(
+    sh: &Shared<'_>,
+    t: TaskId,
+    deps: &[Arc<Value>],
+    has_consumers: bool,
+) -> Result<(Option<Value>, usize)> {
+    let task = &sh.plan.tasks[t as usize];
+    let dep_refs: Vec<&Value> = deps.iter().map(|d| &**d).collect();
+    // Only kernels that write in place get the slot; they then return no value.
+    let out_slot = match task.output {
+        Some((root, k)) if task.in_place && !has_consumers => sh.sinks[root].slot(k),
+        _ => None,
+    };
+    let direct = out_slot.is_some();
+    let mut ctx = TaskCtx {
+        deps: &dep_refs,
+        out: out_slot,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| task.kernel.run(&mut ctx)));
+    let value = match result {
+        Ok(r) => r?,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(Error::TaskPanicked {
+                op: task.label.to_string(),
+                message,
+            });
+        }
+    };
+    let written = if direct && value.is_none() {
+        task.block_bytes
+    } else {
+        value.as_ref().map_or(0, |v| v.bytes())
+    };
+    if let (Some((root, k)), Some(v)) = (task.output, value.as_ref()) {
+        sh.sinks[root].accept(k, v)?;
+        if !has_consumers {
+            return Ok((None, written));
+        }
+    }
+    Ok((value, written))
+}
+
+fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
+    match st.ready.iter().next() {
+        Some(&t) => {
+            let task = &sh.plan.tasks[t as usize];
+            Error::MemoryExhausted {
+                limit: sh.limit,
+                held: st.tracked,
+                blocks: st.held_blocks,
+                op: task.label.to_string(),
+                needed: task.out_bytes + task.scratch_bytes,
+            }
+        }
+        None => Error::TaskPanicked {
+            op: "scheduler".into(),
+            message: "internal: no task is ready but the plan is unfinished (cycle?)".into(),
+        },
+    }
+}

@@ -1,0 +1,377 @@
+//! Lowering: from optimized array-level nodes to block tasks, numbered in depth-first
+//! post-order from the outputs (the static "finish first" priority of DESIGN §3.2).
+//!
+//! Tasks are created only for blocks some output needs (culling is implicit). In-memory
+//! sources produce no tasks: kernels read views of them in place.
+
+use super::expr::ExprNode;
+use super::node::{Node, NodeRef, Op, ReduceSpec};
+use crate::chunks::Region;
+use crate::exec::task::{Kernel, Plan, Task, TaskId};
+use crate::io::{BlockSource, IoLane};
+use crate::ops::fused::Program;
+use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
+use crate::ops::reduce::{CombineKernel, PartialKernel};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a consumer gets one block of a node.
+#[derive(Clone)]
+enum BlockInput {
+    Task(TaskId),
+    Memory(Arc<dyn BlockSource>, Region),
+}
+
+/// A requested output: its node and whether its sink can take blocks written in place.
+pub(crate) struct Root {
+    pub node: NodeRef,
+    pub direct: bool,
+}
+
+struct Lowerer {
+    tasks: Vec<Task>,
+    memo: HashMap<(*const Node, usize), BlockInput>,
+    programs: HashMap<*const Node, Arc<Program>>,
+    labels: HashMap<*const Node, Arc<str>>,
+}
+
+/// Lowers the (optimized) roots to a plan.
+pub(crate) fn lower(roots: &[Root]) -> Plan {
+    let mut l = Lowerer {
+        tasks: Vec::new(),
+        memo: HashMap::new(),
+        programs: HashMap::new(),
+        labels: HashMap::new(),
+    };
+    let mut outputs = Vec::new();
+    for (r, root) in roots.iter().enumerate() {
+        let n = &root.node;
+        for k in 0..n.grid.nblocks() {
+            let idx = n.grid.unravel(k);
+            let t = match l.block(n, &idx) {
+                BlockInput::Task(t) if l.tasks[t as usize].output.is_none() => t,
+                other => l.copy_task(n, &idx, other),
+            };
+            l.tasks[t as usize].output = Some((r, k));
+            outputs.push((t, root.direct));
+        }
+    }
+    let mut has_consumer = vec![false; l.tasks.len()];
+    for t in &l.tasks {
+        for &d in &t.deps {
+            has_consumer[d as usize] = true;
+        }
+    }
+    for (t, direct) in outputs {
+        let task = &mut l.tasks[t as usize];
+        if direct && task.in_place && !has_consumer[t as usize] {
+            // The block goes straight into the caller's array: nothing to hold.
+            task.out_bytes = 0;
+        }
+    }
+    Plan { tasks: l.tasks }
+}
+
+/// The block index of a broadcast input for output block `idx`.
+fn broadcast_index(idx: &[usize], out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
+    let off = out_shape.len() - in_shape.len();
+    in_shape
+        .iter()
+        .enumerate()
+        .map(|(k, &len)| {
+            if len == out_shape[k + off] {
+                idx[k + off]
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// Iterates the multi-indices of a box of block ranges in row-major order.
+pub(crate) fn for_each_index(ranges: &[std::ops::Range<usize>], mut f: impl FnMut(&[usize])) {
+    if ranges.iter().any(|r| r.is_empty()) {
+        return;
+    }
+    let mut idx: Vec<usize> = ranges.iter().map(|r| r.start).collect();
+    loop {
+        f(&idx);
+        let mut ax = ranges.len();
+        loop {
+            if ax == 0 {
+                return;
+            }
+            ax -= 1;
+            idx[ax] += 1;
+            if idx[ax] < ranges[ax].end {
+                break;
+            }
+            idx[ax] = ranges[ax].start;
+        }
+    }
+}
+
+impl Lowerer {
+    fn label(&mut self, n: &NodeRef) -> Arc<str> {
+        self.labels
+            .entry(Arc::as_ptr(n))
+            .or_insert_with(|| n.op_name().into())
+            .clone()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        n: &NodeRef,
+        kernel: Arc<dyn Kernel>,
+        deps: Vec<TaskId>,
+        out_bytes: usize,
+        scratch_bytes: usize,
+        block_shape: Vec<usize>,
+        in_place: bool,
+        serial_io: bool,
+    ) -> TaskId {
+        let label = self.label(n);
+        let block_bytes = block_shape.iter().product::<usize>() * n.dtype.size();
+        let id = self.tasks.len() as TaskId;
+        self.tasks.push(Task {
+            deps,
+            kernel,
+            out_bytes,
+            scratch_bytes,
+            label,
+            block_shape,
+            block_bytes,
+            output: None,
+            serial_io,
+            in_place,
+        });
+        id
+    }
+
+    /// The task (or in-memory region) that provides block `idx` of `n`.
+    fn block(&mut self, n: &NodeRef, idx: &[usize]) -> BlockInput {
+        let key = (Arc::as_ptr(n), n.grid.ravel(idx));
+        if let Some(b) = self.memo.get(&key) {
+            return b.clone();
+        }
+        let region = n.grid.block_region(idx);
+        let shape = region.shape();
+        let bytes = region.len() * n.dtype.size();
+        let input = match &n.op {
+            Op::Source(src) => {
+                if src.as_memory().is_some() {
+                    BlockInput::Memory(src.clone(), region)
+                } else {
+                    let scratch = src.read_scratch_bytes(&region);
+                    let serial = src.io_lane() == IoLane::Serial;
+                    let k = Arc::new(ReadKernel {
+                        src: src.clone(),
+                        region,
+                    });
+                    BlockInput::Task(self.push(n, k, vec![], bytes, scratch, shape, false, serial))
+                }
+            }
+            Op::Elementwise { .. } => {
+                let (program, leaves, deps) = self.fused(n, idx);
+                let scratch = program.scratch_bytes();
+                let k = Arc::new(EvalKernel {
+                    program,
+                    leaves,
+                    shape: shape.clone(),
+                    dtype: n.dtype,
+                });
+                BlockInput::Task(self.push(n, k, deps, bytes, scratch, shape, true, false))
+            }
+            Op::Rechunk { input } => {
+                let input = input.clone();
+                let mut deps = Vec::new();
+                let mut pieces = Vec::new();
+                let over = input.grid.blocks_overlapping(&region);
+                let mut srcs = Vec::new();
+                for_each_index(&over, |s| srcs.push(s.to_vec()));
+                for s in srcs {
+                    let sreg = input.grid.block_region(&s);
+                    if let Some(inter) = region.intersect(&sreg) {
+                        let leaf = self.leaf(&input, &s, &mut deps);
+                        pieces.push((leaf, inter.relative_to(&sreg), inter.relative_to(&region)));
+                    }
+                }
+                let k = Arc::new(GatherKernel {
+                    pieces,
+                    shape: shape.clone(),
+                    dtype: n.dtype,
+                });
+                BlockInput::Task(self.push(n, k, deps, bytes, 0, shape, true, false))
+            }
+            Op::Reduce(spec) => BlockInput::Task(self.reduce_block(n, spec, idx)),
+        };
+        self.memo.insert(key, input.clone());
+        input
+    }
+
+    /// Adds block `idx` of `n` to a consumer's dependencies and returns its leaf.
+    fn leaf(&mut self, n: &NodeRef, idx: &[usize], deps: &mut Vec<TaskId>) -> Leaf {
+        match self.block(n, idx) {
+            BlockInput::Memory(src, region) => Leaf::Memory(src, region),
+            BlockInput::Task(t) => {
+                let k = deps.iter().position(|&d| d == t).unwrap_or_else(|| {
+                    deps.push(t);
+                    deps.len() - 1
+                });
+                Leaf::Dep(k)
+            }
+        }
+    }
+
+    /// The fused program that computes block `idx` of `n`, with its leaves: the expression of
+    /// an elementwise node, or the identity over the node's own block.
+    fn fused(&mut self, n: &NodeRef, idx: &[usize]) -> (Arc<Program>, Vec<Leaf>, Vec<TaskId>) {
+        let mut deps = Vec::new();
+        let (program, leaves) = match &n.op {
+            Op::Elementwise { expr, inputs } => {
+                let program = self
+                    .programs
+                    .entry(Arc::as_ptr(n))
+                    .or_insert_with(|| Arc::new(Program::compile(expr)))
+                    .clone();
+                let leaves = inputs
+                    .iter()
+                    .map(|i| {
+                        let bi = broadcast_index(idx, &n.shape, &i.shape);
+                        self.leaf(i, &bi, &mut deps)
+                    })
+                    .collect();
+                (program, leaves)
+            }
+            _ => {
+                let program = self
+                    .programs
+                    .entry(Arc::as_ptr(n))
+                    .or_insert_with(|| {
+                        Arc::new(Program::compile(&Arc::new(ExprNode::Input(0, n.dtype))))
+                    })
+                    .clone();
+                (program, vec![self.leaf(n, idx, &mut deps)])
+            }
+        };
+        (program, leaves, deps)
+    }
+
+    /// A task that copies a block that has no task of its own (an in-memory region) or that
+    /// already serves another output.
+    fn copy_task(&mut self, n: &NodeRef, idx: &[usize], input: BlockInput) -> TaskId {
+        let mut deps = Vec::new();
+        let leaf = match input {
+            BlockInput::Memory(src, region) => Leaf::Memory(src, region),
+            BlockInput::Task(t) => {
+                deps.push(t);
+                Leaf::Dep(0)
+            }
+        };
+        let shape = n.grid.block_shape(idx);
+        let bytes = shape.iter().product::<usize>() * n.dtype.size();
+        let full = Region(shape.iter().map(|&s| 0..s).collect());
+        let k = Arc::new(GatherKernel {
+            pieces: vec![(leaf, full.clone(), full)],
+            shape: shape.clone(),
+            dtype: n.dtype,
+        });
+        self.push(n, k, deps, bytes, 0, shape, true, false)
+    }
+
+    /// The tree of tasks that computes output block `idx` of a reduction.
+    fn reduce_block(&mut self, n: &NodeRef, spec: &ReduceSpec, idx: &[usize]) -> TaskId {
+        let input = spec.input.clone();
+        // Input block ranges: every block along reduced axes, the output's block elsewhere.
+        let mut out_axis = 0;
+        let mut ranges = Vec::with_capacity(input.grid.ndim());
+        for ax in 0..input.grid.ndim() {
+            if spec.axes.contains(&ax) {
+                ranges.push(0..input.grid.axis(ax).nblocks());
+                if spec.keepdims {
+                    out_axis += 1;
+                }
+            } else {
+                ranges.push(idx[out_axis]..idx[out_axis] + 1);
+                out_axis += 1;
+            }
+        }
+        let mut blocks = Vec::new();
+        for_each_index(&ranges, |b| blocks.push(b.to_vec()));
+        let out_shape = n.grid.block_shape(idx);
+        self.reduce_tree(n, spec, &input, &blocks, &out_shape, true)
+    }
+
+    /// Builds the subtree over `blocks` (partials, then combines `split_every` at a time),
+    /// depth first so each subtree closes before the next starts. With `top`, the last task
+    /// also finalizes into the output block.
+    fn reduce_tree(
+        &mut self,
+        n: &NodeRef,
+        spec: &ReduceSpec,
+        input: &NodeRef,
+        blocks: &[Vec<usize>],
+        out_shape: &[usize],
+        top: bool,
+    ) -> TaskId {
+        let split = spec.split_every.max(2);
+        let partial_elems = {
+            let s = input.grid.block_shape(&blocks[0]);
+            s.iter()
+                .enumerate()
+                .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+                .product::<usize>()
+        };
+        let partial_bytes = spec.reducer.partial_bytes(partial_elems);
+        let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
+        if blocks.len() == 1 {
+            let b = &blocks[0];
+            let (program, leaves, deps) = self.fused(input, b);
+            let region = input.grid.block_region(b);
+            let block_shape = region.shape();
+            let identity =
+                matches!(input.op, Op::Source(_)) || !matches!(input.op, Op::Elementwise { .. });
+            let materialize = if identity || spec.reducer.streams(&spec.axes, block_shape.len()) {
+                0
+            } else {
+                block_shape.iter().product::<usize>() * input.dtype.size()
+            };
+            let scratch = program.scratch_bytes()
+                + materialize
+                + spec.reducer.scratch_bytes(&block_shape, &spec.axes);
+            let k = Arc::new(PartialKernel {
+                program,
+                leaves,
+                block_shape: block_shape.clone(),
+                origin: region.ranges().iter().map(|r| r.start).collect(),
+                in_dtype: input.dtype,
+                axes: spec.axes.clone(),
+                reducer: spec.reducer.clone(),
+                finalize: top.then(|| out_shape.to_vec()),
+            });
+            let (ob, shape) = if top {
+                (out_bytes, out_shape.to_vec())
+            } else {
+                (partial_bytes, block_shape)
+            };
+            return self.push(n, k, deps, ob, scratch, shape, false, false);
+        }
+        let groups = blocks.len().min(split);
+        let per = blocks.len().div_ceil(groups);
+        let children: Vec<TaskId> = blocks
+            .chunks(per)
+            .map(|g| self.reduce_tree(n, spec, input, g, out_shape, false))
+            .collect();
+        let k = Arc::new(CombineKernel {
+            reducer: spec.reducer.clone(),
+            finalize: top.then(|| out_shape.to_vec()),
+        });
+        let (ob, shape) = if top {
+            (out_bytes, out_shape.to_vec())
+        } else {
+            (partial_bytes, out_shape.to_vec())
+        };
+        self.push(n, k, children, ob, 0, shape, false, false)
+    }
+}

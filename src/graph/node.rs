@@ -1,0 +1,83 @@
+use super::expr::Expr;
+use crate::chunks::ChunkGrid;
+use crate::element::DType;
+use crate::io::BlockSource;
+use crate::ops::reduce::Reducer;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A shared node of the expression graph.
+pub(crate) type NodeRef = Arc<Node>;
+
+/// One array of the lazy expression graph: its shape, chunking, element type and how it is
+/// computed from its inputs.
+pub(crate) struct Node {
+    /// Unique id, stable for the life of the node (used in plans and DOT output).
+    pub id: u64,
+    pub shape: Vec<usize>,
+    pub grid: ChunkGrid,
+    pub dtype: DType,
+    pub op: Op,
+}
+
+/// How a node is computed.
+pub(crate) enum Op {
+    /// Blocks read from a source (memory, generator, store); any region can be read.
+    Source(Arc<dyn BlockSource>),
+    /// An elementwise expression over inputs broadcast to this node's shape. Every input's
+    /// chunks equal this node's chunks on each axis where the input is not broadcast.
+    Elementwise { expr: Expr, inputs: Vec<NodeRef> },
+    /// The input with this node's chunk grid.
+    Rechunk { input: NodeRef },
+    /// A tree reduction of the input over `axes`.
+    Reduce(ReduceSpec),
+}
+
+/// A reduction: per-block partials, combined `split_every` at a time, then finalised.
+pub(crate) struct ReduceSpec {
+    pub input: NodeRef,
+    /// Reduced axes of the input, sorted and unique.
+    pub axes: Vec<usize>,
+    pub keepdims: bool,
+    pub split_every: usize,
+    pub reducer: Arc<dyn Reducer>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Node {
+    pub(crate) fn new(grid: ChunkGrid, dtype: DType, op: Op) -> NodeRef {
+        Arc::new(Node {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shape: grid.shape(),
+            grid,
+            dtype,
+            op,
+        })
+    }
+
+    /// The node's inputs.
+    pub(crate) fn inputs(&self) -> Vec<&NodeRef> {
+        match &self.op {
+            Op::Source(_) => vec![],
+            Op::Elementwise { inputs, .. } => inputs.iter().collect(),
+            Op::Rechunk { input } => vec![input],
+            Op::Reduce(r) => vec![&r.input],
+        }
+    }
+
+    /// A short name of the operation.
+    pub(crate) fn op_name(&self) -> String {
+        match &self.op {
+            Op::Source(s) => format!("source[{}]", s.describe()),
+            Op::Elementwise { expr, .. } => format!("elementwise[{expr}]"),
+            Op::Rechunk { .. } => "rechunk".to_string(),
+            Op::Reduce(r) => format!(
+                "reduce[{} axes={:?}{}]",
+                r.reducer.name(),
+                r.axes,
+                if r.keepdims { " keepdims" } else { "" }
+            ),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Optimizer rules, applied bottom-up to a fixed point in one memoized pass:
+//!
+//! 1. `Rechunk(x)` where `x` already has the target grid → `x`.
+//! 2. `Rechunk(Source)` → the source read with the target grid (regions are read directly).
+//! 3. `Rechunk(Rechunk(x))` → `Rechunk(x)`.
+//! 4. `Rechunk(Elementwise(inputs))` → `Elementwise(Rechunk(inputs))`: the rechunk is pushed to
+//!    the leaves, where rules 1–3 usually make it free.
+//! 5. `Elementwise(.., Elementwise(..), ..)` → one `Elementwise` with the inner expression
+//!    inlined: chains of elementwise operations become one kernel per block.
+
+use super::expr::{Expr, ExprNode};
+use super::node::{Node, NodeRef, Op, ReduceSpec};
+use crate::chunks::{AxisChunks, ChunkGrid};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Rewrites the graph under `roots`; returns the new roots in the same order.
+pub(crate) fn optimize(roots: &[NodeRef]) -> Vec<NodeRef> {
+    let mut memo = HashMap::new();
+    roots.iter().map(|r| opt(r, &mut memo)).collect()
+}
+
+fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
+    if let Some(r) = memo.get(&Arc::as_ptr(n)) {
+        return r.clone();
+    }
+    let out = match &n.op {
+        Op::Source(_) => n.clone(),
+        Op::Rechunk { input } => {
+            let input = opt(input, memo);
+            rechunk_to(&input, &n.grid)
+        }
+        Op::Elementwise { expr, inputs } => {
+            let inputs: Vec<NodeRef> = inputs.iter().map(|i| opt(i, memo)).collect();
+            fuse(n, expr, &inputs)
+        }
+        Op::Reduce(r) => {
+            let input = opt(&r.input, memo);
+            if Arc::ptr_eq(&input, &r.input) {
+                n.clone()
+            } else {
+                Node::new(
+                    n.grid.clone(),
+                    n.dtype,
+                    Op::Reduce(ReduceSpec {
+                        input,
+                        axes: r.axes.clone(),
+                        keepdims: r.keepdims,
+                        split_every: r.split_every,
+                        reducer: r.reducer.clone(),
+                    }),
+                )
+            }
+        }
+    };
+    memo.insert(Arc::as_ptr(n), out.clone());
+    out
+}
+
+/// `input` (already optimized) with grid `target`, applying rules 1–4.
+fn rechunk_to(input: &NodeRef, target: &ChunkGrid) -> NodeRef {
+    if &input.grid == target {
+        return input.clone();
+    }
+    match &input.op {
+        Op::Source(s) => Node::new(target.clone(), input.dtype, Op::Source(s.clone())),
+        Op::Rechunk { input: inner } => rechunk_to(inner, target),
+        Op::Elementwise { expr, inputs } => {
+            let inputs: Vec<NodeRef> = inputs
+                .iter()
+                .map(|i| {
+                    let g = input_grid_for(&i.shape, target);
+                    rechunk_to(i, &g)
+                })
+                .collect();
+            let shell = Node::new(
+                target.clone(),
+                input.dtype,
+                Op::Elementwise {
+                    expr: expr.clone(),
+                    inputs: inputs.clone(),
+                },
+            );
+            fuse(&shell, expr, &inputs)
+        }
+        _ => Node::new(
+            target.clone(),
+            input.dtype,
+            Op::Rechunk {
+                input: input.clone(),
+            },
+        ),
+    }
+}
+
+/// The grid an input of shape `shape` needs to be broadcast against an output with grid `out`:
+/// the output's chunks on the input's non-broadcast axes, one block on broadcast ones.
+pub(crate) fn input_grid_for(shape: &[usize], out: &ChunkGrid) -> ChunkGrid {
+    let off = out.ndim() - shape.len();
+    ChunkGrid::new(
+        shape
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| {
+                let o = out.axis(k + off);
+                if len == o.len() {
+                    o.clone()
+                } else {
+                    AxisChunks::regular(len, len.max(1))
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Inlines elementwise inputs of `n` (with optimized `inputs`) into one node.
+fn fuse(n: &NodeRef, expr: &Expr, inputs: &[NodeRef]) -> NodeRef {
+    let mut new_inputs: Vec<NodeRef> = Vec::new();
+    let slot = |node: &NodeRef, new_inputs: &mut Vec<NodeRef>| -> usize {
+        if let Some(k) = new_inputs.iter().position(|x| Arc::ptr_eq(x, node)) {
+            k
+        } else {
+            new_inputs.push(node.clone());
+            new_inputs.len() - 1
+        }
+    };
+    // The replacement expression for each of the old inputs.
+    let mut replacement: Vec<Expr> = Vec::with_capacity(inputs.len());
+    for inp in inputs {
+        match &inp.op {
+            Op::Elementwise {
+                expr: inner,
+                inputs: inner_inputs,
+            } => {
+                let map: Vec<usize> = inner_inputs
+                    .iter()
+                    .map(|ii| slot(ii, &mut new_inputs))
+                    .collect();
+                let mut memo = HashMap::new();
+                replacement.push(remap(
+                    inner,
+                    &|k| Arc::new(ExprNode::Input(map[k], inner_inputs[k].dtype)),
+                    &mut memo,
+                ));
+            }
+            _ => {
+                let k = slot(inp, &mut new_inputs);
+                replacement.push(Arc::new(ExprNode::Input(k, inp.dtype)));
+            }
+        }
+    }
+    let mut memo = HashMap::new();
+    let new_expr = remap(expr, &|k| replacement[k].clone(), &mut memo);
+    let unchanged = new_inputs.len() == inputs.len()
+        && new_inputs
+            .iter()
+            .zip(inputs)
+            .all(|(a, b)| Arc::ptr_eq(a, b))
+        && matches!(&n.op, Op::Elementwise { inputs: orig, .. } if orig.iter().zip(inputs).all(|(a, b)| Arc::ptr_eq(a, b)));
+    if unchanged {
+        return n.clone();
+    }
+    Node::new(
+        n.grid.clone(),
+        n.dtype,
+        Op::Elementwise {
+            expr: new_expr,
+            inputs: new_inputs,
+        },
+    )
+}
+
+/// `e` with every `Input(k)` replaced by `leaf(k)`; shared sub-expressions stay shared.
+fn remap(
+    e: &Expr,
+    leaf: &dyn Fn(usize) -> Expr,
+    memo: &mut HashMap<*const ExprNode, Expr>,
+) -> Expr {
+    if let Some(r) = memo.get(&Arc::as_ptr(e)) {
+        return r.clone();
+    }
+    let r = match &**e {
+        ExprNode::Input(k, _) => leaf(*k),
+        ExprNode::Call(f, args) => Arc::new(ExprNode::Call(
+            f.clone(),
+            args.iter().map(|a| remap(a, leaf, memo)).collect(),
+        )),
+    };
+    memo.insert(Arc::as_ptr(e), r.clone());
+    r
+}

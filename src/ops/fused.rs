@@ -1,0 +1,356 @@
+//! The fused elementwise kernel: an [`Expr`] compiled to a register program and evaluated one
+//! tile (up to [`TILE`] elements) at a time, so a chain of elementwise operations reads each
+//! input once and writes the output once, with no intermediate block arrays — only a few
+//! cache-resident registers per task.
+
+use crate::dispatch;
+use crate::element::{AnyVec, AnyView, AnyViewMut, DType, Element};
+use crate::graph::expr::{Expr, ExprNode, TileFn};
+use ndarray::{ArrayView1, ArrayViewMut1, Axis};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Elements per tile: small enough that every register stays in L1.
+pub(crate) const TILE: usize = 1024;
+
+enum Instr {
+    Load {
+        leaf: usize,
+        dst: usize,
+    },
+    Call {
+        f: Arc<dyn TileFn>,
+        args: Vec<usize>,
+        dst: usize,
+    },
+}
+
+/// A compiled elementwise expression.
+pub(crate) struct Program {
+    instrs: Vec<Instr>,
+    reg_dtypes: Vec<DType>,
+    out: usize,
+}
+
+impl Program {
+    /// Compiles `expr`; sub-expressions shared by pointer are computed once.
+    pub(crate) fn compile(expr: &Expr) -> Program {
+        let mut p = Program {
+            instrs: Vec::new(),
+            reg_dtypes: Vec::new(),
+            out: 0,
+        };
+        let mut memo: HashMap<*const ExprNode, usize> = HashMap::new();
+        let mut loads: HashMap<usize, usize> = HashMap::new();
+        p.out = p.emit(expr, &mut memo, &mut loads);
+        p
+    }
+
+    fn emit(
+        &mut self,
+        e: &Expr,
+        memo: &mut HashMap<*const ExprNode, usize>,
+        loads: &mut HashMap<usize, usize>,
+    ) -> usize {
+        if let Some(&r) = memo.get(&Arc::as_ptr(e)) {
+            return r;
+        }
+        let r = match &**e {
+            ExprNode::Input(k, dtype) => {
+                if let Some(&r) = loads.get(k) {
+                    r
+                } else {
+                    let dst = self.reg_dtypes.len();
+                    self.reg_dtypes.push(*dtype);
+                    self.instrs.push(Instr::Load { leaf: *k, dst });
+                    loads.insert(*k, dst);
+                    dst
+                }
+            }
+            ExprNode::Call(f, args) => {
+                let args: Vec<usize> = args.iter().map(|a| self.emit(a, memo, loads)).collect();
+                let dst = self.reg_dtypes.len();
+                self.reg_dtypes.push(f.out_dtype());
+                self.instrs.push(Instr::Call {
+                    f: f.clone(),
+                    args,
+                    dst,
+                });
+                dst
+            }
+        };
+        memo.insert(Arc::as_ptr(e), r);
+        r
+    }
+
+    /// Scratch bytes of one evaluation (the registers).
+    pub(crate) fn scratch_bytes(&self) -> usize {
+        self.reg_dtypes.iter().map(|d| d.size() * TILE).sum()
+    }
+
+    /// Number of tile-function calls per tile (for plans).
+    pub(crate) fn n_calls(&self) -> usize {
+        self.instrs
+            .iter()
+            .filter(|i| matches!(i, Instr::Call { .. }))
+            .count()
+    }
+
+    /// Evaluates the program over `leaves` (each broadcastable to `out`'s shape) into `out`.
+    pub(crate) fn eval_into(&self, leaves: &[AnyView<'_>], out: &mut AnyViewMut<'_>) {
+        let shape = out.shape().to_vec();
+        let flat = out_is_flat(out);
+        let mut storer = make_storer(out, flat);
+        self.drive(leaves, &shape, flat, &mut *storer);
+    }
+
+    /// Evaluates the program over `leaves` broadcast to `shape`, handing each tile of results
+    /// to `visit` in row-major order.
+    pub(crate) fn eval_tiles(
+        &self,
+        leaves: &[AnyView<'_>],
+        shape: &[usize],
+        visit: &mut dyn FnMut(&AnyVec, usize),
+    ) {
+        struct Visit<'v>(&'v mut dyn FnMut(&AnyVec, usize));
+        impl Storer for Visit<'_> {
+            fn next_lane(&mut self) {}
+            fn store(&mut self, _start: usize, n: usize, src: &AnyVec) {
+                (self.0)(src, n)
+            }
+        }
+        self.drive(leaves, shape, true, &mut Visit(visit));
+    }
+
+    fn drive(
+        &self,
+        leaves: &[AnyView<'_>],
+        shape: &[usize],
+        out_flat: bool,
+        sink: &mut dyn Storer,
+    ) {
+        let total: usize = shape.iter().product();
+        if total == 0 {
+            return;
+        }
+        let views: Vec<AnyView<'_>> = leaves
+            .iter()
+            .map(|l| {
+                l.broadcast_to(shape).unwrap_or_else(|| {
+                    panic!(
+                        "internal: leaf {:?} not broadcastable to {shape:?}",
+                        l.shape()
+                    )
+                })
+            })
+            .collect();
+        let flat = out_flat && views.iter().all(leaf_is_flat);
+        let mut loaders: Vec<Box<dyn Loader + '_>> =
+            views.into_iter().map(|v| make_loader(v, flat)).collect();
+        let (n_lanes, lane_len) = if flat {
+            (1, total)
+        } else {
+            (total / shape[shape.len() - 1], shape[shape.len() - 1])
+        };
+        let mut regs: Vec<AnyVec> = self
+            .reg_dtypes
+            .iter()
+            .map(|&d| AnyVec::zeros(d, TILE))
+            .collect();
+        let placeholder = || AnyVec::Bool(Vec::new());
+        for _ in 0..n_lanes {
+            for l in loaders.iter_mut() {
+                l.next_lane();
+            }
+            sink.next_lane();
+            let mut start = 0;
+            while start < lane_len {
+                let n = TILE.min(lane_len - start);
+                for ins in &self.instrs {
+                    match ins {
+                        Instr::Load { leaf, dst } => loaders[*leaf].load(start, n, &mut regs[*dst]),
+                        Instr::Call { f, args, dst } => {
+                            let mut out = std::mem::replace(&mut regs[*dst], placeholder());
+                            let empty = placeholder();
+                            let mut a: [&AnyVec; 3] = [&empty; 3];
+                            let arg_refs: Vec<&AnyVec>;
+                            let a: &[&AnyVec] = if args.len() <= 3 {
+                                for (k, &r) in args.iter().enumerate() {
+                                    a[k] = &regs[r];
+                                }
+                                &a[..args.len()]
+                            } else {
+                                arg_refs = args.iter().map(|&r| &regs[r]).collect();
+                                &arg_refs
+                            };
+                            f.call(a, &mut out, n);
+                            regs[*dst] = out;
+                        }
+                    }
+                }
+                sink.store(start, n, &regs[self.out]);
+                start += n;
+            }
+        }
+    }
+}
+
+fn out_is_flat(out: &AnyViewMut<'_>) -> bool {
+    dispatch!(AnyViewMut, out, v => v.is_standard_layout())
+}
+
+fn leaf_is_flat(v: &AnyView<'_>) -> bool {
+    dispatch!(AnyView, v, v => v.is_standard_layout() || v.strides().iter().all(|&s| s == 0))
+}
+
+/// Reads tiles of one leaf.
+trait Loader {
+    fn next_lane(&mut self);
+    fn load(&mut self, start: usize, n: usize, dst: &mut AnyVec);
+}
+
+/// Writes tiles of the output.
+trait Storer {
+    fn next_lane(&mut self);
+    fn store(&mut self, start: usize, n: usize, src: &AnyVec);
+}
+
+enum TypedLoader<'a, T> {
+    Flat(&'a [T]),
+    Scalar(T),
+    /// Lanes along the last axis, visited in row-major order of the other axes.
+    Lanes {
+        view: ndarray::ArrayViewD<'a, T>,
+        pos: Vec<usize>,
+        started: bool,
+        cur: Option<ArrayView1<'a, T>>,
+    },
+}
+
+impl<T: Element> Loader for TypedLoader<'_, T> {
+    fn next_lane(&mut self) {
+        if let TypedLoader::Lanes {
+            view,
+            pos,
+            started,
+            cur,
+        } = self
+        {
+            let outer = &view.shape()[..view.ndim() - 1];
+            if *started {
+                for ax in (0..outer.len()).rev() {
+                    pos[ax] += 1;
+                    if pos[ax] < outer[ax] {
+                        break;
+                    }
+                    pos[ax] = 0;
+                }
+            }
+            *started = true;
+            let mut lane = view.clone();
+            for ax in (0..pos.len()).rev() {
+                lane = lane.index_axis_move(Axis(ax), pos[ax]);
+            }
+            *cur = Some(lane.into_dimensionality().expect("internal: lane is 1-d"));
+        }
+    }
+    #[inline]
+    fn load(&mut self, start: usize, n: usize, dst: &mut AnyVec) {
+        let d = &mut T::vec_mut(dst)[..n];
+        match self {
+            TypedLoader::Flat(s) => d.copy_from_slice(&s[start..start + n]),
+            TypedLoader::Scalar(v) => d.fill(*v),
+            TypedLoader::Lanes { cur, .. } => {
+                let lane = cur
+                    .as_ref()
+                    .expect("internal: lane loaded before next_lane");
+                let part = lane.slice(ndarray::s![start..start + n]);
+                if let Some(s) = part.as_slice() {
+                    d.copy_from_slice(s);
+                } else if part.strides()[0] == 0 {
+                    d.fill(part[0]);
+                } else {
+                    for (d, &s) in d.iter_mut().zip(part.iter()) {
+                        *d = s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn make_loader<'a>(v: AnyView<'a>, flat: bool) -> Box<dyn Loader + 'a> {
+    fn typed<'a, T: Element>(v: ndarray::ArrayViewD<'a, T>, flat: bool) -> Box<dyn Loader + 'a> {
+        if flat {
+            if v.strides().iter().all(|&s| s == 0) {
+                let first = *v.iter().next().expect("nonempty");
+                return Box::new(TypedLoader::Scalar(first));
+            }
+            let s = v.to_slice().expect("flat leaf is contiguous");
+            return Box::new(TypedLoader::Flat(s));
+        }
+        let outer = v.ndim() - 1;
+        Box::new(TypedLoader::Lanes {
+            view: v,
+            pos: vec![0; outer],
+            started: false,
+            cur: None,
+        })
+    }
+    dispatch!(AnyView, v, v => typed::<T>(v, flat))
+}
+
+enum TypedStorer<'a, 'b, T> {
+    Flat(&'b mut [T]),
+    Lanes {
+        iter: ndarray::iter::LanesIterMut<'b, T, ndarray::IxDyn>,
+        cur: Option<ArrayViewMut1<'b, T>>,
+        _a: std::marker::PhantomData<&'a ()>,
+    },
+}
+
+impl<T: Element> Storer for TypedStorer<'_, '_, T> {
+    fn next_lane(&mut self) {
+        if let TypedStorer::Lanes { iter, cur, .. } = self {
+            *cur = iter.next();
+        }
+    }
+    #[inline]
+    fn store(&mut self, start: usize, n: usize, src: &AnyVec) {
+        let s = &T::vec_ref(src)[..n];
+        match self {
+            TypedStorer::Flat(d) => d[start..start + n].copy_from_slice(s),
+            TypedStorer::Lanes { cur, .. } => {
+                let lane = cur
+                    .as_mut()
+                    .expect("internal: lane stored before next_lane");
+                let mut part = lane.slice_mut(ndarray::s![start..start + n]);
+                if let Some(d) = part.as_slice_mut() {
+                    d.copy_from_slice(s);
+                } else {
+                    for (d, &s) in part.iter_mut().zip(s) {
+                        *d = s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn make_storer<'b>(out: &'b mut AnyViewMut<'_>, flat: bool) -> Box<dyn Storer + 'b> {
+    fn typed<'a, 'b, T: Element>(
+        v: &'b mut ndarray::ArrayViewMutD<'a, T>,
+        flat: bool,
+    ) -> Box<dyn Storer + 'b> {
+        if flat {
+            return Box::new(TypedStorer::Flat(v.as_slice_mut().expect("flat output")));
+        }
+        let last = v.ndim() - 1;
+        Box::new(TypedStorer::Lanes {
+            iter: v.lanes_mut(Axis(last)).into_iter(),
+            cur: None,
+            _a: std::marker::PhantomData,
+        })
+    }
+    dispatch!(AnyViewMut, out, v => typed::<T>(v, flat))
+}

@@ -1,0 +1,706 @@
+//! Tree reductions: per-block partial states, combined `split_every` at a time in a fixed tree
+//! shape (so results are bit-identical for any thread count), then finalised.
+//!
+//! A reduction is a [`State`] per output element: `sum` carries an accumulator (f64 for
+//! floats), `mean`/`var`/`std` carry `(n, shift, Σd, Σd²)` with `d = x - shift` and combine
+//! with Chan et al.'s parallel formula, `min`/`max` carry a value and a NaN flag, and the arg
+//! reductions carry `(value, global index)` (first occurrence wins).
+
+use crate::element::{AnyArray, AnyVec, AnyView, DType, Element, Numeric};
+use crate::error::{Error, Result};
+use crate::exec::task::{Kernel, TaskCtx, Value};
+use crate::ops::fused::Program;
+use crate::ops::kernels::Leaf;
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Feeds tiles of a fused expression to a visitor (see [`Reducer::partial_stream`]).
+pub(crate) type TileFeed<'a> = dyn FnMut(&mut dyn FnMut(&AnyVec, usize)) + 'a;
+
+/// A reduction as the lowering and kernels see it (type-erased).
+pub(crate) trait Reducer: Send + Sync {
+    fn name(&self) -> String;
+    /// Bytes of a partial covering `elems` output elements.
+    fn partial_bytes(&self, elems: usize) -> usize;
+    /// Extra working bytes of a partial over a block.
+    fn scratch_bytes(&self, _block_shape: &[usize], _axes: &[usize]) -> usize {
+        0
+    }
+    /// Whether a partial over `axes` can consume a flat stream of fused tiles.
+    fn streams(&self, axes: &[usize], ndim: usize) -> bool;
+    /// The partial of one block over `axes` (kept as length-1 axes).
+    fn partial(&self, block: &AnyView<'_>, axes: &[usize], origin: &[usize]) -> Result<Value>;
+    /// The partial of one block over all axes, from tiles of a fused expression.
+    fn partial_stream(&self, feed: &mut TileFeed<'_>) -> Result<Value>;
+    /// Combines partials of the same shape.
+    fn combine(&self, parts: &[&Value]) -> Result<Value>;
+    /// The output block of a partial.
+    fn finalize(&self, part: &Value, out_shape: &[usize]) -> Result<AnyArray>;
+}
+
+/// The per-output-element state of a reduction over elements of type `T`.
+pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
+    type Out: Element;
+    fn push(&mut self, x: T);
+    #[inline]
+    fn push_slice(&mut self, xs: &[T]) {
+        for &x in xs {
+            self.push(x);
+        }
+    }
+    fn merge(&mut self, other: &Self);
+    fn finish(&self) -> Result<Self::Out>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// States
+
+/// `sum`/`nansum`: an accumulator in `T::Acc`.
+#[derive(Clone)]
+pub(crate) struct SumState<T: Numeric, const SKIP_NAN: bool>(pub T::Acc);
+
+impl<T: Numeric, const SKIP_NAN: bool> State<T> for SumState<T, SKIP_NAN> {
+    type Out = T::Sum;
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        if !(SKIP_NAN && x.is_nan_()) {
+            self.0 = self.0.add_(x.to_acc());
+        }
+    }
+    #[inline]
+    fn push_slice(&mut self, xs: &[T]) {
+        // Eight independent accumulators: vectorizes, and the order is fixed per block.
+        let mut acc = [<T::Acc as num_traits::Zero>::zero(); 8];
+        let chunks = xs.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                let v = c[k];
+                if !(SKIP_NAN && v.is_nan_()) {
+                    acc[k] = acc[k].add_(v.to_acc());
+                }
+            }
+        }
+        let mut total = acc[0];
+        for a in &acc[1..] {
+            total = total.add_(*a);
+        }
+        for &v in rest {
+            if !(SKIP_NAN && v.is_nan_()) {
+                total = total.add_(v.to_acc());
+            }
+        }
+        self.0 = self.0.add_(total);
+    }
+    fn merge(&mut self, o: &Self) {
+        self.0 = self.0.add_(o.0);
+    }
+    fn finish(&self) -> Result<T::Sum> {
+        Ok(T::acc_to_sum(self.0))
+    }
+}
+
+/// `prod`: a product in `T::Acc`.
+#[derive(Clone)]
+pub(crate) struct ProdState<T: Numeric>(pub T::Acc);
+
+impl<T: Numeric> State<T> for ProdState<T> {
+    type Out = T::Sum;
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        self.0 = self.0.mul_(x.to_acc());
+    }
+    fn merge(&mut self, o: &Self) {
+        self.0 = self.0.mul_(o.0);
+    }
+    fn finish(&self) -> Result<T::Sum> {
+        Ok(T::acc_to_sum(self.0))
+    }
+}
+
+/// What a moments reduction returns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum MomentOut {
+    Mean,
+    Var { ddof: f64 },
+    Std { ddof: f64 },
+}
+
+/// `mean`/`var`/`std` and their NaN-skipping variants: `n`, a shift `k` (the first value seen),
+/// and the sums of `d = x - k` and `d²`. Shifting keeps `Σd² - (Σd)²/n` accurate for data with
+/// a large mean (temperatures in kelvin); partials combine with Chan et al.'s formula.
+#[derive(Clone)]
+pub(crate) struct MomentState<T, const SKIP_NAN: bool> {
+    n: f64,
+    k: f64,
+    s1: f64,
+    s2: f64,
+    out: MomentOut,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T, const SKIP_NAN: bool> MomentState<T, SKIP_NAN> {
+    pub(crate) fn new(out: MomentOut) -> Self {
+        MomentState {
+            n: 0.0,
+            k: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+            out,
+            _t: PhantomData,
+        }
+    }
+    fn mean_m2(&self) -> (f64, f64) {
+        if self.n == 0.0 {
+            return (f64::NAN, f64::NAN);
+        }
+        (
+            self.k + self.s1 / self.n,
+            self.s2 - self.s1 * self.s1 / self.n,
+        )
+    }
+}
+
+impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
+    type Out = T::Mean;
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        let x = x.to_f64_();
+        if SKIP_NAN && x.is_nan() {
+            return;
+        }
+        if self.n == 0.0 {
+            self.k = x;
+        }
+        let d = x - self.k;
+        self.s1 += d;
+        self.s2 += d * d;
+        self.n += 1.0;
+    }
+    #[inline]
+    fn push_slice(&mut self, xs: &[T]) {
+        let mut i = 0;
+        while self.n == 0.0 && i < xs.len() {
+            self.push(xs[i]);
+            i += 1;
+        }
+        let k = self.k;
+        let (mut s1, mut s2, mut n) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
+        let chunks = xs[i..].chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for j in 0..4 {
+                let x = c[j].to_f64_();
+                if SKIP_NAN && x.is_nan() {
+                    continue;
+                }
+                let d = x - k;
+                s1[j] += d;
+                s2[j] += d * d;
+                n[j] += 1.0;
+            }
+        }
+        self.s1 += (s1[0] + s1[1]) + (s1[2] + s1[3]);
+        self.s2 += (s2[0] + s2[1]) + (s2[2] + s2[3]);
+        self.n += (n[0] + n[1]) + (n[2] + n[3]);
+        for &x in rest {
+            self.push(x);
+        }
+    }
+    fn merge(&mut self, o: &Self) {
+        if o.n == 0.0 {
+            return;
+        }
+        if self.n == 0.0 {
+            *self = o.clone();
+            return;
+        }
+        let (ma, m2a) = self.mean_m2();
+        let (mb, m2b) = o.mean_m2();
+        let n = self.n + o.n;
+        let delta = mb - ma;
+        let mean = ma + delta * (o.n / n);
+        let m2 = m2a + m2b + delta * delta * (self.n * o.n / n);
+        self.n = n;
+        self.k = mean;
+        self.s1 = 0.0;
+        self.s2 = m2;
+    }
+    fn finish(&self) -> Result<T::Mean> {
+        let (mean, m2) = self.mean_m2();
+        let v = match self.out {
+            MomentOut::Mean => mean,
+            MomentOut::Var { ddof } => {
+                if self.n - ddof <= 0.0 {
+                    f64::NAN
+                } else {
+                    m2.max(0.0) / (self.n - ddof)
+                }
+            }
+            MomentOut::Std { ddof } => {
+                if self.n - ddof <= 0.0 {
+                    f64::NAN
+                } else {
+                    (m2.max(0.0) / (self.n - ddof)).sqrt()
+                }
+            }
+        };
+        // Keep NaN inputs visible (the shifted sums already carry them).
+        Ok(<T::Mean as Numeric>::from_f64_(v))
+    }
+}
+
+/// `min`/`max` (NaN propagates) and `nanmin`/`nanmax` (NaN skipped; all-NaN gives NaN).
+#[derive(Clone)]
+pub(crate) struct ExtremeState<T, const MAX: bool, const SKIP_NAN: bool> {
+    v: T,
+    seen: bool,
+    nan: bool,
+}
+
+impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> ExtremeState<T, MAX, SKIP_NAN> {
+    pub(crate) fn new() -> Self {
+        ExtremeState {
+            v: T::zero(),
+            seen: false,
+            nan: false,
+        }
+    }
+}
+
+impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
+    for ExtremeState<T, MAX, SKIP_NAN>
+{
+    type Out = T;
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        if x.is_nan_() {
+            if !SKIP_NAN {
+                self.nan = true;
+                self.v = x;
+            }
+            return;
+        }
+        if !self.seen || (if MAX { x > self.v } else { x < self.v }) {
+            if !self.nan {
+                self.v = x;
+            }
+            self.seen = true;
+        }
+    }
+    fn merge(&mut self, o: &Self) {
+        if self.nan {
+            return;
+        }
+        if o.nan {
+            *self = o.clone();
+            return;
+        }
+        if o.seen && (!self.seen || (if MAX { o.v > self.v } else { o.v < self.v })) {
+            self.v = o.v;
+            self.seen = true;
+        }
+    }
+    fn finish(&self) -> Result<T> {
+        if self.nan || !self.seen {
+            // All-NaN slice of a nan-variant (or NaN propagated): NaN, as NumPy.
+            return Ok(if self.nan {
+                self.v
+            } else {
+                T::from_f64_(f64::NAN)
+            });
+        }
+        Ok(self.v)
+    }
+}
+
+/// `count_nonzero`.
+#[derive(Clone)]
+pub(crate) struct CountState(pub u64);
+impl<T: Element> State<T> for CountState {
+    type Out = i64;
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        self.0 += x.is_nonzero() as u64;
+    }
+    fn merge(&mut self, o: &Self) {
+        self.0 += o.0;
+    }
+    fn finish(&self) -> Result<i64> {
+        Ok(self.0 as i64)
+    }
+}
+
+/// `any` (`ALL == false`) and `all` (`ALL == true`).
+#[derive(Clone)]
+pub(crate) struct LogicState<const ALL: bool>(pub bool);
+impl<T: Element, const ALL: bool> State<T> for LogicState<ALL> {
+    type Out = bool;
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        if ALL {
+            self.0 &= x.is_nonzero();
+        } else {
+            self.0 |= x.is_nonzero();
+        }
+    }
+    fn merge(&mut self, o: &Self) {
+        if ALL {
+            self.0 &= o.0;
+        } else {
+            self.0 |= o.0;
+        }
+    }
+    fn finish(&self) -> Result<bool> {
+        Ok(self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accumulating a block into an array of states
+
+/// The states of one block reduced over `axes` (kept as length-1 axes).
+pub(crate) fn accumulate<T: Element, S: State<T>>(
+    block: &ArrayViewD<'_, T>,
+    axes: &[usize],
+    init: &S,
+) -> ArrayD<S> {
+    let nd = block.ndim();
+    let state_shape: Vec<usize> = block
+        .shape()
+        .iter()
+        .enumerate()
+        .map(|(ax, &l)| if axes.contains(&ax) { 1 } else { l })
+        .collect();
+    let mut states = ArrayD::from_elem(IxDyn(&state_shape), init.clone());
+    if block.is_empty() {
+        return states;
+    }
+    if axes.len() == nd {
+        let s = states.first_mut().expect("one state");
+        push_all(s, block);
+        return states;
+    }
+    if axes == [nd - 1] {
+        Zip::from(states.lanes_mut(Axis(nd - 1)))
+            .and(block.lanes(Axis(nd - 1)))
+            .for_each(|mut s, lane| {
+                let s = &mut s[0];
+                match lane.as_slice() {
+                    Some(xs) => s.push_slice(xs),
+                    None => lane.iter().for_each(|&x| s.push(x)),
+                }
+            });
+        return states;
+    }
+    // General case: for every position along the reduced axes, fold the sub-block with those
+    // axes fixed into the states, elementwise (streams rows for leading-axis reductions).
+    let mut sv = states.view_mut();
+    for &ax in axes.iter().rev() {
+        sv.index_axis_inplace(Axis(ax), 0);
+    }
+    let ranges: Vec<std::ops::Range<usize>> = axes.iter().map(|&ax| 0..block.shape()[ax]).collect();
+    crate::graph::lower::for_each_index(&ranges, |pos| {
+        let mut sub = block.view();
+        for (k, &ax) in axes.iter().enumerate().rev() {
+            sub.index_axis_inplace(Axis(ax), pos[k]);
+        }
+        Zip::from(&mut sv).and(&sub).for_each(|s, &x| s.push(x));
+    });
+    states
+}
+
+fn push_all<T: Element, S: State<T>>(s: &mut S, block: &ArrayViewD<'_, T>) {
+    // Memory order is fine: every state is order-independent up to rounding, and the order
+    // is fixed for a given block, so results stay deterministic.
+    if let Some(xs) = block.as_slice_memory_order() {
+        s.push_slice(xs);
+        return;
+    }
+    let last = block.ndim() - 1;
+    for lane in block.lanes(Axis(last)) {
+        match lane.as_slice() {
+            Some(xs) => s.push_slice(xs),
+            None => lane.iter().for_each(|&x| s.push(x)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generic reducer over a state type
+
+/// A reduction defined by its state: `sum`, `prod`, `mean`, `var`, `std`, `min`, `max`,
+/// `count_nonzero`, `any`, `all` and the NaN variants.
+pub(crate) struct StateReducer<T, S> {
+    pub name: String,
+    pub init: S,
+    pub _t: PhantomData<fn(T)>,
+}
+
+impl<T: Element, S: State<T>> StateReducer<T, S> {
+    pub(crate) fn arc(name: impl Into<String>, init: S) -> Arc<dyn Reducer> {
+        Arc::new(StateReducer {
+            name: name.into(),
+            init,
+            _t: PhantomData::<fn(T)>,
+        })
+    }
+}
+
+fn states_of<S: 'static>(v: &Value) -> &ArrayD<S> {
+    v.partial::<ArrayD<S>>()
+}
+
+impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn partial_bytes(&self, elems: usize) -> usize {
+        elems * std::mem::size_of::<S>()
+    }
+    fn streams(&self, axes: &[usize], ndim: usize) -> bool {
+        axes.len() == ndim
+    }
+    fn partial(&self, block: &AnyView<'_>, axes: &[usize], _origin: &[usize]) -> Result<Value> {
+        let v = T::view_ref(block).expect("internal: reduction input of another type");
+        let states = accumulate(v, axes, &self.init);
+        let bytes = self.partial_bytes(states.len());
+        Ok(Value::Partial(Box::new(states), bytes))
+    }
+    fn partial_stream(&self, feed: &mut TileFeed<'_>) -> Result<Value> {
+        let mut s = self.init.clone();
+        feed(&mut |reg, n| s.push_slice(&T::vec_ref(reg)[..n]));
+        let states = ArrayD::from_elem(IxDyn(&[]), s);
+        Ok(Value::Partial(Box::new(states), std::mem::size_of::<S>()))
+    }
+    fn combine(&self, parts: &[&Value]) -> Result<Value> {
+        let mut acc: ArrayD<S> = states_of::<S>(parts[0]).clone();
+        for p in &parts[1..] {
+            let o = states_of::<S>(p);
+            let o = o
+                .view()
+                .into_shape_with_order(acc.raw_dim())
+                .expect("internal: partial shapes differ");
+            Zip::from(&mut acc).and(&o).for_each(|a, b| a.merge(b));
+        }
+        let bytes = self.partial_bytes(acc.len());
+        Ok(Value::Partial(Box::new(acc), bytes))
+    }
+    fn finalize(&self, part: &Value, out_shape: &[usize]) -> Result<AnyArray> {
+        let states = states_of::<S>(part);
+        let mut out = Vec::with_capacity(states.len());
+        for s in states.iter() {
+            out.push(s.finish()?);
+        }
+        let arr =
+            ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("internal: output block size");
+        Ok(S::Out::wrap(arr))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arg reductions
+
+/// `(value, global index)` of the first extreme; NaN wins for `argmin`/`argmax`, is skipped by
+/// the nan variants (an all-NaN slice is an error there).
+#[derive(Clone, Copy)]
+struct ArgState<T> {
+    v: T,
+    idx: u64,
+    seen: bool,
+    nan: bool,
+}
+
+/// `argmin`/`argmax`/`nanargmin`/`nanargmax` over one axis (`axis = Some`) or flattened.
+pub(crate) struct ArgReducer<T, const MAX: bool, const SKIP_NAN: bool> {
+    pub name: &'static str,
+    /// The reduced axis, or `None` for the flattened index over all axes.
+    pub axis: Option<usize>,
+    /// The full input shape (for flattened indices).
+    pub full_shape: Vec<usize>,
+    pub _t: PhantomData<fn(T)>,
+}
+
+impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> ArgReducer<T, MAX, SKIP_NAN> {
+    #[inline(always)]
+    fn push(s: &mut ArgState<T>, x: T, idx: u64) {
+        if x.is_nan_() {
+            if !SKIP_NAN && !s.nan {
+                *s = ArgState {
+                    v: x,
+                    idx,
+                    seen: true,
+                    nan: true,
+                };
+            }
+            return;
+        }
+        if s.nan {
+            return;
+        }
+        if !s.seen || (if MAX { x > s.v } else { x < s.v }) || (x == s.v && idx < s.idx) {
+            *s = ArgState {
+                v: x,
+                idx,
+                seen: true,
+                nan: false,
+            };
+        }
+    }
+    fn merge(a: &mut ArgState<T>, b: &ArgState<T>) {
+        if !b.seen {
+            return;
+        }
+        if !a.seen {
+            *a = *b;
+            return;
+        }
+        if a.nan || b.nan {
+            if b.nan && (!a.nan || b.idx < a.idx) {
+                *a = *b;
+            }
+            return;
+        }
+        if (if MAX { b.v > a.v } else { b.v < a.v }) || (b.v == a.v && b.idx < a.idx) {
+            *a = *b;
+        }
+    }
+}
+
+impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T, MAX, SKIP_NAN> {
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+    fn partial_bytes(&self, elems: usize) -> usize {
+        elems * std::mem::size_of::<ArgState<T>>()
+    }
+    fn streams(&self, _axes: &[usize], _ndim: usize) -> bool {
+        false
+    }
+    fn partial(&self, block: &AnyView<'_>, axes: &[usize], origin: &[usize]) -> Result<Value> {
+        let v = T::view_ref(block).expect("internal: reduction input of another type");
+        let state_shape: Vec<usize> = v
+            .shape()
+            .iter()
+            .enumerate()
+            .map(|(ax, &l)| if axes.contains(&ax) { 1 } else { l })
+            .collect();
+        let init = ArgState {
+            v: T::zero(),
+            idx: 0,
+            seen: false,
+            nan: false,
+        };
+        let mut states = ArrayD::from_elem(IxDyn(&state_shape), init);
+        let strides: Vec<u64> = {
+            let mut s = vec![1u64; self.full_shape.len()];
+            for ax in (0..self.full_shape.len().saturating_sub(1)).rev() {
+                s[ax] = s[ax + 1] * self.full_shape[ax + 1] as u64;
+            }
+            s
+        };
+        let mut pos = vec![0usize; v.ndim()];
+        for (idx, &x) in v.indexed_iter() {
+            let g: u64 = match self.axis {
+                Some(ax) => (origin[ax] + idx[ax]) as u64,
+                None => (0..v.ndim())
+                    .map(|a| (origin[a] + idx[a]) as u64 * strides[a])
+                    .sum(),
+            };
+            for a in 0..v.ndim() {
+                pos[a] = if axes.contains(&a) { 0 } else { idx[a] };
+            }
+            Self::push(&mut states[IxDyn(&pos)], x, g);
+        }
+        let bytes = self.partial_bytes(states.len());
+        Ok(Value::Partial(Box::new(states), bytes))
+    }
+    fn partial_stream(&self, _feed: &mut TileFeed<'_>) -> Result<Value> {
+        unreachable!("arg reductions do not stream")
+    }
+    fn combine(&self, parts: &[&Value]) -> Result<Value> {
+        let mut acc: ArrayD<ArgState<T>> = states_of::<ArgState<T>>(parts[0]).clone();
+        for p in &parts[1..] {
+            let o = states_of::<ArgState<T>>(p);
+            Zip::from(&mut acc)
+                .and(o)
+                .for_each(|a, b| Self::merge(a, b));
+        }
+        let bytes = self.partial_bytes(acc.len());
+        Ok(Value::Partial(Box::new(acc), bytes))
+    }
+    fn finalize(&self, part: &Value, out_shape: &[usize]) -> Result<AnyArray> {
+        let states = states_of::<ArgState<T>>(part);
+        let mut out = Vec::with_capacity(states.len());
+        for s in states.iter() {
+            if !s.seen {
+                return Err(Error::InvalidArgument {
+                    op: self.name,
+                    detail: "All-NaN slice encountered: no index to return".into(),
+                });
+            }
+            out.push(s.idx as i64);
+        }
+        Ok(i64::wrap(
+            ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("internal: output block size"),
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+/// Computes the partial of one input block (evaluating a fused elementwise input in place),
+/// and with `finalize`, the output block directly.
+pub(crate) struct PartialKernel {
+    pub program: Arc<Program>,
+    pub leaves: Vec<Leaf>,
+    pub block_shape: Vec<usize>,
+    pub origin: Vec<usize>,
+    pub in_dtype: DType,
+    pub axes: Vec<usize>,
+    pub reducer: Arc<dyn Reducer>,
+    pub finalize: Option<Vec<usize>>,
+}
+
+impl Kernel for PartialKernel {
+    fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
+        let views: Vec<AnyView<'_>> = self.leaves.iter().map(|l| l.view(ctx)).collect();
+        let identity = self.program.n_calls() == 0
+            && views.len() == 1
+            && views[0].shape() == self.block_shape.as_slice();
+        let part = if identity {
+            self.reducer.partial(&views[0], &self.axes, &self.origin)?
+        } else if self.reducer.streams(&self.axes, self.block_shape.len()) {
+            self.reducer.partial_stream(&mut |visit| {
+                self.program.eval_tiles(&views, &self.block_shape, visit)
+            })?
+        } else {
+            let mut block = AnyArray::zeros(self.in_dtype, &self.block_shape);
+            self.program.eval_into(&views, &mut block.view_mut());
+            self.reducer
+                .partial(&block.view(), &self.axes, &self.origin)?
+        };
+        Ok(Some(match &self.finalize {
+            Some(shape) => Value::Block(self.reducer.finalize(&part, shape)?),
+            None => part,
+        }))
+    }
+}
+
+/// Combines the partials of its dependencies, and with `finalize`, produces the output block.
+pub(crate) struct CombineKernel {
+    pub reducer: Arc<dyn Reducer>,
+    pub finalize: Option<Vec<usize>>,
+}
+
+impl Kernel for CombineKernel {
+    fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
+        let part = self.reducer.combine(ctx.deps)?;
+        Ok(Some(match &self.finalize {
+            Some(shape) => Value::Block(self.reducer.finalize(&part, shape)?),
+            None => part,
+        }))
+    }
+}
