@@ -99,9 +99,10 @@ impl Program {
     /// Evaluates the program over `leaves` (each broadcastable to `out`'s shape) into `out`.
     pub(crate) fn eval_into(&self, leaves: &[AnyView<'_>], out: &mut AnyViewMut<'_>) {
         let shape = out.shape().to_vec();
-        let flat = out_is_flat(out);
+        let views = broadcast_all(leaves, &shape);
+        let flat = out_is_flat(out) && views.iter().all(leaf_is_flat);
         let mut storer = make_storer(out, flat);
-        self.drive(leaves, &shape, flat, &mut *storer);
+        self.drive(views, &shape, flat, &mut *storer);
     }
 
     /// Evaluates the program over `leaves` broadcast to `shape`, handing each tile of results
@@ -119,32 +120,19 @@ impl Program {
                 (self.0)(src, n)
             }
         }
-        self.drive(leaves, shape, true, &mut Visit(visit));
+        let views = broadcast_all(leaves, shape);
+        let flat = views.iter().all(leaf_is_flat);
+        self.drive(views, shape, flat, &mut Visit(visit));
     }
 
-    fn drive(
-        &self,
-        leaves: &[AnyView<'_>],
-        shape: &[usize],
-        out_flat: bool,
-        sink: &mut dyn Storer,
-    ) {
+    /// Runs the program over `views` (already broadcast to `shape`), tile by tile: in one
+    /// flat pass when `flat` (every view and the output contiguous or constant), else lane by
+    /// lane along the last axis.
+    fn drive(&self, views: Vec<AnyView<'_>>, shape: &[usize], flat: bool, sink: &mut dyn Storer) {
         let total: usize = shape.iter().product();
         if total == 0 {
             return;
         }
-        let views: Vec<AnyView<'_>> = leaves
-            .iter()
-            .map(|l| {
-                l.broadcast_to(shape).unwrap_or_else(|| {
-                    panic!(
-                        "internal: leaf {:?} not broadcastable to {shape:?}",
-                        l.shape()
-                    )
-                })
-            })
-            .collect();
-        let flat = out_flat && views.iter().all(leaf_is_flat);
         let mut loaders: Vec<Box<dyn Loader + '_>> =
             views.into_iter().map(|v| make_loader(v, flat)).collect();
         let (n_lanes, lane_len) = if flat {
@@ -193,6 +181,20 @@ impl Program {
             }
         }
     }
+}
+
+fn broadcast_all<'a>(leaves: &[AnyView<'a>], shape: &[usize]) -> Vec<AnyView<'a>> {
+    leaves
+        .iter()
+        .map(|l| {
+            l.broadcast_to(shape).unwrap_or_else(|| {
+                panic!(
+                    "internal: leaf {:?} not broadcastable to {shape:?}",
+                    l.shape()
+                )
+            })
+        })
+        .collect()
 }
 
 fn out_is_flat(out: &AnyViewMut<'_>) -> bool {
