@@ -8,6 +8,7 @@ pub mod chunks;
 pub mod element;
 pub mod error;
 pub mod io;
+pub mod ops;
 
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, DType, Element, Float, Numeric};
