@@ -632,6 +632,9 @@ fn smooth_numbers(limit: usize) -> Vec<usize> {
     out
 }
 
+/// How [`Search::climb`] ranks a move: chunks removed, axis, `usize::MAX - candidate index`.
+type MoveKey = (u128, usize, usize);
+
 /// The multi-stage search over regular intermediate chunk shapes.
 ///
 /// Intermediates are represented as indices into per-axis candidate chunk sizes; the group
@@ -803,7 +806,7 @@ impl<'a> Search<'a> {
     fn climb(&self, idx: &mut [Vec<usize>]) {
         loop {
             // Key: most chunks removed, then later axes, then the smaller size.
-            let mut best: Option<((u128, usize, usize), usize, usize, usize)> = None;
+            let mut best: Option<(MoveKey, usize, usize, usize)> = None;
             for j in 0..idx.len() {
                 let before = self.stage_blocks(&idx[j]);
                 for ax in 0..self.ndim() {
@@ -1045,6 +1048,21 @@ mod tests {
     }
 
     #[test]
+    fn large_and_irregular_grids_plan_quickly() {
+        let shape = [100_000, 2_000, 7];
+        let source = ChunkGrid::new(vec![
+            AxisChunks::from_sizes(&(0..20_000).map(|i| 3 + 4 * (i % 2)).collect::<Vec<_>>()),
+            AxisChunks::regular(2_000, 2_000),
+            AxisChunks::regular(7, 7),
+        ]);
+        let target = ChunkGrid::regular(&shape, &[100_000, 10, 1]);
+        let start = std::time::Instant::now();
+        let plan = plan_rechunk(&shape, &source, &target, 8, 256 * MIB).unwrap();
+        println!("{plan}\nplanned in {:?}", start.elapsed());
+        check_plan(&plan, &source, &target, 256 * MIB);
+    }
+
+    #[test]
     fn direct_when_it_fits_and_display() {
         let shape = [100, 60];
         let source = ChunkGrid::regular(&shape, &[10, 60]);
@@ -1142,10 +1160,10 @@ mod tests {
                 for (sidx, in_src, in_tgt) in sources_for_target(&source, &treg) {
                     let sreg = source.block_region(&sidx);
                     prop_assert_eq!(in_src.shape(), in_tgt.shape());
-                    for ax in 0..shape.len() {
+                    for (ax, &len) in tshape.iter().enumerate() {
                         // Inside the blocks, and the same global coordinates.
                         prop_assert!(in_src.0[ax].end <= sreg.0[ax].end - sreg.0[ax].start);
-                        prop_assert!(in_tgt.0[ax].end <= tshape[ax]);
+                        prop_assert!(in_tgt.0[ax].end <= len);
                         prop_assert_eq!(
                             sreg.0[ax].start + in_src.0[ax].start,
                             treg.0[ax].start + in_tgt.0[ax].start
@@ -1153,10 +1171,7 @@ mod tests {
                     }
                     let ranges = in_tgt.ranges().to_vec();
                     for_each_index(&ranges, |i| {
-                        let mut flat = 0;
-                        for ax in 0..i.len() {
-                            flat = flat * tshape[ax] + i[ax];
-                        }
+                        let flat = i.iter().zip(&tshape).fold(0, |f, (&x, &len)| f * len + x);
                         count[flat] += 1;
                     });
                 }
