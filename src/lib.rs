@@ -34,7 +34,7 @@ pub mod error;
 pub mod exec;
 pub(crate) mod graph;
 pub mod io;
-pub(crate) mod ops;
+pub mod ops;
 
 pub use array::{ChunkedArray, IntoOperand, Operand, ReduceOpts, compute_all, where_};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};

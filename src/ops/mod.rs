@@ -1,5 +1,7 @@
-//! Block kernels: fused elementwise evaluation, reductions, rechunk assembly.
+//! Block kernels and the pure planners behind them: fused elementwise evaluation, tree
+//! reductions, rechunk planning and assembly.
 
 pub(crate) mod fused;
 pub(crate) mod kernels;
+pub mod rechunk_plan;
 pub(crate) mod reduce;
