@@ -543,6 +543,23 @@ fn zarr_python_layout_of_written_arrays() {
     assert!(store.join("zarr.json").is_file());
     assert!(store.join("a/zarr.json").is_file());
     assert!(store.join("a/c/0").is_file() && store.join("a/c/1").is_file());
+    // zarr-python 3 rejects codecs written as bare strings; no zarrs attribute is added.
+    let w = ZarrWriter::create(
+        &store,
+        "b",
+        &[4],
+        &[2],
+        DType::Bool,
+        ZarrWriteOptions::default(),
+    )
+    .unwrap();
+    w.commit().unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("b/zarr.json")).unwrap()).unwrap();
+    for codec in meta["codecs"].as_array().unwrap() {
+        assert!(codec.is_object(), "{codec}");
+    }
+    assert!(meta["attributes"].get("_zarrs").is_none(), "{meta}");
 
     let w = ZarrWriter::create(
         store.join("v2"),

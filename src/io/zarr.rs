@@ -50,8 +50,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use zarrs::array::{
-    Array, ArrayCreateError, ArrayMetadata, ArrayShardedExt, ArraySubset, CodecOptions,
-    ElementOwned, data_type as zdt,
+    Array, ArrayCreateError, ArrayMetadata, ArrayMetadataOptions, ArrayShardedExt, ArraySubset,
+    CodecOptions, ElementOwned, data_type as zdt,
 };
 use zarrs::filesystem::FilesystemStore;
 
@@ -991,7 +991,7 @@ fn array_metadata(
     match options.format {
         ZarrFormat::V3 => {
             let mut codecs = vec![if dtype.size() == 1 {
-                json!({"name": "bytes"})
+                json!({"name": "bytes", "configuration": {}})
             } else {
                 json!({"name": "bytes", "configuration": {"endian": "little"}})
             }];
@@ -1085,8 +1085,9 @@ impl BlockWriter for ZarrWriter {
         if self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
+        let options = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
         self.array
-            .store_metadata()
+            .store_metadata_opt(&options)
             .map_err(|e| storage("commit zarr", &self.path, format!("writing metadata: {e}")))?;
         let marker = self.dir.join(INCOMPLETE_MARKER);
         match std::fs::remove_file(&marker) {
