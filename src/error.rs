@@ -131,6 +131,18 @@ pub enum Error {
         /// The type found.
         actual: DType,
     },
+    /// A stored array has an element type chunkwise cannot hold (complex, float16, strings, ...):
+    /// only the types of [`DType`] are supported.
+    #[error(
+        "{path}: unsupported element type {dtype}; chunkwise reads bool, int8..int64, \
+         uint8..uint64, float32 and float64"
+    )]
+    UnsupportedDType {
+        /// The store and array path.
+        path: String,
+        /// The stored type, as the store names it.
+        dtype: String,
+    },
     /// A memory size that could not be parsed (`"512 MiB"`, `"2GB"`, ...).
     #[error(
         "cannot parse memory size {0:?}: expected a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)"

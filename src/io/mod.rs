@@ -9,8 +9,11 @@ use crate::element::{AnyArray, AnyView, DType};
 use crate::error::Result;
 use std::fmt;
 
+pub mod cf;
 pub mod generate;
 pub mod memory;
+#[cfg(feature = "zarr")]
+pub mod zarr;
 
 /// How reads of a source may run concurrently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,1113 @@
+//! Zarr v2 and v3 arrays on a local filesystem, through [`zarrs`].
+//!
+//! - [`ZarrSource`] opens an array (metadata only) and reads any region of it inside a task.
+//! - [`ZarrWriter`] creates an array and receives chunk-aligned blocks from the executor.
+//! - [`ZarrInfo`] describes a stored array: format, shape, element type, chunks, codecs, fill
+//!   value, dimension names and attributes.
+//!
+//! Every codec zarrs ships with chunkwise's feature set is readable: blosc, zstd, gzip, zlib,
+//! crc32c, transpose, sharding. Element types are those of [`DType`]; anything else (complex,
+//! float16, strings, ...) is refused with [`Error::UnsupportedDType`] at open time.
+//!
+//! # Failure semantics of writes
+//! [`ZarrWriter::create`] writes no Zarr metadata at all: it creates the array's directory and
+//! a marker file named [`INCOMPLETE_MARKER`] in it. Chunks are written as blocks arrive.
+//! [`BlockWriter::commit`] writes the metadata (`zarr.json`, or `.zarray` + `.zattrs`) and only
+//! then removes the marker. So an array whose writer failed, was dropped or was killed has no
+//! metadata: no Zarr reader (zarr-python, zarrs, xarray) sees an array there, and
+//! [`ZarrSource::open`] says it was "written incompletely". This is stronger than an attribute
+//! flag in the metadata, which other readers would ignore.
+//!
+//! # Example: write an array and read a region back
+//! ```
+//! use chunkwise::io::zarr::{ZarrSource, ZarrWriteOptions, ZarrWriter};
+//! use chunkwise::io::{BlockSource, BlockWriter};
+//! use chunkwise::{AnyArray, DType, Region};
+//! use ndarray::ArrayD;
+//!
+//! let store = std::env::temp_dir().join(format!("chunkwise-doc-{}.zarr", std::process::id()));
+//! let w = ZarrWriter::create(&store, "x", &[4, 6], &[2, 3], DType::I32, ZarrWriteOptions::default())?;
+//! let data = ArrayD::from_shape_vec(vec![4, 6], (0..24).collect::<Vec<i32>>()).unwrap();
+//! w.write(&Region(vec![0..4, 0..6]), &AnyArray::I32(data).view())?;
+//! w.commit()?;
+//!
+//! let src = ZarrSource::open(&store, "x")?;
+//! assert_eq!(src.info().chunk_shape, vec![2, 3]);
+//! let block = src.read(&Region(vec![1..3, 2..5]))?;
+//! assert_eq!(block.shape(), &[2, 3]);
+//! # std::fs::remove_dir_all(&store).unwrap();
+//! # Ok::<(), chunkwise::Error>(())
+//! ```
+
+use super::{BlockSource, BlockWriter};
+use crate::chunks::Region;
+use crate::element::{AnyArray, AnyView, DType, Element};
+use crate::error::{Error, Result};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use serde_json::{Map, Value, json};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use zarrs::array::{
+    Array, ArrayCreateError, ArrayMetadata, ArrayMetadataOptions, ArrayShardedExt, ArraySubset,
+    CodecOptions, ElementOwned, data_type as zdt,
+};
+use zarrs::filesystem::FilesystemStore;
+
+/// The file [`ZarrWriter::create`] leaves in an array's directory until
+/// [`BlockWriter::commit`] succeeds.
+pub const INCOMPLETE_MARKER: &str = ".chunkwise-incomplete";
+
+/// The Zarr format version of an array.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ZarrFormat {
+    /// Zarr v2 (`.zarray`, `.zattrs`).
+    V2,
+    /// Zarr v3 (`zarr.json`).
+    #[default]
+    V3,
+}
+
+impl ZarrFormat {
+    /// The format number, 2 or 3.
+    pub fn number(self) -> u8 {
+        match self {
+            ZarrFormat::V2 => 2,
+            ZarrFormat::V3 => 3,
+        }
+    }
+}
+
+/// A description of a stored Zarr array, read from its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZarrInfo {
+    /// The format version.
+    pub format: ZarrFormat,
+    /// The array shape.
+    pub shape: Vec<usize>,
+    /// The element type.
+    pub dtype: DType,
+    /// The chunk shape of the store's chunk grid: for a sharded array, the shard shape (one
+    /// file per shard).
+    pub chunk_shape: Vec<usize>,
+    /// For a sharded array, the shape of the inner chunks (the unit of decoding); `None`
+    /// otherwise.
+    pub inner_chunk_shape: Option<Vec<usize>>,
+    /// The codecs, one JSON string each, in the metadata's order. For v3, each codec's
+    /// `{"name": .., "configuration": ..}`; for v2, the filters then the compressor, each as
+    /// `filter: {..}` / `compressor: {..}` (empty for an uncompressed array).
+    pub codecs: Vec<String>,
+    /// The fill value, as the metadata writes it (e.g. `0`, `"NaN"`, `false`).
+    pub fill_value: Value,
+    /// Dimension names: v3 `dimension_names`, else the `_ARRAY_DIMENSIONS` attribute (v2 and
+    /// xarray), when it has one name per axis.
+    pub dimension_names: Option<Vec<Option<String>>>,
+    /// The user attributes (v2: the `.zattrs` contents).
+    pub attributes: Map<String, Value>,
+}
+
+/// A Zarr array in a filesystem store, read lazily region by region.
+///
+/// Opening reads only the metadata. [`BlockSource::read`] reads any region (aligned to the
+/// chunks or not); missing chunks read as the fill value. Reads are independent and may run
+/// on every worker at once; each decodes its chunks one at a time (zarrs' own codec
+/// concurrency is set to 1, since the executor parallelises across tasks).
+pub struct ZarrSource {
+    array: Array<FilesystemStore>,
+    path: String,
+    shape: Vec<usize>,
+    info: ZarrInfo,
+    /// The read granularity: inner chunks of a sharded array, else the chunks.
+    read_chunk: Vec<usize>,
+    codec_options: CodecOptions,
+}
+
+impl fmt::Debug for ZarrSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZarrSource")
+            .field("path", &self.path)
+            .field("shape", &self.shape)
+            .field("dtype", &self.info.dtype)
+            .field("chunks", &self.info.chunk_shape)
+            .finish()
+    }
+}
+
+/// `store/array` as one displayable path.
+fn display_path(store: &Path, array_path: &str) -> String {
+    let rel = array_path.trim_matches('/');
+    if rel.is_empty() {
+        store.display().to_string()
+    } else {
+        store.join(rel).display().to_string()
+    }
+}
+
+/// The zarrs node path (`/a/b`) of an array path given as `a/b`, `/a/b` or `` (root).
+fn node_path(array_path: &str) -> String {
+    format!("/{}", array_path.trim_matches('/'))
+}
+
+fn storage(op: &'static str, path: &str, detail: impl fmt::Display) -> Error {
+    Error::Storage {
+        op,
+        path: path.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// The kind of Zarr node a directory holds, judged from its metadata files.
+enum NodeKind {
+    ArrayV2,
+    ArrayV3,
+    Group,
+    /// A chunkwise write that never committed.
+    Incomplete,
+    /// No Zarr metadata (or no directory).
+    Nothing,
+}
+
+fn node_kind(dir: &Path, path: &str, op: &'static str) -> Result<NodeKind> {
+    if dir.join(INCOMPLETE_MARKER).exists() {
+        return Ok(NodeKind::Incomplete);
+    }
+    let v3 = dir.join("zarr.json");
+    if v3.is_file() {
+        let bytes = std::fs::read(&v3).map_err(|source| Error::Io {
+            op: "read Zarr metadata",
+            path: v3.clone(),
+            source,
+        })?;
+        let meta: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| storage(op, path, format!("corrupt metadata {}: {e}", v3.display())))?;
+        return match meta.get("node_type").and_then(Value::as_str) {
+            Some("array") => Ok(NodeKind::ArrayV3),
+            Some("group") => Ok(NodeKind::Group),
+            other => Err(storage(
+                op,
+                path,
+                format!(
+                    "corrupt metadata {}: node_type is {other:?}, expected \"array\" or \"group\"",
+                    v3.display()
+                ),
+            )),
+        };
+    }
+    if dir.join(".zarray").is_file() {
+        return Ok(NodeKind::ArrayV2);
+    }
+    if dir.join(".zgroup").is_file() {
+        return Ok(NodeKind::Group);
+    }
+    Ok(NodeKind::Nothing)
+}
+
+/// The names of the entries of a group directory that are Zarr nodes, for error messages.
+fn group_children(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let p = e.path();
+            p.join("zarr.json").is_file()
+                || p.join(".zarray").is_file()
+                || p.join(".zgroup").is_file()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+fn dtype_of(dt: &zarrs::array::DataType) -> Option<DType> {
+    Some(if dt.is::<zdt::BoolDataType>() {
+        DType::Bool
+    } else if dt.is::<zdt::Int8DataType>() {
+        DType::I8
+    } else if dt.is::<zdt::Int16DataType>() {
+        DType::I16
+    } else if dt.is::<zdt::Int32DataType>() {
+        DType::I32
+    } else if dt.is::<zdt::Int64DataType>() {
+        DType::I64
+    } else if dt.is::<zdt::UInt8DataType>() {
+        DType::U8
+    } else if dt.is::<zdt::UInt16DataType>() {
+        DType::U16
+    } else if dt.is::<zdt::UInt32DataType>() {
+        DType::U32
+    } else if dt.is::<zdt::UInt64DataType>() {
+        DType::U64
+    } else if dt.is::<zdt::Float32DataType>() {
+        DType::F32
+    } else if dt.is::<zdt::Float64DataType>() {
+        DType::F64
+    } else {
+        return None;
+    })
+}
+
+fn to_usize(v: u64, what: &str, path: &str) -> Result<usize> {
+    usize::try_from(v).map_err(|_| {
+        storage(
+            "open zarr",
+            path,
+            format!("{what} {v} does not fit this platform's usize"),
+        )
+    })
+}
+
+fn shape_usize(v: &[u64], what: &str, path: &str) -> Result<Vec<usize>> {
+    v.iter().map(|&x| to_usize(x, what, path)).collect()
+}
+
+impl ZarrSource {
+    /// Opens the array at `array_path` (`"t2m"`, `"group/sub/arr"`, or `""` for a store whose
+    /// root is the array) in the filesystem store at `store_path`, reading its metadata only.
+    /// Both Zarr v2 and v3 are recognised.
+    ///
+    /// # Errors
+    /// - [`Error::Io`] (kind `NotFound`) if `store_path` is not a directory;
+    /// - [`Error::Storage`] naming the path if there is no array there, the path is a group
+    ///   (the message lists the nodes it holds), the metadata is not valid JSON or not valid
+    ///   Zarr metadata, a codec or chunk grid is unknown, or the array was written incompletely
+    ///   (a [`ZarrWriter`] that never committed);
+    /// - [`Error::UnsupportedDType`] if the element type is not one of [`DType`].
+    pub fn open(store_path: impl AsRef<Path>, array_path: &str) -> Result<ZarrSource> {
+        const OP: &str = "open zarr";
+        let store_path = store_path.as_ref();
+        let path = display_path(store_path, array_path);
+        if !store_path.is_dir() {
+            return Err(Error::Io {
+                op: "open zarr store",
+                path: store_path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such directory (a Zarr store is a directory)",
+                ),
+            });
+        }
+        let dir = store_path.join(array_path.trim_matches('/'));
+        match node_kind(&dir, &path, OP)? {
+            NodeKind::ArrayV2 | NodeKind::ArrayV3 => {}
+            NodeKind::Group => {
+                let children = group_children(&dir);
+                return Err(storage(
+                    OP,
+                    &path,
+                    format!(
+                        "is a Zarr group, not an array; it holds {}",
+                        if children.is_empty() {
+                            "no nodes".to_string()
+                        } else {
+                            children.join(", ")
+                        }
+                    ),
+                ));
+            }
+            NodeKind::Incomplete => {
+                return Err(storage(
+                    OP,
+                    &path,
+                    format!(
+                        "the array was written incompletely (its writer failed or never \
+                         committed; {INCOMPLETE_MARKER} is present); write it again"
+                    ),
+                ));
+            }
+            NodeKind::Nothing => {
+                return Err(storage(
+                    OP,
+                    &path,
+                    "no Zarr array here (no zarr.json or .zarray)",
+                ));
+            }
+        }
+
+        let store = FilesystemStore::new(store_path).map_err(|e| storage(OP, &path, e))?;
+        let array = Array::open(Arc::new(store), &node_path(array_path))
+            .map_err(|e| storage(OP, &path, describe_create_error(&e)))?;
+
+        let dtype = dtype_of(array.data_type()).ok_or_else(|| Error::UnsupportedDType {
+            path: path.clone(),
+            dtype: array.data_type().to_string(),
+        })?;
+        let shape = shape_usize(array.shape(), "axis length", &path)?;
+        let meta = serde_json::to_value(array.metadata())
+            .map_err(|e| storage(OP, &path, format!("cannot serialise metadata: {e}")))?;
+        let format = match array.metadata() {
+            ArrayMetadata::V2(_) => ZarrFormat::V2,
+            ArrayMetadata::V3(_) => ZarrFormat::V3,
+        };
+        let zeros = vec![0u64; shape.len()];
+        let chunk_shape: Vec<usize> = match chunk_shape_from_metadata(&meta, format) {
+            Some(c) => shape_usize(&c, "chunk size", &path)?,
+            None => {
+                let c = array
+                    .chunk_shape(&zeros)
+                    .map_err(|e| storage(OP, &path, e))?;
+                c.iter()
+                    .map(|n| to_usize(n.get(), "chunk size", &path))
+                    .collect::<Result<_>>()?
+            }
+        };
+        let inner_chunk_shape = if array.is_sharded() {
+            array
+                .effective_subchunk_shape()
+                .map(|c| {
+                    c.iter()
+                        .map(|n| to_usize(n.get(), "inner chunk size", &path))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?
+        } else {
+            None
+        };
+        let attributes = array.attributes().clone();
+        let dimension_names = array
+            .dimension_names()
+            .clone()
+            .or_else(|| array_dimensions_attribute(&attributes, shape.len()));
+        let info = ZarrInfo {
+            format,
+            shape: shape.clone(),
+            dtype,
+            chunk_shape: chunk_shape.clone(),
+            inner_chunk_shape: inner_chunk_shape.clone(),
+            codecs: codecs_from_metadata(&meta, format),
+            fill_value: meta.get("fill_value").cloned().unwrap_or(Value::Null),
+            dimension_names,
+            attributes,
+        };
+        let read_chunk = inner_chunk_shape.unwrap_or(chunk_shape);
+        Ok(ZarrSource {
+            array,
+            path,
+            shape,
+            info,
+            read_chunk,
+            codec_options: CodecOptions::default()
+                .with_concurrent_target(1)
+                .with_chunk_concurrent_minimum(1),
+        })
+    }
+
+    /// The array's description: format, shape, element type, chunks, codecs, fill value,
+    /// dimension names, attributes.
+    pub fn info(&self) -> &ZarrInfo {
+        &self.info
+    }
+
+    /// The user attributes (v2: `.zattrs`; v3: `attributes` in `zarr.json`).
+    pub fn attributes(&self) -> &Map<String, Value> {
+        &self.info.attributes
+    }
+
+    /// The store and array path, as used in error messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn read_typed<T: Element + ElementOwned>(
+        &self,
+        region: &Region,
+        subset: &ArraySubset,
+    ) -> Result<AnyArray> {
+        let v: Vec<T> = self
+            .array
+            .retrieve_array_subset_opt(subset, &self.codec_options)
+            .map_err(|e| storage("read zarr", &self.path, format!("region {region}: {e}")))?;
+        let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
+            storage(
+                "read zarr",
+                &self.path,
+                format!("region {region}: decoded data has the wrong length: {e}"),
+            )
+        })?;
+        Ok(T::wrap(a))
+    }
+
+    fn check_region(&self, op: &'static str, region: &Region) -> Result<()> {
+        check_region(op, &self.path, &self.shape, region)
+    }
+}
+
+fn check_region(op: &'static str, path: &str, shape: &[usize], region: &Region) -> Result<()> {
+    if region.0.len() != shape.len() {
+        return Err(Error::Shape {
+            op,
+            detail: format!(
+                "{path}: region {region} has {} axes but the array shape {shape:?} has {}",
+                region.0.len(),
+                shape.len()
+            ),
+        });
+    }
+    for (axis, (r, &n)) in region.0.iter().zip(shape).enumerate() {
+        if r.start > r.end || r.end > n {
+            return Err(Error::Shape {
+                op,
+                detail: format!(
+                    "{path}: region {region} is out of bounds of shape {shape:?} on axis {axis}"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Explains an [`ArrayCreateError`] from zarrs, pointing at the most likely cause.
+fn describe_create_error(e: &ArrayCreateError) -> String {
+    match e {
+        ArrayCreateError::DataTypeCreateError(p) => format!("unsupported data type: {p}"),
+        ArrayCreateError::CodecsCreateError(p) => format!("unsupported codec: {p}"),
+        other => other.to_string(),
+    }
+}
+
+fn chunk_shape_from_metadata(meta: &Value, format: ZarrFormat) -> Option<Vec<u64>> {
+    let chunks = match format {
+        ZarrFormat::V2 => meta.get("chunks")?,
+        ZarrFormat::V3 => {
+            let grid = meta.get("chunk_grid")?;
+            if grid.get("name")?.as_str()? != "regular" {
+                return None;
+            }
+            grid.get("configuration")?.get("chunk_shape")?
+        }
+    };
+    chunks.as_array()?.iter().map(Value::as_u64).collect()
+}
+
+fn codecs_from_metadata(meta: &Value, format: ZarrFormat) -> Vec<String> {
+    let compact = |v: &Value| serde_json::to_string(v).unwrap_or_default();
+    match format {
+        ZarrFormat::V3 => meta
+            .get("codecs")
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().map(compact).collect())
+            .unwrap_or_default(),
+        ZarrFormat::V2 => {
+            let mut out: Vec<String> = meta
+                .get("filters")
+                .and_then(Value::as_array)
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| format!("filter: {}", compact(f)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(c) = meta.get("compressor").filter(|c| !c.is_null()) {
+                out.push(format!("compressor: {}", compact(c)));
+            }
+            out
+        }
+    }
+}
+
+/// xarray's `_ARRAY_DIMENSIONS` attribute, when it names every axis.
+fn array_dimensions_attribute(
+    attributes: &Map<String, Value>,
+    ndim: usize,
+) -> Option<Vec<Option<String>>> {
+    let names = attributes.get("_ARRAY_DIMENSIONS")?.as_array()?;
+    if names.len() != ndim {
+        return None;
+    }
+    Some(
+        names
+            .iter()
+            .map(|n| n.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+impl BlockSource for ZarrSource {
+    fn dtype(&self) -> DType {
+        self.info.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The inner chunk shape for a sharded array (the unit zarrs decodes, so any multiple of it
+    /// reads without waste), else the chunk shape.
+    fn natural_chunks(&self) -> Option<Vec<usize>> {
+        Some(self.read_chunk.clone())
+    }
+
+    fn read(&self, region: &Region) -> Result<AnyArray> {
+        self.check_region("read zarr", region)?;
+        if region.is_empty() {
+            return Ok(AnyArray::zeros(self.info.dtype, &region.shape()));
+        }
+        let ranges: Vec<std::ops::Range<u64>> = region
+            .0
+            .iter()
+            .map(|r| r.start as u64..r.end as u64)
+            .collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        match self.info.dtype {
+            DType::Bool => self.read_typed::<bool>(region, &subset),
+            DType::I8 => self.read_typed::<i8>(region, &subset),
+            DType::I16 => self.read_typed::<i16>(region, &subset),
+            DType::I32 => self.read_typed::<i32>(region, &subset),
+            DType::I64 => self.read_typed::<i64>(region, &subset),
+            DType::U8 => self.read_typed::<u8>(region, &subset),
+            DType::U16 => self.read_typed::<u16>(region, &subset),
+            DType::U32 => self.read_typed::<u32>(region, &subset),
+            DType::U64 => self.read_typed::<u64>(region, &subset),
+            DType::F32 => self.read_typed::<f32>(region, &subset),
+            DType::F64 => self.read_typed::<f64>(region, &subset),
+        }
+    }
+
+    /// zarrs decodes the region into its own byte buffer (region-sized) that is then copied
+    /// into the returned block, and decodes one chunk at a time: a chunk only partly inside the
+    /// region is decoded whole (chunk-sized) beside its encoded bytes (at most chunk-sized for
+    /// the codecs in use, plus a shard index). So: one region plus two chunks, for regions
+    /// touching more than one chunk; a region inside one chunk needs the region plus two chunks
+    /// as well.
+    fn read_scratch_bytes(&self, region: &Region) -> usize {
+        let dsize = self.info.dtype.size();
+        let chunk_elems: usize = self.read_chunk.iter().product();
+        region.len() * dsize + 2 * chunk_elems * dsize
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "zarr v{} {} {:?} {}",
+            self.info.format.number(),
+            self.path,
+            self.shape,
+            self.info.dtype
+        )
+    }
+}
+
+/// The compression of a written array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZarrCompression {
+    /// Uncompressed chunks.
+    None,
+    /// Zstandard at the given level (1..=22; 3 is zstd's default).
+    Zstd {
+        /// The compression level.
+        level: i32,
+    },
+}
+
+impl Default for ZarrCompression {
+    fn default() -> Self {
+        ZarrCompression::Zstd { level: 3 }
+    }
+}
+
+/// How [`ZarrWriter::create`] writes an array.
+///
+/// # Example
+/// ```
+/// use chunkwise::io::zarr::{ZarrCompression, ZarrFormat, ZarrWriteOptions};
+/// let opts = ZarrWriteOptions {
+///     format: ZarrFormat::V2,
+///     compression: ZarrCompression::None,
+///     overwrite: true,
+///     dimension_names: Some(vec![Some("time".into()), Some("lat".into())]),
+///     ..Default::default()
+/// };
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ZarrWriteOptions {
+    /// Zarr v3 (default) or v2.
+    pub format: ZarrFormat,
+    /// zstd level 3 (default) or none.
+    pub compression: ZarrCompression,
+    /// Whether an existing array at the path is replaced (default `false`: it is an error).
+    /// Even with `true`, a group or a directory that is not a Zarr array is never removed.
+    pub overwrite: bool,
+    /// Dimension names, one per axis: v3 `dimension_names`; for v2, the `_ARRAY_DIMENSIONS`
+    /// attribute (as xarray writes it).
+    pub dimension_names: Option<Vec<Option<String>>>,
+    /// User attributes to store.
+    pub attributes: Map<String, Value>,
+}
+
+/// Writes a new Zarr array in a filesystem store, block by block.
+///
+/// Blocks handed to [`BlockWriter::write`] must be aligned to the chunk grid: each covers one
+/// or several whole chunks (the last chunk of an axis may be short). Blocks are written from
+/// any thread; two blocks must not share a chunk. Chunks equal to the fill value everywhere
+/// are not stored (they read back as the fill value, which is the type's zero: `0`, `0.0`,
+/// `false`).
+///
+/// See the [module docs](self) for the failure semantics: nothing looks like an array until
+/// [`BlockWriter::commit`].
+pub struct ZarrWriter {
+    array: Array<FilesystemStore>,
+    path: String,
+    dir: PathBuf,
+    shape: Vec<usize>,
+    chunk_shape: Vec<usize>,
+    dtype: DType,
+    committed: AtomicBool,
+    codec_options: CodecOptions,
+}
+
+impl fmt::Debug for ZarrWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZarrWriter")
+            .field("path", &self.path)
+            .field("shape", &self.shape)
+            .field("chunks", &self.chunk_shape)
+            .field("dtype", &self.dtype)
+            .field("committed", &self.committed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+fn v2_dtype(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "|b1",
+        DType::I8 => "|i1",
+        DType::I16 => "<i2",
+        DType::I32 => "<i4",
+        DType::I64 => "<i8",
+        DType::U8 => "|u1",
+        DType::U16 => "<u2",
+        DType::U32 => "<u4",
+        DType::U64 => "<u8",
+        DType::F32 => "<f4",
+        DType::F64 => "<f8",
+    }
+}
+
+fn zero_fill(d: DType) -> Value {
+    match d {
+        DType::Bool => json!(false),
+        DType::F32 | DType::F64 => json!(0.0),
+        _ => json!(0),
+    }
+}
+
+fn write_json(path: &Path, v: &Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        op: "write Zarr metadata",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl ZarrWriter {
+    /// Creates the array `array_path` in the filesystem store `store_path` (created if
+    /// missing), with a regular grid of `chunk_shape` chunks, ready for blocks.
+    ///
+    /// Missing parent groups (and the store's root group) get group metadata of the same
+    /// format. The array's own metadata is written by [`BlockWriter::commit`].
+    ///
+    /// # Errors
+    /// - [`Error::ChunkRankMismatch`] / [`Error::ZeroChunk`] for a bad `chunk_shape`;
+    ///   [`Error::InvalidArgument`] for dimension names of the wrong length or an empty
+    ///   `array_path` (the store root cannot be replaced);
+    /// - [`Error::Storage`] naming the path if something already exists there and
+    ///   `options.overwrite` is false, or if it is a group or a non-Zarr directory, or if a
+    ///   parent is an array;
+    /// - [`Error::Io`] if a directory or file cannot be created or removed.
+    pub fn create(
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+        options: ZarrWriteOptions,
+    ) -> Result<ZarrWriter> {
+        const OP: &str = "create zarr";
+        let store_path = store_path.as_ref();
+        let path = display_path(store_path, array_path);
+        let rel = array_path.trim_matches('/');
+        if rel.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                detail: format!(
+                    "{path}: an empty array path would make the store root an array; name the \
+                     array inside the store"
+                ),
+            });
+        }
+        if chunk_shape.len() != shape.len() {
+            return Err(Error::ChunkRankMismatch {
+                op: OP,
+                chunk_rank: chunk_shape.len(),
+                rank: shape.len(),
+                shape: shape.to_vec(),
+            });
+        }
+        if let Some(axis) = chunk_shape.iter().position(|&c| c == 0) {
+            return Err(Error::ZeroChunk {
+                op: OP,
+                axis,
+                shape: shape.to_vec(),
+            });
+        }
+        if let Some(names) = &options.dimension_names
+            && names.len() != shape.len()
+        {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                detail: format!(
+                    "{path}: {} dimension names for an array of {} axes",
+                    names.len(),
+                    shape.len()
+                ),
+            });
+        }
+
+        let io = |op: &'static str, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| Error::Io {
+                op,
+                path: p,
+                source,
+            }
+        };
+
+        // Parent groups, from the root down.
+        std::fs::create_dir_all(store_path).map_err(io("create Zarr store", store_path))?;
+        let mut parent = store_path.to_path_buf();
+        let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+        for (i, comp) in std::iter::once("")
+            .chain(components[..components.len() - 1].iter().copied())
+            .enumerate()
+        {
+            if i > 0 {
+                parent.push(comp);
+                std::fs::create_dir_all(&parent).map_err(io("create Zarr group", &parent))?;
+            }
+            match node_kind(&parent, &path, OP)? {
+                NodeKind::Group => {}
+                NodeKind::Nothing => match options.format {
+                    ZarrFormat::V3 => write_json(
+                        &parent.join("zarr.json"),
+                        &json!({"zarr_format": 3, "node_type": "group", "attributes": {}}),
+                    )?,
+                    ZarrFormat::V2 => {
+                        write_json(&parent.join(".zgroup"), &json!({"zarr_format": 2}))?
+                    }
+                },
+                NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
+                    return Err(storage(
+                        OP,
+                        &path,
+                        format!("parent {} is an array, not a group", parent.display()),
+                    ));
+                }
+            }
+        }
+
+        // The array's own directory.
+        let dir = store_path.join(rel);
+        match node_kind(&dir, &path, OP)? {
+            NodeKind::Nothing => {
+                let non_empty = std::fs::read_dir(&dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false);
+                if non_empty {
+                    return Err(storage(
+                        OP,
+                        &path,
+                        "exists and is not a Zarr array; refusing to write into it",
+                    ));
+                }
+                if dir.exists() && !dir.is_dir() {
+                    return Err(storage(OP, &path, "exists and is not a directory"));
+                }
+            }
+            NodeKind::Group => {
+                return Err(storage(
+                    OP,
+                    &path,
+                    "is an existing Zarr group; refusing to replace it (overwrite replaces \
+                     arrays only)",
+                ));
+            }
+            NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
+                if !options.overwrite {
+                    return Err(storage(
+                        OP,
+                        &path,
+                        "an array already exists here; set ZarrWriteOptions::overwrite to \
+                         replace it",
+                    ));
+                }
+                std::fs::remove_dir_all(&dir).map_err(io("remove existing Zarr array", &dir))?;
+            }
+        }
+        std::fs::create_dir_all(&dir).map_err(io("create Zarr array", &dir))?;
+        let marker = dir.join(INCOMPLETE_MARKER);
+        std::fs::write(
+            &marker,
+            "This Zarr array is being written by chunkwise, or its writer failed before \
+             committing. Its metadata is written last; delete this directory and write again.\n",
+        )
+        .map_err(io("create Zarr array", &marker))?;
+
+        let meta = array_metadata(shape, chunk_shape, dtype, &options);
+        let metadata: ArrayMetadata = match options.format {
+            ZarrFormat::V3 => serde_json::from_value(meta).map(ArrayMetadata::V3),
+            ZarrFormat::V2 => serde_json::from_value(meta).map(ArrayMetadata::V2),
+        }
+        .map_err(|e| storage(OP, &path, format!("internal: invalid metadata built: {e}")))?;
+        let store = FilesystemStore::new(store_path).map_err(|e| storage(OP, &path, e))?;
+        let array = Array::new_with_metadata(Arc::new(store), &node_path(rel), metadata)
+            .map_err(|e| storage(OP, &path, describe_create_error(&e)))?;
+        Ok(ZarrWriter {
+            array,
+            path,
+            dir,
+            shape: shape.to_vec(),
+            chunk_shape: chunk_shape.to_vec(),
+            dtype,
+            committed: AtomicBool::new(false),
+            codec_options: CodecOptions::default()
+                .with_concurrent_target(1)
+                .with_chunk_concurrent_minimum(1),
+        })
+    }
+
+    /// The store and array path, as used in error messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The chunk shape of the array being written.
+    pub fn chunk_shape(&self) -> &[usize] {
+        &self.chunk_shape
+    }
+
+    fn check_aligned(&self, region: &Region) -> Result<()> {
+        for (axis, ((r, &c), &n)) in region
+            .0
+            .iter()
+            .zip(&self.chunk_shape)
+            .zip(&self.shape)
+            .enumerate()
+        {
+            if r.start % c != 0 || (r.end % c != 0 && r.end != n) {
+                return Err(Error::InvalidArgument {
+                    op: "write zarr",
+                    detail: format!(
+                        "{}: block region {region} is not aligned to the chunks {:?} on axis \
+                         {axis}; rechunk to the store's chunks before writing",
+                        self.path, self.chunk_shape
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn write_typed<T: Element + zarrs::array::Element>(
+        &self,
+        region: &Region,
+        block: &ArrayViewD<'_, T>,
+    ) -> Result<()> {
+        let ndim = self.shape.len();
+        // Chunk index ranges covered by the block.
+        let ranges: Vec<std::ops::Range<usize>> = region
+            .0
+            .iter()
+            .zip(&self.chunk_shape)
+            .map(|(r, &c)| r.start / c..r.end.div_ceil(c))
+            .collect();
+        if ranges.iter().any(|r| r.is_empty()) {
+            return Ok(());
+        }
+        let mut idx: Vec<usize> = ranges.iter().map(|r| r.start).collect();
+        loop {
+            // The chunk's region, relative to the block.
+            let rel: Vec<std::ops::Range<usize>> = (0..ndim)
+                .map(|a| {
+                    let c = self.chunk_shape[a];
+                    let s = idx[a] * c;
+                    let e = (s + c).min(self.shape[a]);
+                    s - region.0[a].start..e - region.0[a].start
+                })
+                .collect();
+            let mut view = block.view();
+            for (a, r) in rel.iter().enumerate() {
+                view.slice_axis_inplace(ndarray::Axis(a), ndarray::Slice::from(r.clone()));
+            }
+            let elements: Vec<T> = if view.shape() == self.chunk_shape.as_slice() {
+                view.iter().copied().collect()
+            } else {
+                // An edge chunk: zarrs stores full chunks, padded with the fill value.
+                let mut full = ArrayD::<T>::default(IxDyn(&self.chunk_shape));
+                let mut dst = full.view_mut();
+                for (a, len) in view.shape().iter().enumerate() {
+                    dst.slice_axis_inplace(ndarray::Axis(a), ndarray::Slice::from(0..*len));
+                }
+                dst.assign(&view);
+                full.into_raw_vec_and_offset().0
+            };
+            let chunk_indices: Vec<u64> = idx.iter().map(|&i| i as u64).collect();
+            self.array
+                .store_chunk_opt(&chunk_indices, elements, &self.codec_options)
+                .map_err(|e| {
+                    storage(
+                        "write zarr",
+                        &self.path,
+                        format!("chunk {chunk_indices:?} of block {region}: {e}"),
+                    )
+                })?;
+            // Next chunk index, last axis fastest.
+            let mut a = ndim;
+            loop {
+                if a == 0 {
+                    return Ok(());
+                }
+                a -= 1;
+                idx[a] += 1;
+                if idx[a] < ranges[a].end {
+                    break;
+                }
+                idx[a] = ranges[a].start;
+            }
+        }
+    }
+}
+
+/// The metadata JSON of a new array (v2 `.zarray` with attributes, or v3 `zarr.json`).
+fn array_metadata(
+    shape: &[usize],
+    chunk_shape: &[usize],
+    dtype: DType,
+    options: &ZarrWriteOptions,
+) -> Value {
+    let mut attributes = options.attributes.clone();
+    match options.format {
+        ZarrFormat::V3 => {
+            let mut codecs = vec![if dtype.size() == 1 {
+                json!({"name": "bytes", "configuration": {}})
+            } else {
+                json!({"name": "bytes", "configuration": {"endian": "little"}})
+            }];
+            if let ZarrCompression::Zstd { level } = options.compression {
+                codecs.push(
+                    json!({"name": "zstd", "configuration": {"level": level, "checksum": false}}),
+                );
+            }
+            let mut meta = json!({
+                "zarr_format": 3,
+                "node_type": "array",
+                "shape": shape,
+                "data_type": dtype.numpy_name(),
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunk_shape}},
+                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                "fill_value": zero_fill(dtype),
+                "codecs": codecs,
+                "attributes": attributes,
+            });
+            if let Some(names) = &options.dimension_names {
+                meta["dimension_names"] = json!(names);
+            }
+            meta
+        }
+        ZarrFormat::V2 => {
+            if let Some(names) = &options.dimension_names {
+                attributes.insert("_ARRAY_DIMENSIONS".into(), json!(names));
+            }
+            let compressor = match options.compression {
+                ZarrCompression::None => Value::Null,
+                ZarrCompression::Zstd { level } => json!({"id": "zstd", "level": level}),
+            };
+            json!({
+                "zarr_format": 2,
+                "shape": shape,
+                "chunks": chunk_shape,
+                "dtype": v2_dtype(dtype),
+                "compressor": compressor,
+                "fill_value": zero_fill(dtype),
+                "order": "C",
+                "filters": null,
+                "dimension_separator": ".",
+                "attributes": attributes,
+            })
+        }
+    }
+}
+
+impl BlockWriter for ZarrWriter {
+    fn write(&self, region: &Region, block: &AnyView<'_>) -> Result<()> {
+        const OP: &str = "write zarr";
+        if block.dtype() != self.dtype {
+            return Err(Error::DTypeMismatch {
+                op: OP,
+                what: self.path.clone(),
+                requested: block.dtype(),
+                actual: self.dtype,
+            });
+        }
+        check_region(OP, &self.path, &self.shape, region)?;
+        if block.shape() != region.shape().as_slice() {
+            return Err(Error::Shape {
+                op: OP,
+                detail: format!(
+                    "{}: block of shape {:?} for region {region} of shape {:?}",
+                    self.path,
+                    block.shape(),
+                    region.shape()
+                ),
+            });
+        }
+        self.check_aligned(region)?;
+        match block {
+            AnyView::Bool(v) => self.write_typed(region, v),
+            AnyView::I8(v) => self.write_typed(region, v),
+            AnyView::I16(v) => self.write_typed(region, v),
+            AnyView::I32(v) => self.write_typed(region, v),
+            AnyView::I64(v) => self.write_typed(region, v),
+            AnyView::U8(v) => self.write_typed(region, v),
+            AnyView::U16(v) => self.write_typed(region, v),
+            AnyView::U32(v) => self.write_typed(region, v),
+            AnyView::U64(v) => self.write_typed(region, v),
+            AnyView::F32(v) => self.write_typed(region, v),
+            AnyView::F64(v) => self.write_typed(region, v),
+        }
+    }
+
+    /// Writes the array's metadata, then removes the [`INCOMPLETE_MARKER`]. Committing twice
+    /// is harmless.
+    fn commit(&self) -> Result<()> {
+        if self.committed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let options = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
+        self.array
+            .store_metadata_opt(&options)
+            .map_err(|e| storage("commit zarr", &self.path, format!("writing metadata: {e}")))?;
+        let marker = self.dir.join(INCOMPLETE_MARKER);
+        match std::fs::remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    op: "commit zarr",
+                    path: marker,
+                    source,
+                });
+            }
+        }
+        self.committed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Per chunk, one chunk-sized copy of the data (padded for edge chunks) and its encoded
+    /// bytes (at most about chunk-sized); chunks are written one after another.
+    fn write_scratch_bytes(&self, _region: &Region) -> usize {
+        2 * self.chunk_shape.iter().product::<usize>() * self.dtype.size()
+    }
+}
