@@ -205,6 +205,32 @@ impl<T: Element> ChunkedArray<T> {
         self.binary("ne", rhs.into_operand(), |a, b| a != b)
     }
 
+    /// The same values with another chunking. Cheap when the array comes straight from a
+    /// source (the new blocks are read directly) or from elementwise work on one (the rechunk
+    /// is pushed to the sources); otherwise each new block is assembled from the old blocks
+    /// that overlap it.
+    ///
+    /// # Errors
+    /// Invalid chunks for the shape.
+    pub fn rechunk(&self, chunks: impl Into<crate::chunks::ChunkSpec>) -> Result<ChunkedArray<T>> {
+        let grid = chunks.into().resolve(
+            self.shape(),
+            T::DTYPE.size(),
+            Some(&self.chunks().chunk_shape()),
+            "rechunk",
+        )?;
+        if &grid == self.chunks() {
+            return Ok(self.clone());
+        }
+        Ok(ChunkedArray::from_node(Node::new(
+            grid,
+            T::DTYPE,
+            Op::Rechunk {
+                input: self.node.clone(),
+            },
+        )))
+    }
+
     /// Converts every element to `U` as NumPy's `astype` (floats to integers truncate and
     /// saturate, NaN becomes 0, nonzero becomes `true`).
     pub fn astype<U: Element + CastFrom<T>>(&self) -> ChunkedArray<U> {

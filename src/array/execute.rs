@@ -26,6 +26,7 @@ fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Re
                 direct: *direct,
             })
             .collect::<Vec<_>>(),
+        rt.memory_limit,
     );
     let report = run_plan(rt, &plan, sinks)?;
     if let Ok(mut last) = rt.last.lock() {
@@ -184,7 +185,16 @@ impl<T: Element> ChunkedArray<T> {
     /// A readable plan: the graph before and after optimization (nodes, shapes, chunk grids),
     /// the number of tasks by operation, and the projected peak memory of a one-thread run.
     pub fn explain(&self) -> String {
-        explain::explain(std::slice::from_ref(&self.node))
+        explain::explain(
+            std::slice::from_ref(&self.node),
+            crate::exec::DEFAULT_MEMORY_LIMIT,
+        )
+    }
+
+    /// [`ChunkedArray::explain`] for a run on `rt` (the plan depends on the memory limit:
+    /// store blocks are read again rather than held when holding them would not fit).
+    pub fn explain_for(&self, rt: &Runtime) -> String {
+        explain::explain(std::slice::from_ref(&self.node), rt.memory_limit)
     }
 
     /// The optimized graph in Graphviz DOT.

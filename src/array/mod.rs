@@ -4,10 +4,12 @@ mod create;
 mod elementwise;
 mod execute;
 mod reduce;
+mod store;
 
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use execute::compute_all;
 pub use reduce::ReduceOpts;
+pub use store::OpenOptions;
 
 use crate::chunks::ChunkGrid;
 use crate::element::{DType, Element};

@@ -47,7 +47,7 @@ fn write_graph(s: &mut String, title: &str, roots: &[NodeRef]) {
     }
 }
 
-pub(crate) fn explain(roots: &[NodeRef]) -> String {
+pub(crate) fn explain(roots: &[NodeRef], limit: usize) -> String {
     let mut s = String::new();
     let opt = optimize(roots);
     write_graph(&mut s, "optimized graph", &opt);
@@ -59,6 +59,7 @@ pub(crate) fn explain(roots: &[NodeRef]) -> String {
                 direct: true,
             })
             .collect::<Vec<_>>(),
+        limit,
     );
     let mut by_op: BTreeMap<String, usize> = BTreeMap::new();
     for t in &plan.tasks {

@@ -30,16 +30,24 @@ pub(crate) struct Root {
 
 struct Lowerer {
     tasks: Vec<Task>,
-    memo: HashMap<(*const Node, usize), BlockInput>,
+    /// Each block's provider, with the value of `produced` when it was created.
+    memo: HashMap<(*const Node, usize), (BlockInput, usize)>,
+    /// Bytes of all task outputs created so far: a clock for how long a block would be held.
+    produced: usize,
+    /// Blocks of immutable stores are read again instead of shared when sharing would hold
+    /// them across more than this many bytes of other work (DESIGN §3.5).
+    remat_after: usize,
     programs: HashMap<*const Node, Arc<Program>>,
     labels: HashMap<*const Node, Arc<str>>,
 }
 
-/// Lowers the (optimized) roots to a plan.
-pub(crate) fn lower(roots: &[Root]) -> Plan {
+/// Lowers the (optimized) roots to a plan for a run with memory limit `limit`.
+pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
     let mut l = Lowerer {
         tasks: Vec::new(),
         memo: HashMap::new(),
+        produced: 0,
+        remat_after: limit / 4,
         programs: HashMap::new(),
         labels: HashMap::new(),
     };
@@ -134,6 +142,7 @@ impl Lowerer {
         let label = self.label(n);
         let block_bytes = block_shape.iter().product::<usize>() * n.dtype.size();
         let id = self.tasks.len() as TaskId;
+        self.produced += out_bytes;
         self.tasks.push(Task {
             deps,
             kernel,
@@ -152,8 +161,19 @@ impl Lowerer {
     /// The task (or in-memory region) that provides block `idx` of `n`.
     fn block(&mut self, n: &NodeRef, idx: &[usize]) -> BlockInput {
         let key = (Arc::as_ptr(n), n.grid.ravel(idx));
-        if let Some(b) = self.memo.get(&key) {
-            return b.clone();
+        if let Some((b, at)) = self.memo.get(&key) {
+            let reread = match (&n.op, b) {
+                // Rematerialize: a store block shared with a consumer this far away would be
+                // held while everything in between runs; reading it again is cheaper than
+                // running out of memory (x - x.mean(0) is the classic case).
+                (Op::Source(src), BlockInput::Task(_)) => {
+                    src.is_rematerializable() && self.produced - at > self.remat_after
+                }
+                _ => false,
+            };
+            if !reread {
+                return b.clone();
+            }
         }
         let region = n.grid.block_region(idx);
         let shape = region.shape();
@@ -206,7 +226,7 @@ impl Lowerer {
             }
             Op::Reduce(spec) => BlockInput::Task(self.reduce_block(n, spec, idx)),
         };
-        self.memo.insert(key, input.clone());
+        self.memo.insert(key, (input.clone(), self.produced));
         input
     }
 

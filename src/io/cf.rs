@@ -315,3 +315,66 @@ mod tests {
         assert!(out[[1]].is_nan());
     }
 }
+
+/// A source decoded with CF conventions: raw values of any numeric type become `f32` or `f64`,
+/// fill values become NaN, then `raw * scale_factor + add_offset`.
+#[derive(Debug)]
+pub struct CfSource {
+    inner: std::sync::Arc<dyn crate::io::BlockSource>,
+    cf: CfDecode,
+    out: crate::element::DType,
+}
+
+impl CfSource {
+    /// Decodes `inner` into `out` (`F32` or `F64`).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] if `out` is not a float type.
+    pub fn new(
+        inner: std::sync::Arc<dyn crate::io::BlockSource>,
+        cf: CfDecode,
+        out: crate::element::DType,
+    ) -> crate::error::Result<CfSource> {
+        if !out.is_float() {
+            return Err(crate::error::Error::InvalidArgument {
+                op: "cf_decode",
+                detail: format!(
+                    "CF-decoded values are floats; {out} was requested for {}",
+                    inner.describe()
+                ),
+            });
+        }
+        Ok(CfSource { inner, cf, out })
+    }
+}
+
+impl crate::io::BlockSource for CfSource {
+    fn dtype(&self) -> crate::element::DType {
+        self.out
+    }
+    fn shape(&self) -> &[usize] {
+        self.inner.shape()
+    }
+    fn natural_chunks(&self) -> Option<Vec<usize>> {
+        self.inner.natural_chunks()
+    }
+    fn read(&self, region: &crate::chunks::Region) -> crate::error::Result<AnyArray> {
+        let raw = self.inner.read(region)?;
+        Ok(match self.out {
+            crate::element::DType::F32 => AnyArray::F32(self.cf.decode_block_f32(&raw)),
+            _ => AnyArray::F64(self.cf.decode_block(&raw)),
+        })
+    }
+    fn read_scratch_bytes(&self, region: &crate::chunks::Region) -> usize {
+        self.inner.read_scratch_bytes(region) + region.len() * self.inner.dtype().size()
+    }
+    fn is_rematerializable(&self) -> bool {
+        self.inner.is_rematerializable()
+    }
+    fn io_lane(&self) -> crate::io::IoLane {
+        self.inner.io_lane()
+    }
+    fn describe(&self) -> String {
+        format!("cf_decode({})", self.inner.describe())
+    }
+}

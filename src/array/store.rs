@@ -1,0 +1,178 @@
+//! Reading and writing stores: Zarr (feature `zarr`, on by default).
+
+use super::ChunkedArray;
+use crate::chunks::{ChunkGrid, ChunkSpec};
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::exec::{RunReport, Runtime};
+use crate::io::BlockSource;
+use crate::io::cf::{CfDecode, CfSource};
+use std::sync::Arc;
+
+/// How to open an array from a store.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// The chunk grid; `None` uses the store's own chunks.
+    pub chunks: Option<ChunkSpec>,
+    /// Apply CF decoding (`scale_factor`, `add_offset`, `_FillValue`/`missing_value` → NaN)
+    /// when the variable has those attributes and a float type is requested (default true).
+    pub decode_cf: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            chunks: None,
+            decode_cf: true,
+        }
+    }
+}
+
+impl<T: Element> ChunkedArray<T> {
+    /// Wraps a store's source: CF-decoded when asked and possible, else the raw values, which
+    /// must be of type `T`.
+    pub(crate) fn from_store_source(
+        src: Arc<dyn BlockSource>,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+        what: &str,
+        opts: &OpenOptions,
+    ) -> Result<Self> {
+        let cf = if opts.decode_cf && T::DTYPE.is_float() {
+            CfDecode::from_attributes(attributes)
+                .filter(|c| !c.is_identity() || src.dtype() != T::DTYPE)
+        } else {
+            None
+        };
+        let src: Arc<dyn BlockSource> = match cf {
+            Some(cf) if src.dtype() != T::DTYPE || !cf.is_identity() => {
+                Arc::new(CfSource::new(src, cf, T::DTYPE)?)
+            }
+            _ => {
+                if src.dtype() != T::DTYPE {
+                    return Err(Error::DTypeMismatch {
+                        op: "open",
+                        what: what.to_string(),
+                        requested: T::DTYPE,
+                        actual: src.dtype(),
+                    });
+                }
+                src
+            }
+        };
+        let spec = match &opts.chunks {
+            Some(c) => c.clone(),
+            None => match src.natural_chunks() {
+                Some(n) => ChunkSpec::Grid(ChunkGrid::regular(src.shape(), &n)),
+                None => ChunkSpec::auto(),
+            },
+        };
+        Self::from_source(src, spec)
+    }
+}
+
+#[cfg(feature = "zarr")]
+impl<T: Element> ChunkedArray<T> {
+    /// Opens array `array` of the Zarr (v2 or v3) store at `store`, lazily: only metadata is
+    /// read now. Chunked like the store; CF-decoded to `T` when `T` is a float type and the
+    /// array has CF attributes (see [`OpenOptions`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`]/[`Error::Storage`] for a missing store, a group where an array was
+    /// expected, corrupt metadata or an unsupported codec; [`Error::DTypeMismatch`] naming
+    /// both types when the stored type is not `T`.
+    ///
+    /// # Example
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let t2m = ChunkedArray::<f32>::open_zarr("data/sample.zarr", "t2m")?;
+    /// assert_eq!(t2m.ndim(), 3);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn open_zarr(store: impl AsRef<std::path::Path>, array: &str) -> Result<Self> {
+        Self::open_zarr_with(store, array, &OpenOptions::default())
+    }
+
+    /// [`ChunkedArray::open_zarr`] with options.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::open_zarr`]; invalid chunks.
+    pub fn open_zarr_with(
+        store: impl AsRef<std::path::Path>,
+        array: &str,
+        opts: &OpenOptions,
+    ) -> Result<Self> {
+        let store = store.as_ref();
+        let src = crate::io::zarr::ZarrSource::open(store, array)?;
+        let attrs = src.attributes().clone();
+        let what = format!("{}:{}", store.display(), array);
+        Self::from_store_source(Arc::new(src), &attrs, &what, opts)
+    }
+
+    /// Writes the array to `array` in the Zarr store `store` (v3, zstd, the array's chunks),
+    /// streaming one task per chunk within the runtime's memory limit. See
+    /// [`ChunkedArray::to_zarr_with`].
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::to_zarr_with`].
+    pub fn to_zarr(
+        &self,
+        rt: &Runtime,
+        store: impl AsRef<std::path::Path>,
+        array: &str,
+    ) -> Result<RunReport> {
+        self.to_zarr_with(
+            rt,
+            store,
+            array,
+            crate::io::zarr::ZarrWriteOptions::default(),
+            None,
+        )
+    }
+
+    /// Writes the array to Zarr with `options` (format, compression, overwrite, dimension
+    /// names, attributes) and `chunks` (default: the array's first chunk size on each axis).
+    /// The array is rechunked first when its blocks do not match the chunks, so no two tasks
+    /// write one chunk. A failed run leaves an array marked incomplete, never one that looks
+    /// complete.
+    ///
+    /// # Errors
+    /// An existing array without `overwrite`; any task or write error.
+    pub fn to_zarr_with(
+        &self,
+        rt: &Runtime,
+        store: impl AsRef<std::path::Path>,
+        array: &str,
+        options: crate::io::zarr::ZarrWriteOptions,
+        chunks: Option<&[usize]>,
+    ) -> Result<RunReport> {
+        let chunk_shape: Vec<usize> = match chunks {
+            Some(c) => c.to_vec(),
+            None => self
+                .chunks()
+                .chunk_shape()
+                .iter()
+                .map(|&c| c.max(1))
+                .collect(),
+        };
+        let target = ChunkSpec::from(chunk_shape.clone()).resolve(
+            self.shape(),
+            T::DTYPE.size(),
+            None,
+            "to_zarr",
+        )?;
+        let arr = if &target == self.chunks() {
+            self.clone()
+        } else {
+            self.rechunk(target)?
+        };
+        let writer = crate::io::zarr::ZarrWriter::create(
+            store,
+            array,
+            self.shape(),
+            &chunk_shape,
+            T::DTYPE,
+            options,
+        )?;
+        arr.store(rt, &writer)
+    }
+}
