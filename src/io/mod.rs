@@ -9,6 +9,8 @@ use crate::element::{AnyArray, AnyView, DType};
 use crate::error::Result;
 use std::fmt;
 
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 pub mod memory;
 
 /// How reads of a source may run concurrently.
