@@ -217,8 +217,17 @@ pub(super) fn scalar_json<T: crate::element::Element>(v: T) -> Value {
 /// The names of the dataset's dimension scales (NetCDF4 dimensions), one per axis, when every
 /// axis has exactly one: the last path component of the scale each `DIMENSION_LIST` entry
 /// points to.
+///
+/// A one-dimensional dimension scale without a `DIMENSION_LIST` (a NetCDF4 coordinate variable
+/// such as `lat(lat)`) is named by itself.
 pub(super) fn dimension_names(dataset: &::hdf5::Dataset, rank: usize) -> Option<Vec<String>> {
-    let attr = dataset.attr("DIMENSION_LIST").ok()?;
+    let basename =
+        |ds: &::hdf5::Dataset| ds.name().rsplit('/').next().unwrap_or_default().to_owned();
+    let Ok(attr) = dataset.attr("DIMENSION_LIST") else {
+        let class = dataset.attr("CLASS").ok().and_then(|a| attribute_value(&a));
+        return (rank == 1 && class == Some(Value::from("DIMENSION_SCALE")))
+            .then(|| vec![basename(dataset)]);
+    };
     let desc = attr.dtype().ok()?.to_descriptor().ok()?;
     match &desc {
         TD::VarLenArray(inner) if matches!(**inner, TD::Reference(_)) => {}
@@ -235,11 +244,10 @@ pub(super) fn dimension_names(dataset: &::hdf5::Dataset, rank: usize) -> Option<
         let [reference] = list.as_slice() else {
             return None;
         };
-        let name = match dataset.dereference(reference).ok()? {
-            ::hdf5::ReferencedObject::Dataset(ds) => ds.name(),
+        match dataset.dereference(reference).ok()? {
+            ::hdf5::ReferencedObject::Dataset(ds) => names.push(basename(&ds)),
             _ => return None,
-        };
-        names.push(name.rsplit('/').next().unwrap_or_default().to_owned());
+        }
     }
     Some(names)
 }
