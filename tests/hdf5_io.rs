@@ -2,6 +2,8 @@
 //! `tests/data/hdf5/make_fixtures.py` (h5py, netCDF4-python), writer round trips, and typed
 //! errors for bad input.
 #![cfg(feature = "hdf5")]
+// One-axis regions are `vec![a..b]` by design, and one test passes a reversed range on purpose.
+#![allow(clippy::single_range_in_vec_init, clippy::reversed_empty_ranges)]
 
 use chunkwise::error::StoreErrorKind;
 use chunkwise::io::hdf5::{Hdf5Source, Hdf5WriteOptions, Hdf5Writer};
@@ -217,6 +219,31 @@ fn integer_types() {
     assert_eq!(u1.info().filters, vec!["deflate(4)".to_owned()]);
     check_region(&f, "ints/u1", "ints/u1", &[16..48]);
     check_region(&f, "ints/u1", "ints/u1", &[48..50]);
+}
+
+#[test]
+fn library_path_for_big_endian_fletcher32_and_bool() {
+    let f = fixtures();
+    // Stored big-endian: converted by the library, never read raw.
+    let be = Hdf5Source::open(&f, "be_f4").unwrap();
+    assert_eq!(be.dtype(), DType::F32);
+    assert!(!be.uses_raw_chunk_reads());
+    assert_eq!(be.io_lane(), IoLane::Serial);
+    check_region(&f, "be_f4", "be_f4", &whole(&be));
+    check_region(&f, "be_f4", "be_f4", &[5..10, 0..5]);
+    // A checksum filter the raw path does not undo.
+    let fl = Hdf5Source::open(&f, "fletcher_i4").unwrap();
+    assert_eq!(fl.dtype(), DType::I32);
+    assert!(fl.info().filters.contains(&"fletcher32".to_owned()));
+    assert!(!fl.uses_raw_chunk_reads());
+    check_region(&f, "fletcher_i4", "fletcher_i4", &whole(&fl));
+    check_region(&f, "fletcher_i4", "fletcher_i4", &[4..8, 3..6]);
+    // h5py booleans.
+    let mask = Hdf5Source::open(&f, "mask").unwrap();
+    assert_eq!(mask.dtype(), DType::Bool);
+    assert!(!mask.uses_raw_chunk_reads());
+    check_region(&f, "mask", "mask", &whole(&mask));
+    check_region(&f, "mask", "mask", &[1..3, 2..5]);
 }
 
 #[test]

@@ -107,6 +107,23 @@ def make_h5(expected):
         dv.attrs["long_name"] = "nested variable"
         expected["group/sub/var"] = record(v)
 
+        # Big-endian storage (library conversion, no raw-chunk path).
+        be = ramp((12, 10), ">f4", scale=0.75, offset=-3.0)
+        f.create_dataset("be_f4", data=be, chunks=(5, 5), compression="gzip", shuffle=True)
+        expected["be_f4"] = record(be.astype("<f4"))
+
+        # A filter the raw path does not decode (fletcher32 checksum): library path.
+        fl = ramp((8, 9), np.int32, scale=7.0, offset=-20.0)
+        f.create_dataset("fletcher_i4", data=fl, chunks=(4, 3), compression="gzip",
+                         shuffle=True, fletcher32=True)
+        expected["fletcher_i4"] = record(fl)
+
+        # Booleans (h5py stores them as an enum of int8 FALSE/TRUE).
+        mask = (np.arange(20).reshape(4, 5) % 3) == 0
+        f.create_dataset("mask", data=mask, chunks=(2, 5))
+        expected["mask"] = {"dtype": "bool", "shape": [4, 5],
+                            "data": [int(v) for v in mask.reshape(-1)]}
+
         # Unsupported types.
         f.create_dataset("strings", data=np.array([b"alpha", b"beta"], dtype="S8"))
         comp = np.zeros(3, dtype=[("x", "<f4"), ("y", "<i4")])
