@@ -175,6 +175,33 @@ fn chunked_gzip_shuffle_f32_regions() {
 }
 
 #[test]
+fn concurrent_reads_from_one_source() {
+    // One shared source read from several threads at once, raw and library paths mixed.
+    let (_, want) = recorded("chunked_f4");
+    let src = Hdf5Source::open(fixtures(), "chunked_f4").unwrap();
+    let mut regions = Vec::new();
+    for i in (0..37).step_by(10) {
+        for j in (0..23).step_by(8) {
+            regions.push(vec![i..(i + 10).min(37), j..(j + 8).min(23)]);
+            regions.push(vec![i..(i + 7).min(37), j..(j + 5).min(23)]);
+        }
+    }
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (src, want, regions) = (&src, &want, &regions);
+            s.spawn(move || {
+                for _ in 0..5 {
+                    for r in regions.iter().skip(t) {
+                        let got = src.read(&Region(r.clone())).unwrap();
+                        assert_same(&as_f64(&got), &slice(want, r), &format!("{r:?}"));
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
 fn empty_region_reads_empty_block() {
     let src = Hdf5Source::open(fixtures(), "chunked_f4").unwrap();
     let got = src.read(&Region(vec![5..5, 0..23])).unwrap();

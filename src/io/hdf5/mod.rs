@@ -176,6 +176,22 @@ fn open_file(op: &'static str, file: &Path, dataset: &str) -> crate::Result<::hd
     ::hdf5::File::open(file).map_err(|e| storage(op, &shown, e))
 }
 
+/// Whether `path` (normalized, relative to `group`) exists. Every prefix is checked in turn, so a
+/// missing intermediate group gives `false`, not a library error.
+fn path_exists(group: &::hdf5::Group, path: &str) -> bool {
+    let mut prefix = String::new();
+    for part in path.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if !group.link_exists(&prefix) {
+            return false;
+        }
+    }
+    true
+}
+
 /// What the path inside the file names, as an error when it is not a dataset.
 fn check_is_dataset(
     op: &'static str,
@@ -192,21 +208,12 @@ fn check_is_dataset(
             },
         ));
     }
-    // `link_exists` is false (not an error) when an intermediate group is missing, because
-    // every prefix is checked in turn.
-    let mut prefix = String::new();
-    for part in dataset.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        if !group.link_exists(&prefix) {
-            return Err(store_error(
-                op,
-                shown.to_owned(),
-                StoreErrorKind::ArrayNotFound,
-            ));
-        }
+    if !path_exists(group, dataset) {
+        return Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::ArrayNotFound,
+        ));
     }
     match group.loc_type_by_name(dataset) {
         Ok(::hdf5::LocationType::Dataset) => Ok(()),

@@ -41,6 +41,8 @@ pub struct Hdf5Source {
     info: Hdf5Info,
     raw: Option<RawPlan>,
     raw_enabled: bool,
+    /// The stored fill value, for chunks a raw read finds unallocated.
+    fill: Option<::hdf5::types::OwnedDynValue>,
 }
 
 impl fmt::Debug for Hdf5Source {
@@ -108,12 +110,14 @@ impl Hdf5Source {
             attributes: meta::attributes(&dataset),
             dimension_names: meta::dimension_names(&dataset, shape.len()),
         };
+        let fill = dataset.fill_value().ok().flatten();
         Ok(Hdf5Source {
             dataset,
             shown,
             info,
             raw,
             raw_enabled: true,
+            fill,
         })
     }
 
@@ -202,11 +206,10 @@ impl Hdf5Source {
     where
         T: Element + ::hdf5::H5Type + bytemuck::Pod,
     {
+        // The library reads unallocated chunks of a dataset without a defined fill value as 0.
         let fill: T = self
-            .dataset
-            .fill_value()
-            .ok()
-            .flatten()
+            .fill
+            .clone()
             .and_then(|v| v.cast::<T>().ok())
             .unwrap_or_default();
         let shown = format!("{} {region}", self.shown);

@@ -301,7 +301,7 @@ fn prepare_path(
     shown: &str,
     overwrite: bool,
 ) -> Result<()> {
-    if !link_exists(h5, path) {
+    if !super::path_exists(h5, path) {
         return Ok(());
     }
     match h5.loc_type_by_name(path) {
@@ -325,21 +325,6 @@ fn prepare_path(
         )),
         Err(e) => Err(storage(op, shown, e)),
     }
-}
-
-/// Whether every prefix of `path` exists (so a missing intermediate group is `false`).
-fn link_exists(group: &::hdf5::Group, path: &str) -> bool {
-    let mut prefix = String::new();
-    for part in path.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        if !group.link_exists(&prefix) {
-            return false;
-        }
-    }
-    true
 }
 
 /// Opens the group at `path`, creating missing ones.
