@@ -181,6 +181,18 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// A store, file or array that cannot be opened or created as asked: missing, of another
+    /// format, of an unsupported element type, left incomplete by an interrupted write, or
+    /// already existing. Match on [`StoreErrorKind`] for the cause.
+    #[error("{op} {path}: {kind}")]
+    Store {
+        /// The operation.
+        op: &'static str,
+        /// The file (and the array path inside it).
+        path: String,
+        /// What was wrong.
+        kind: StoreErrorKind,
+    },
     /// A panic inside a task, caught so the run fails cleanly. It indicates a bug in chunkwise
     /// or in a user closure.
     #[error("a task of {op} panicked: {message}")]
@@ -190,6 +202,42 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+}
+
+/// Why a store or an array in it cannot be used (see [`Error::Store`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The file or store does not exist.
+    #[error("no such file or store")]
+    NotFound,
+    /// The file exists but is not of the expected format.
+    #[error("not a {format} file")]
+    NotRecognized {
+        /// The expected format (`"HDF5"`, ...).
+        format: &'static str,
+    },
+    /// Nothing exists at the array path inside the store.
+    #[error("no array (dataset) at this path")]
+    ArrayNotFound,
+    /// The path names something other than an array.
+    #[error("this path is a {found}, not an array (dataset)")]
+    NotAnArray {
+        /// What is there (`"group"`, `"named datatype"`, ...).
+        found: String,
+    },
+    /// The stored element type has no chunkwise equivalent.
+    #[error("unsupported element type {dtype}; chunkwise reads bool, integers and floats")]
+    UnsupportedDType {
+        /// The stored type, as the format describes it.
+        dtype: String,
+    },
+    /// The array was left incomplete by a write that never committed.
+    #[error("the array is incomplete: a write to it was interrupted before it committed")]
+    Incomplete,
+    /// The array already exists and overwriting was not asked for.
+    #[error("an array already exists at this path; pass overwrite to replace it")]
+    AlreadyExists,
 }
 
 /// `Result` with chunkwise's [`Error`].

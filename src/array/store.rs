@@ -176,3 +176,33 @@ impl<T: Element> ChunkedArray<T> {
         arr.store(rt, &writer)
     }
 }
+
+#[cfg(feature = "hdf5")]
+impl<T: Element> ChunkedArray<T> {
+    /// Opens dataset `dataset` (`/group/var` or `var`) of the HDF5 or NetCDF4 file `file`,
+    /// lazily. Chunked like the dataset (or `auto` for contiguous ones); CF-decoded to `T`
+    /// when `T` is a float type and the variable has CF attributes.
+    ///
+    /// # Errors
+    /// [`Error::Store`]/[`Error::Storage`] for a missing file, a non-HDF5 file, a missing
+    /// dataset or a group; [`Error::DTypeMismatch`] naming both types.
+    pub fn open_hdf5(file: impl AsRef<std::path::Path>, dataset: &str) -> Result<Self> {
+        Self::open_hdf5_with(file, dataset, &OpenOptions::default())
+    }
+
+    /// [`ChunkedArray::open_hdf5`] with options.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::open_hdf5`]; invalid chunks.
+    pub fn open_hdf5_with(
+        file: impl AsRef<std::path::Path>,
+        dataset: &str,
+        opts: &OpenOptions,
+    ) -> Result<Self> {
+        let file = file.as_ref();
+        let src = crate::io::hdf5::Hdf5Source::open(file, dataset)?;
+        let attrs = src.attributes().clone();
+        let what = format!("{}:{}", file.display(), dataset);
+        Self::from_store_source(Arc::new(src), &attrs, &what, opts)
+    }
+}

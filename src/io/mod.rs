@@ -11,6 +11,8 @@ use std::fmt;
 
 pub mod cf;
 pub mod generate;
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 pub mod memory;
 #[cfg(feature = "zarr")]
 pub mod zarr;

@@ -1,0 +1,308 @@
+//! HDF5 and NetCDF4 datasets as block sources and sinks, through the `hdf5` crate
+//! (`hdf5-metno`, linking the system libhdf5). Enabled by the cargo feature `hdf5`.
+//!
+//! - [`Hdf5Source`] opens one dataset (metadata only) and reads any region of it inside tasks.
+//!   Chunk-aligned regions of datasets filtered only by shuffle and deflate (gzip) are read as
+//!   raw chunks under the library's global lock and decoded outside it, so several workers can
+//!   decode at once; every other read is a hyperslab read by the library.
+//! - [`Hdf5Info`] describes a dataset: shape, type, chunks, filters, fill value, attributes as
+//!   JSON (for CF decoding by the array layer) and NetCDF4 dimension names.
+//! - [`Hdf5Writer`] creates a dataset and writes blocks into it. Until
+//!   [`crate::io::BlockWriter::commit`] the dataset carries the attribute
+//!   `chunkwise_incomplete = 1`, and [`Hdf5Source::open`] refuses such datasets, so an
+//!   interrupted write never looks complete.
+//!
+//! The library serializes every call behind one process-wide lock; the module never holds it
+//! while decoding.
+
+use crate::element::DType;
+use crate::error::{Error, StoreErrorKind};
+use std::path::Path;
+
+mod meta;
+mod raw;
+mod source;
+mod writer;
+
+pub use meta::Hdf5Info;
+pub use source::Hdf5Source;
+pub use writer::{Hdf5WriteOptions, Hdf5Writer};
+
+/// The attribute that marks a dataset whose write has not committed.
+pub const INCOMPLETE_ATTR: &str = "chunkwise_incomplete";
+
+/// Runs `$body` with the type alias `$T` bound to the Rust type of `$dtype`.
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::element::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            $crate::element::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::element::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::element::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::element::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::element::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::element::DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            $crate::element::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            $crate::element::DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            $crate::element::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::element::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_dtype;
+
+/// `file:/path/in/file`, the name errors and plans use for a dataset.
+fn display_path(file: &Path, dataset: &str) -> String {
+    format!("{}:/{}", file.display(), dataset)
+}
+
+/// A library error as [`Error::Storage`].
+fn storage(op: &'static str, path: &str, err: impl std::fmt::Display) -> Error {
+    Error::Storage {
+        op,
+        path: path.to_owned(),
+        detail: err.to_string(),
+    }
+}
+
+fn store_error(op: &'static str, path: String, kind: StoreErrorKind) -> Error {
+    Error::Store { op, path, kind }
+}
+
+/// Normalizes `/a/b/c`, `a/b/c` and `a//b/` to `a/b/c`.
+fn normalize_dataset_path(path: &str) -> String {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The HDF5 file signature, found at offset 0 or at a power of two from 512 on (after a user
+/// block).
+const SIGNATURE: [u8; 8] = [0x89, b'H', b'D', b'F', b'\r', b'\n', 0x1a, b'\n'];
+
+/// Whether the file carries the HDF5 signature where the format allows it.
+fn has_hdf5_signature(file: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(file)?;
+    let len = f.metadata()?.len();
+    let mut offset = 0u64;
+    let mut buf = [0u8; 8];
+    while offset.saturating_add(8) <= len {
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(&mut buf)?;
+        if buf == SIGNATURE {
+            return Ok(true);
+        }
+        offset = if offset == 0 { 512 } else { offset * 2 };
+    }
+    Ok(false)
+}
+
+/// Opens an HDF5 file read-only, telling a missing file and a file of another format apart
+/// from other failures.
+fn open_file(op: &'static str, file: &Path, dataset: &str) -> crate::Result<::hdf5::File> {
+    let shown = display_path(file, dataset);
+    match std::fs::metadata(file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(store_error(op, shown, StoreErrorKind::NotFound));
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                op,
+                path: file.to_path_buf(),
+                source: e,
+            });
+        }
+        Ok(m) if m.is_dir() => {
+            return Err(store_error(
+                op,
+                shown,
+                StoreErrorKind::NotRecognized { format: "HDF5" },
+            ));
+        }
+        Ok(_) => {}
+    }
+    match has_hdf5_signature(file) {
+        Ok(false) => {
+            return Err(store_error(
+                op,
+                shown,
+                StoreErrorKind::NotRecognized { format: "HDF5" },
+            ));
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                op,
+                path: file.to_path_buf(),
+                source: e,
+            });
+        }
+        Ok(true) => {}
+    }
+    ::hdf5::File::open(file).map_err(|e| storage(op, &shown, e))
+}
+
+/// Whether `path` (normalized, relative to `group`) exists. Every prefix is checked in turn, so a
+/// missing intermediate group gives `false`, not a library error.
+fn path_exists(group: &::hdf5::Group, path: &str) -> bool {
+    let mut prefix = String::new();
+    for part in path.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if !group.link_exists(&prefix) {
+            return false;
+        }
+    }
+    true
+}
+
+/// What the path inside the file names, as an error when it is not a dataset.
+fn check_is_dataset(
+    op: &'static str,
+    group: &::hdf5::Group,
+    dataset: &str,
+    shown: &str,
+) -> crate::Result<()> {
+    if dataset.is_empty() {
+        return Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::NotAnArray {
+                found: "group (the root group)".into(),
+            },
+        ));
+    }
+    if !path_exists(group, dataset) {
+        return Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::ArrayNotFound,
+        ));
+    }
+    match group.loc_type_by_name(dataset) {
+        Ok(::hdf5::LocationType::Dataset) => Ok(()),
+        Ok(::hdf5::LocationType::Group) => Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::NotAnArray {
+                found: "group".into(),
+            },
+        )),
+        Ok(other) => Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::NotAnArray {
+                found: format!("{other:?}"),
+            },
+        )),
+        // A dangling soft or external link.
+        Err(e) => Err(storage(op, shown, e)),
+    }
+}
+
+/// The chunkwise type of a stored HDF5 type, or the error naming the stored type.
+fn dtype_of(op: &'static str, shown: &str, datatype: &::hdf5::Datatype) -> crate::Result<DType> {
+    use ::hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD};
+    let desc = datatype.to_descriptor().map_err(|e| {
+        store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::UnsupportedDType {
+                dtype: format!("{} bytes, {e}", datatype.size()),
+            },
+        )
+    })?;
+    let dtype = match &desc {
+        TD::Boolean => DType::Bool,
+        TD::Integer(IntSize::U1) => DType::I8,
+        TD::Integer(IntSize::U2) => DType::I16,
+        TD::Integer(IntSize::U4) => DType::I32,
+        TD::Integer(IntSize::U8) => DType::I64,
+        TD::Unsigned(IntSize::U1) => DType::U8,
+        TD::Unsigned(IntSize::U2) => DType::U16,
+        TD::Unsigned(IntSize::U4) => DType::U32,
+        TD::Unsigned(IntSize::U8) => DType::U64,
+        TD::Float(FloatSize::U4) => DType::F32,
+        TD::Float(FloatSize::U8) => DType::F64,
+        other => {
+            return Err(store_error(
+                op,
+                shown.to_owned(),
+                StoreErrorKind::UnsupportedDType {
+                    dtype: describe_type(other),
+                },
+            ));
+        }
+    };
+    Ok(dtype)
+}
+
+/// A readable name for an HDF5 type descriptor.
+fn describe_type(desc: &::hdf5::types::TypeDescriptor) -> String {
+    use ::hdf5::types::TypeDescriptor as TD;
+    match desc {
+        TD::FixedAscii(n) => format!("fixed-length ASCII string ({n} bytes)"),
+        TD::FixedUnicode(n) => format!("fixed-length UTF-8 string ({n} bytes)"),
+        TD::VarLenAscii => "variable-length ASCII string".into(),
+        TD::VarLenUnicode => "variable-length UTF-8 string".into(),
+        TD::Compound(c) => format!(
+            "compound {{{}}}",
+            c.fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name, describe_type(&f.ty)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TD::Enum(_) => format!("enum ({desc})"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_paths_normalize() {
+        assert_eq!(normalize_dataset_path("/group/sub/var"), "group/sub/var");
+        assert_eq!(normalize_dataset_path("var"), "var");
+        assert_eq!(normalize_dataset_path("//a//b/"), "a/b");
+        assert_eq!(normalize_dataset_path("/"), "");
+    }
+}

@@ -1,0 +1,361 @@
+//! [`Hdf5Writer`]: blocks written into a new HDF5 dataset.
+
+use super::{INCOMPLETE_ATTR, display_path, storage, store_error, with_dtype};
+use crate::chunks::Region;
+use crate::element::{AnyView, DType, Element};
+use crate::error::{Error, Result, StoreErrorKind};
+use crate::io::BlockWriter;
+use ::hdf5::{Hyperslab, Selection, SliceOrIndex};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Bytes of the library's per-dataset chunk cache (its default), counted as write scratch.
+const CHUNK_CACHE_BYTES: usize = 1 << 20;
+
+/// How [`Hdf5Writer::create`] lays out the new dataset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Hdf5WriteOptions {
+    /// Gzip (deflate) level 0–9, `None` for no compression.
+    pub gzip_level: Option<u8>,
+    /// Byte-shuffle before compressing (only with `gzip_level`); usually compresses numbers
+    /// better.
+    pub shuffle: bool,
+    /// Replace a dataset that already exists at the path instead of failing.
+    pub overwrite: bool,
+}
+
+impl Hdf5WriteOptions {
+    /// Gzip at `level` (0–9, clamped), with the byte shuffle before it.
+    #[must_use]
+    pub fn gzip(mut self, level: u8) -> Self {
+        self.gzip_level = Some(level.min(9));
+        self.shuffle = true;
+        self
+    }
+
+    /// Whether to byte-shuffle before compressing.
+    #[must_use]
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// Whether to replace an existing dataset.
+    #[must_use]
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+}
+
+/// Writes the blocks of an array into a new chunked HDF5 dataset.
+///
+/// Commit semantics: [`Hdf5Writer::create`] creates the dataset with the scalar attribute
+/// `chunkwise_incomplete = 1` (see [`INCOMPLETE_ATTR`]) and flushes the file;
+/// [`BlockWriter::commit`] deletes the attribute and flushes again. A run that fails or is
+/// interrupted leaves the attribute in place, and [`super::Hdf5Source::open`] refuses such a
+/// dataset with [`StoreErrorKind::Incomplete`]. (Other HDF5 readers do not know the attribute;
+/// they see the dataset with its fill value where blocks are missing.)
+///
+/// Blocks may cover any region: the library serializes writes, and a block that covers part of
+/// a chunk is merged into it by the library. Blocks aligned to the chunks avoid reading chunks
+/// back.
+///
+/// The file is opened for writing (created if missing) until the writer is dropped; open a
+/// [`super::Hdf5Source`] on it after that.
+pub struct Hdf5Writer {
+    file: ::hdf5::File,
+    dataset: ::hdf5::Dataset,
+    shown: String,
+    dtype: DType,
+    shape: Vec<usize>,
+    chunk_bytes: usize,
+    filtered: bool,
+    committed: AtomicBool,
+}
+
+impl std::fmt::Debug for Hdf5Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hdf5Writer")
+            .field("path", &self.shown)
+            .field("shape", &self.shape)
+            .field("dtype", &self.dtype)
+            .finish()
+    }
+}
+
+impl Hdf5Writer {
+    /// Creates the dataset `dataset_path` (`/group/sub/var` or `var`; missing groups are
+    /// created) in `file` (created if missing), of `shape`, chunked by `chunk_shape` (clipped to
+    /// the shape) and of element type `dtype`, marked incomplete until
+    /// [`BlockWriter::commit`].
+    ///
+    /// # Errors
+    /// [`Error::ChunkRankMismatch`] or [`Error::ZeroChunk`] for a chunk shape that does not
+    /// fit the shape; [`Error::InvalidArgument`] for an empty dataset path or compression of a
+    /// scalar (0-d) dataset; [`Error::Store`] with [`StoreErrorKind::AlreadyExists`] when a
+    /// dataset exists at the path and `options.overwrite` is false,
+    /// [`StoreErrorKind::NotAnArray`] when a group is there, [`StoreErrorKind::NotRecognized`]
+    /// when `file` exists but is not an HDF5 file; [`Error::Storage`] for library failures (for
+    /// example the file is open read-only elsewhere in the process).
+    pub fn create(
+        file: impl AsRef<Path>,
+        dataset_path: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+        options: &Hdf5WriteOptions,
+    ) -> Result<Hdf5Writer> {
+        const OP: &str = "create hdf5 dataset";
+        let file_path = file.as_ref();
+        let path = super::normalize_dataset_path(dataset_path);
+        let shown = display_path(file_path, &path);
+        if path.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                detail: format!("dataset path {dataset_path:?} names the root group"),
+            });
+        }
+        if chunk_shape.len() != shape.len() {
+            return Err(Error::ChunkRankMismatch {
+                op: OP,
+                chunk_rank: chunk_shape.len(),
+                rank: shape.len(),
+                shape: shape.to_vec(),
+            });
+        }
+        if let Some(axis) = (0..shape.len()).find(|&a| chunk_shape[a] == 0 && shape[a] > 0) {
+            return Err(Error::ZeroChunk {
+                op: OP,
+                axis,
+                shape: shape.to_vec(),
+            });
+        }
+        if shape.is_empty() && options.gzip_level.is_some() {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                detail: format!("{shown}: a scalar (0-d) dataset cannot be compressed"),
+            });
+        }
+        // HDF5 requires 1 <= chunk <= dimension for fixed-size datasets.
+        let chunks: Vec<usize> = chunk_shape
+            .iter()
+            .zip(shape)
+            .map(|(&c, &n)| c.min(n).max(1))
+            .collect();
+
+        let h5 = open_for_writing(OP, file_path, &path)?;
+        prepare_path(OP, &h5, &path, &shown, options.overwrite)?;
+        let (parent_path, name) = match path.rsplit_once('/') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, path.as_str()),
+        };
+        let parent: ::hdf5::Group = match parent_path {
+            Some(p) => ensure_groups(OP, &h5, p, &shown)?,
+            None => (*h5).clone(),
+        };
+        let mut filters = Vec::new();
+        if let Some(level) = options.gzip_level {
+            if options.shuffle {
+                filters.push(::hdf5::filters::Filter::Shuffle);
+            }
+            filters.push(::hdf5::filters::Filter::Deflate(level.min(9)));
+        }
+        let dataset = with_dtype!(dtype, T => {
+            let b = parent.new_dataset::<T>();
+            let b = if shape.is_empty() {
+                b
+            } else {
+                b.chunk(chunks.clone()).set_filters(&filters)
+            };
+            b.shape(shape.to_vec()).create(name)
+        })
+        .map_err(|e| storage(OP, &shown, e))?;
+        dataset
+            .new_attr::<u8>()
+            .create(INCOMPLETE_ATTR)
+            .and_then(|a| a.write_scalar(&1u8))
+            .map_err(|e| storage(OP, &shown, e))?;
+        h5.flush().map_err(|e| storage(OP, &shown, e))?;
+        Ok(Hdf5Writer {
+            file: h5,
+            dataset,
+            shown,
+            dtype,
+            shape: shape.to_vec(),
+            chunk_bytes: chunks.iter().product::<usize>() * dtype.size(),
+            filtered: !filters.is_empty(),
+            committed: AtomicBool::new(false),
+        })
+    }
+
+    /// The dataset's path in errors and plans (`file:/group/var`).
+    pub fn describe(&self) -> &str {
+        &self.shown
+    }
+
+    fn write_typed<T: Element + ::hdf5::H5Type>(
+        &self,
+        region: &Region,
+        block: &AnyView<'_>,
+    ) -> Result<()> {
+        let view = T::view_ref(block).ok_or_else(|| Error::DTypeMismatch {
+            op: "hdf5 write",
+            what: self.shown.clone(),
+            requested: block.dtype(),
+            actual: self.dtype,
+        })?;
+        if view.is_empty() {
+            return Ok(());
+        }
+        let view = view.as_standard_layout();
+        let err = |e: ::hdf5::Error| storage("hdf5 write", &format!("{} {region}", self.shown), e);
+        if self.shape.is_empty() {
+            let v = view.iter().next().copied().unwrap_or_default();
+            return self.dataset.write_scalar(&v).map_err(err);
+        }
+        let slices: Vec<SliceOrIndex> = region.0.iter().map(|r| r.clone().into()).collect();
+        let selection = Selection::from(Hyperslab::from(slices));
+        self.dataset.write_slice(&view, selection).map_err(err)
+    }
+}
+
+impl BlockWriter for Hdf5Writer {
+    fn write(&self, region: &Region, block: &AnyView<'_>) -> Result<()> {
+        let in_bounds = region.0.len() == self.shape.len()
+            && region
+                .0
+                .iter()
+                .zip(&self.shape)
+                .all(|(r, &n)| r.start <= r.end && r.end <= n);
+        if !in_bounds || region.shape() != block.shape() {
+            return Err(Error::Shape {
+                op: "hdf5 write",
+                detail: format!(
+                    "block of shape {:?} for region {region} of {} (shape {:?})",
+                    block.shape(),
+                    self.shown,
+                    self.shape
+                ),
+            });
+        }
+        if block.dtype() != self.dtype {
+            return Err(Error::DTypeMismatch {
+                op: "hdf5 write",
+                what: self.shown.clone(),
+                requested: block.dtype(),
+                actual: self.dtype,
+            });
+        }
+        with_dtype!(self.dtype, T => self.write_typed::<T>(region, block))
+    }
+
+    fn commit(&self) -> Result<()> {
+        const OP: &str = "commit hdf5 dataset";
+        if self.committed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Flush the data before the mark goes, so a crash in between leaves it incomplete.
+        self.file.flush().map_err(|e| storage(OP, &self.shown, e))?;
+        self.dataset
+            .delete_attr(INCOMPLETE_ATTR)
+            .map_err(|e| storage(OP, &self.shown, e))?;
+        self.file.flush().map_err(|e| storage(OP, &self.shown, e))?;
+        self.committed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn write_scratch_bytes(&self, region: &Region) -> usize {
+        let _ = region;
+        if self.filtered {
+            2 * self.chunk_bytes + CHUNK_CACHE_BYTES
+        } else {
+            CHUNK_CACHE_BYTES
+        }
+    }
+}
+
+/// Opens `file` read-write, creating it when missing.
+fn open_for_writing(op: &'static str, file: &Path, dataset: &str) -> Result<::hdf5::File> {
+    let shown = display_path(file, dataset);
+    if file.exists() {
+        if file.is_dir() || !super::has_hdf5_signature(file).unwrap_or(false) {
+            return Err(store_error(
+                op,
+                shown,
+                StoreErrorKind::NotRecognized { format: "HDF5" },
+            ));
+        }
+        ::hdf5::File::open_rw(file).map_err(|e| storage(op, &shown, e))
+    } else {
+        ::hdf5::File::create(file).map_err(|e| storage(op, &shown, e))
+    }
+}
+
+/// Removes a dataset at `path` when overwriting; refuses to replace anything else.
+fn prepare_path(
+    op: &'static str,
+    h5: &::hdf5::File,
+    path: &str,
+    shown: &str,
+    overwrite: bool,
+) -> Result<()> {
+    if !super::path_exists(h5, path) {
+        return Ok(());
+    }
+    match h5.loc_type_by_name(path) {
+        Ok(::hdf5::LocationType::Dataset) if overwrite => {
+            h5.unlink(path).map_err(|e| storage(op, shown, e))
+        }
+        Ok(::hdf5::LocationType::Dataset) => Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::AlreadyExists,
+        )),
+        Ok(other) => Err(store_error(
+            op,
+            shown.to_owned(),
+            StoreErrorKind::NotAnArray {
+                found: match other {
+                    ::hdf5::LocationType::Group => "group".into(),
+                    o => format!("{o:?}"),
+                },
+            },
+        )),
+        Err(e) => Err(storage(op, shown, e)),
+    }
+}
+
+/// Opens the group at `path`, creating missing ones.
+fn ensure_groups(
+    op: &'static str,
+    h5: &::hdf5::File,
+    path: &str,
+    shown: &str,
+) -> Result<::hdf5::Group> {
+    let mut group: ::hdf5::Group = (**h5).clone();
+    for part in path.split('/') {
+        group = if group.link_exists(part) {
+            match group.loc_type_by_name(part) {
+                Ok(::hdf5::LocationType::Group) => {
+                    group.group(part).map_err(|e| storage(op, shown, e))?
+                }
+                _ => {
+                    return Err(store_error(
+                        op,
+                        shown.to_owned(),
+                        StoreErrorKind::NotAnArray {
+                            found: format!("dataset ({part} is not a group)"),
+                        },
+                    ));
+                }
+            }
+        } else {
+            group
+                .create_group(part)
+                .map_err(|e| storage(op, shown, e))?
+        };
+    }
+    Ok(group)
+}
