@@ -703,7 +703,7 @@ fn check_case<T: TE>(c: &Case<T>) -> std::result::Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn expressions_f64(c in case::<f64>()) { check_case(&c)?; }

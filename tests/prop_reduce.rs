@@ -209,10 +209,7 @@ fn groups<T: Copy>(a: &ArrayD<T>, axes: &[usize]) -> Vec<Vec<T>> {
     g
 }
 
-fn reference<T: Copy, O>(c: &Case<T>, f: impl Fn(&[T]) -> O) -> ArrayD<O>
-where
-    T: Element,
-{
+fn reference<T: Element, O>(c: &Case<T>, f: impl Fn(&[T]) -> O) -> ArrayD<O> {
     let g = groups(&c.ndarray(), &c.axes);
     ArrayD::from_shape_vec(
         IxDyn(&out_shape(&c.shape, &c.axes, c.keepdims)),
@@ -448,6 +445,38 @@ fn check_f64_case(c: &Case<f64>) -> TestResult {
             (s, s.abs())
         }),
     )?;
+
+    // Fused input with broadcasting: x - row, where row spans the last axis with its own
+    // chunks (one block), so the reduction input is rechunked and fused.
+    if let Some(&last) = c.shape.last() {
+        let row: Vec<f64> = (0..last).map(|i| i as f64 * 0.5 - 1.0).collect();
+        let r = CA::from_ndarray(ndarray::Array1::from(row.clone()), [last.max(1)]).unwrap();
+        let z = (&x - &r).unwrap();
+        let shifted = Case {
+            data: c
+                .ndarray()
+                .indexed_iter()
+                .map(|(i, &v)| v - row[i[c.shape.len() - 1]])
+                .collect(),
+            ..c.clone()
+        };
+        let s = compute("sum(x - row)", z.sum_axes(ax, o))?;
+        check_f64("sum(x - row)", &s, &reference(&shifted, ref_sum))?;
+        let m = compute("nanmean(x - row)", z.nanmean_axes(ax, o))?;
+        check_f64(
+            "nanmean(x - row)",
+            &m,
+            &reference(&shifted, |v| ref_mean(&non_nan(v))),
+        )?;
+        if n > 0 {
+            let m = compute("nanmax(x - row)", z.nanmax_axes(ax, o))?;
+            check_same_f64(
+                "nanmax(x - row)",
+                &m,
+                &reference(&shifted, |v| ref_extreme(v, true, true)),
+            )?;
+        }
+    }
 
     // The short forms agree with the general one.
     if c.axes.len() == c.shape.len() {
@@ -731,7 +760,7 @@ fn check_f32_case(c: &Case<f32>) -> TestResult {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn reductions_f64(c in case(f64_elems)) { check_f64_case(&c)?; }
