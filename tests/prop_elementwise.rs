@@ -624,7 +624,21 @@ struct Case<T> {
 }
 
 fn case<T: TE>() -> impl Strategy<Value = Case<T>> {
-    (base_shape(), 1usize..=3).prop_flat_map(|(base, n)| {
+    case_with::<T>(base_shape().boxed())
+}
+
+/// Up to 3 axes, the last long enough that a lane spans several kernel tiles (1024).
+fn long_lane_shape() -> BoxedStrategy<Vec<usize>> {
+    (prop::collection::vec(1usize..=3, 0..=2), 1000usize..=2600)
+        .prop_map(|(mut s, last)| {
+            s.push(last);
+            s
+        })
+        .boxed()
+}
+
+fn case_with<T: TE>(shapes: BoxedStrategy<Vec<usize>>) -> impl Strategy<Value = Case<T>> {
+    (shapes, 1usize..=3).prop_flat_map(|(base, n)| {
         (prop::collection::vec(operand::<T>(base), n), expr::<T>(n))
             .prop_map(|(ops, expr)| Case { ops, expr })
     })
@@ -765,4 +779,15 @@ fn broadcast_with_independent_chunkings() {
     assert_eq!(z.compute(rt(2)).unwrap(), &a - &b);
     let z = (&y * &x).unwrap();
     assert_eq!(z.compute(rt(1)).unwrap(), &b * &a);
+}
+
+proptest! {
+    // Long lanes are slower: fewer cases.
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn expressions_long_lanes_f64(c in case_with::<f64>(long_lane_shape())) { check_case(&c)?; }
+
+    #[test]
+    fn expressions_long_lanes_i32(c in case_with::<i32>(long_lane_shape())) { check_case(&c)?; }
 }

@@ -119,7 +119,24 @@ impl<T: Element> Case<T> {
 fn case<T: Element + std::fmt::Debug>(
     elems: impl Fn(usize) -> BoxedStrategy<Vec<T>> + Clone + 'static,
 ) -> impl Strategy<Value = Case<T>> {
-    base_shape().prop_flat_map(move |shape| {
+    case_with(base_shape().boxed(), elems)
+}
+
+/// Up to 3 axes, the last long enough that a lane spans several kernel tiles (1024).
+fn long_lane_shape() -> BoxedStrategy<Vec<usize>> {
+    (prop::collection::vec(1usize..=3, 0..=2), 1000usize..=2600)
+        .prop_map(|(mut s, last)| {
+            s.push(last);
+            s
+        })
+        .boxed()
+}
+
+fn case_with<T: Element + std::fmt::Debug>(
+    shapes: BoxedStrategy<Vec<usize>>,
+    elems: impl Fn(usize) -> BoxedStrategy<Vec<T>> + Clone + 'static,
+) -> impl Strategy<Value = Case<T>> {
+    shapes.prop_flat_map(move |shape| {
         let n: usize = shape.iter().product();
         (
             chunks_for(&shape),
@@ -830,4 +847,15 @@ fn var_std_of_nan_is_nan() {
     let v = y.var_axis(0, 0.0).unwrap().compute(r).unwrap();
     assert!(v[[0]].is_nan(), "{v:?}");
     assert_eq!(v[[1]], 1.0);
+}
+
+proptest! {
+    // Long lanes are slower: fewer cases.
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn reductions_long_lanes_f64(c in case_with(long_lane_shape(), f64_elems)) {
+        check_f64_case(&c)?;
+        check_arg_case(&c)?;
+    }
 }
