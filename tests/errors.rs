@@ -347,6 +347,14 @@ fn panicking_closures_become_errors() {
         }
         other => panic!("expected TaskPanicked, got {:?}", other.map(|a| a.len())),
     }
+    let one = Runtime::builder().threads(1).build().unwrap();
+    let r = y.compute(&one);
+    assert!(
+        matches!(r, Err(Error::TaskPanicked { .. })),
+        "{:?}",
+        r.map(|a| a.len())
+    );
+    still_works(&one);
     let r = y.sum().compute(&rt);
     assert!(
         matches!(r, Err(Error::TaskPanicked { .. })),
@@ -430,4 +438,32 @@ fn invalid_arange() {
     assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
     let r = ChunkedArray::<i32>::arange(0, 10, 0, [4]);
     assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+}
+
+#[test]
+fn source_of_another_element_type() {
+    use chunkwise::io::memory::MemorySource;
+    let src = Arc::new(MemorySource::new(chunkwise::AnyArray::I32(ArrayD::zeros(
+        IxDyn(&[4, 4]),
+    ))));
+    let r = ChunkedArray::<f64>::from_source(src.clone(), [2, 2]);
+    assert!(
+        matches!(
+            r,
+            Err(Error::DTypeMismatch {
+                requested: DType::F64,
+                actual: DType::I32,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(ChunkedArray::<i32>::from_source(src, [2, 2]).is_ok());
+}
+
+#[test]
+fn compute_scalar_of_an_empty_array() {
+    let x = arr(&[0, 3], [1, 2]);
+    let r = x.compute_scalar(&rt());
+    assert!(matches!(r, Err(Error::Shape { .. })), "{r:?}");
 }
