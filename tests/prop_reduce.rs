@@ -389,7 +389,7 @@ fn check_f64_case(c: &Case<f64>) -> TestResult {
         &reference(c, |v| ref_mean(&non_nan(v))),
     )?;
 
-    // var/std of data with NaN: `var_std_propagate_nan` (ignored, a known bug).
+    // var/std of data with NaN: see `var_std_propagate_nan`.
     if !c.data.iter().any(|v| v.is_nan()) {
         check_var_std(c)?;
     }
@@ -799,7 +799,6 @@ proptest! {
     /// chunking or axis). Cause: `MomentState::finish` clamps with `m2.max(0.0)`, and
     /// `f64::max` drops the NaN.
     #[test]
-    #[ignore = "BUG: var/std of data containing NaN return 0 instead of NaN (m2.max(0.0) drops NaN)"]
     fn var_std_propagate_nan(c in case(f64_elems)) { check_var_std(&c)?; }
 
     #[test]
@@ -837,7 +836,6 @@ fn sum_of_many_f32_is_accumulated_in_f64() {
 
 /// Repro of the bug behind `var_std_propagate_nan`, deterministic.
 #[test]
-#[ignore = "BUG: var/std of data containing NaN return 0 instead of NaN (m2.max(0.0) drops NaN)"]
 fn var_std_of_nan_is_nan() {
     let x = CA::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 3.0]), [3]).unwrap();
     let r = rt(1);

@@ -229,20 +229,22 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
     }
     fn finish(&self) -> Result<T::Mean> {
         let (mean, m2) = self.mean_m2();
+        // Rounding can leave M2 slightly negative; clamp it without losing a NaN.
+        let m2 = if m2 < 0.0 { 0.0 } else { m2 };
         let v = match self.out {
             MomentOut::Mean => mean,
             MomentOut::Var { ddof } => {
                 if self.n - ddof <= 0.0 {
                     f64::NAN
                 } else {
-                    m2.max(0.0) / (self.n - ddof)
+                    m2 / (self.n - ddof)
                 }
             }
             MomentOut::Std { ddof } => {
                 if self.n - ddof <= 0.0 {
                     f64::NAN
                 } else {
-                    (m2.max(0.0) / (self.n - ddof)).sqrt()
+                    (m2 / (self.n - ddof)).sqrt()
                 }
             }
         };
