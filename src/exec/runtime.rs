@@ -20,15 +20,21 @@ pub struct Runtime {
     pub(crate) threads: usize,
     pub(crate) memory_limit: usize,
     pub(crate) record_events: bool,
+    pub(crate) progress: Option<ProgressFn>,
     pub(crate) last: Mutex<Option<RunReport>>,
 }
 
+/// A progress callback: `(tasks finished, tasks in the plan)`, called from worker threads
+/// after every task.
+pub type ProgressFn = std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>;
+
 /// Builds a [`Runtime`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct RuntimeBuilder {
     threads: Option<usize>,
     memory_limit: Option<Result<usize, String>>,
     record_events: bool,
+    progress: Option<ProgressFn>,
 }
 
 /// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
@@ -74,6 +80,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Calls `f(finished, total)` after every task of every run (for progress bars). Keep it
+    /// cheap: it runs on the workers.
+    pub fn on_progress(mut self, f: impl Fn(usize, usize) + Send + Sync + 'static) -> Self {
+        self.progress = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// Builds the runtime and its thread pool.
     ///
     /// # Errors
@@ -112,6 +125,7 @@ impl RuntimeBuilder {
             threads,
             memory_limit,
             record_events: self.record_events,
+            progress: self.progress,
             last: Mutex::new(None),
         })
     }
@@ -147,6 +161,17 @@ impl Runtime {
             .lock()
             .map(|g| g.clone().unwrap_or_default())
             .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeBuilder")
+            .field("threads", &self.threads)
+            .field("memory_limit", &self.memory_limit)
+            .field("record_events", &self.record_events)
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 

@@ -56,6 +56,7 @@ struct Shared<'p> {
     state: Mutex<State>,
     start: Instant,
     record: bool,
+    progress: Option<super::runtime::ProgressFn>,
 }
 
 /// Checks `plan` against the limit, then runs it, handing output blocks to `sinks` (indexed
@@ -123,6 +124,7 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
         }),
         start: Instant::now(),
         record: rt.record_events,
+        progress: rt.progress.clone(),
     };
     if n > 0 {
         rt.pool.scope(|s| {
@@ -271,6 +273,13 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
                 tracked_after: st.tracked,
             });
         }
+        if let Some(p) = &sh.progress {
+            let (done, total) = (st.finished, sh.plan.tasks.len());
+            drop(guard);
+            p(done, total);
+            guard = sh.state.lock().unwrap_or_else(|p| p.into_inner());
+        }
+        let st = &mut *guard;
         // Wake idle workers if more work became admissible.
         if st.active < sh.threads && has_admissible(sh, st) {
             let extra = sh.threads - st.active;
