@@ -192,10 +192,10 @@ reduction_family!(Numeric, T::Sum, false, |n| StateReducer::<T, _>::arc(n, SumSt
 reduction_family!(Numeric, T::Sum, false, |n| StateReducer::<T, _>::arc(n, ProdState::<T>(<T::Acc as num_traits::One>::one()));
     /// Product of the elements.
     prod, prod_axis, prod_axes, "prod");
-reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc(n, MomentState::<T, false>::new(MomentOut::Mean));
+reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc_with(n, MomentState::<T, false>::new(), MomentOut::Mean);
     /// Arithmetic mean (NaN for an empty reduction).
     mean, mean_axis, mean_axes, "mean");
-reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc(n, MomentState::<T, true>::new(MomentOut::Mean));
+reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc_with(n, MomentState::<T, true>::new(), MomentOut::Mean);
     /// Mean of the non-NaN elements (NaN for an all-NaN slice).
     nanmean, nanmean_axis, nanmean_axes, "nanmean");
 reduction_family!(Numeric, T, true, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, false, false>::new());
@@ -261,7 +261,7 @@ macro_rules! moment_family {
                             detail: format!("ddof {ddof} must be >= 0 and smaller than the {n} elements reduced"),
                         });
                     }
-                    let r = StateReducer::<T, _>::arc($name, MomentState::<T, $skip>::new(MomentOut::$out { ddof }));
+                    let r = StateReducer::<T, _>::arc_with($name, MomentState::<T, $skip>::new(), MomentOut::$out { ddof });
                     self.reduce_checked($name, Some(axes), opts.into(), false, r)
                 }
             )*

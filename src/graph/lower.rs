@@ -11,7 +11,7 @@ use crate::exec::task::{Kernel, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
 use crate::ops::fused::Program;
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
-use crate::ops::reduce::{CombineKernel, PartialKernel};
+use crate::ops::reduce::{CombineKernel, PartialInput, PartialKernel};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -248,6 +248,17 @@ impl Lowerer {
     /// an elementwise node, or the identity over the node's own block.
     fn fused(&mut self, n: &NodeRef, idx: &[usize]) -> (Arc<Program>, Vec<Leaf>, Vec<TaskId>) {
         let mut deps = Vec::new();
+        let (program, leaves) = self.fused_into(n, idx, &mut deps);
+        (program, leaves, deps)
+    }
+
+    /// [`Lowerer::fused`], adding the dependencies to `deps`.
+    fn fused_into(
+        &mut self,
+        n: &NodeRef,
+        idx: &[usize],
+        deps: &mut Vec<TaskId>,
+    ) -> (Arc<Program>, Vec<Leaf>) {
         let (program, leaves) = match &n.op {
             Op::Elementwise { expr, inputs } => {
                 let program = self
@@ -259,7 +270,7 @@ impl Lowerer {
                     .iter()
                     .map(|i| {
                         let bi = broadcast_index(idx, &n.shape, &i.shape);
-                        self.leaf(i, &bi, &mut deps)
+                        self.leaf(i, &bi, deps)
                     })
                     .collect();
                 (program, leaves)
@@ -272,10 +283,10 @@ impl Lowerer {
                         Arc::new(Program::compile(&Arc::new(ExprNode::Input(0, n.dtype))))
                     })
                     .clone();
-                (program, vec![self.leaf(n, idx, &mut deps)])
+                (program, vec![self.leaf(n, idx, deps)])
             }
         };
-        (program, leaves, deps)
+        (program, leaves)
     }
 
     /// A task that copies a block that has no task of its own (an in-memory region) or that
@@ -320,24 +331,40 @@ impl Lowerer {
         let mut blocks = Vec::new();
         for_each_index(&ranges, |b| blocks.push(b.to_vec()));
         let out_shape = n.grid.block_shape(idx);
-        self.reduce_tree(n, spec, &input, &blocks, &out_shape, true)
+        // Fold several input blocks into one partial when a partial is larger than a block
+        // (mean of f32: 32 bytes of state per 4-byte element): fewer partials to hold and
+        // merge. Capped so the group's inputs stay a small part of the limit.
+        let in_block = input.grid.max_block_len() * input.dtype.size();
+        let partial_elems: usize = input
+            .grid
+            .max_block_shape()
+            .iter()
+            .enumerate()
+            .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+            .product();
+        let partial = spec.reducer.partial_bytes(partial_elems);
+        let by_size = partial.div_ceil(in_block.max(1)).clamp(1, 16);
+        let by_memory = (self.remat_after / in_block.max(1)).max(1);
+        let group = by_size.min(by_memory).min(blocks.len().max(1));
+        let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
+        self.reduce_tree(n, spec, &input, &groups, &out_shape, true)
     }
 
-    /// Builds the subtree over `blocks` (partials, then combines `split_every` at a time),
-    /// depth first so each subtree closes before the next starts. With `top`, the last task
-    /// also finalizes into the output block.
+    /// Builds the subtree over `groups` of input blocks (one partial task per group, then
+    /// combines `split_every` at a time), depth first so each subtree closes before the next
+    /// starts. With `top`, the last task also finalizes into the output block.
     fn reduce_tree(
         &mut self,
         n: &NodeRef,
         spec: &ReduceSpec,
         input: &NodeRef,
-        blocks: &[Vec<usize>],
+        groups: &[&[Vec<usize>]],
         out_shape: &[usize],
         top: bool,
     ) -> TaskId {
         let split = spec.split_every.max(2);
         let partial_elems = {
-            let s = input.grid.block_shape(&blocks[0]);
+            let s = input.grid.block_shape(&groups[0][0]);
             s.iter()
                 .enumerate()
                 .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
@@ -345,41 +372,52 @@ impl Lowerer {
         };
         let partial_bytes = spec.reducer.partial_bytes(partial_elems);
         let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
-        if blocks.len() == 1 {
-            let b = &blocks[0];
-            let (program, leaves, deps) = self.fused(input, b);
-            let region = input.grid.block_region(b);
-            let block_shape = region.shape();
-            let identity =
-                matches!(input.op, Op::Source(_)) || !matches!(input.op, Op::Elementwise { .. });
-            let materialize = if identity || spec.reducer.streams(&spec.axes, block_shape.len()) {
-                0
-            } else {
-                block_shape.iter().product::<usize>() * input.dtype.size()
-            };
-            let scratch = program.scratch_bytes()
-                + materialize
-                + spec.reducer.scratch_bytes(&block_shape, &spec.axes);
+        if groups.len() == 1 {
+            let mut deps = Vec::new();
+            let mut inputs = Vec::new();
+            let mut scratch = 0;
+            for b in groups[0] {
+                let (program, leaves) = self.fused_into(input, b, &mut deps);
+                let region = input.grid.block_region(b);
+                let block_shape = region.shape();
+                let materialize = if !matches!(input.op, Op::Elementwise { .. })
+                    || spec.reducer.streams(&spec.axes, block_shape.len())
+                {
+                    0
+                } else {
+                    block_shape.iter().product::<usize>() * input.dtype.size()
+                };
+                scratch = scratch.max(
+                    program.scratch_bytes()
+                        + materialize
+                        + spec.reducer.scratch_bytes(&block_shape, &spec.axes),
+                );
+                inputs.push(PartialInput {
+                    program,
+                    leaves,
+                    block_shape,
+                    origin: region.ranges().iter().map(|r| r.start).collect(),
+                });
+            }
+            let block_shape = inputs[0].block_shape.clone();
             let k = Arc::new(PartialKernel {
-                program,
-                leaves,
-                block_shape: block_shape.clone(),
-                origin: region.ranges().iter().map(|r| r.start).collect(),
+                inputs,
                 in_dtype: input.dtype,
                 axes: spec.axes.clone(),
                 reducer: spec.reducer.clone(),
                 finalize: top.then(|| out_shape.to_vec()),
             });
-            let (ob, shape) = if top {
-                (out_bytes, out_shape.to_vec())
+            // A finalizing task holds its partial while it builds the output block.
+            let (ob, sc, shape) = if top {
+                (out_bytes, scratch + partial_bytes, out_shape.to_vec())
             } else {
-                (partial_bytes, block_shape)
+                (partial_bytes, scratch, block_shape)
             };
-            return self.push(n, k, deps, ob, scratch, shape, false, false);
+            return self.push(n, k, deps, ob, sc, shape, false, false);
         }
-        let groups = blocks.len().min(split);
-        let per = blocks.len().div_ceil(groups);
-        let children: Vec<TaskId> = blocks
+        let parts = groups.len().min(split);
+        let per = groups.len().div_ceil(parts);
+        let children: Vec<TaskId> = groups
             .chunks(per)
             .map(|g| self.reduce_tree(n, spec, input, g, out_shape, false))
             .collect();
@@ -387,11 +425,12 @@ impl Lowerer {
             reducer: spec.reducer.clone(),
             finalize: top.then(|| out_shape.to_vec()),
         });
-        let (ob, shape) = if top {
-            (out_bytes, out_shape.to_vec())
+        // A combine builds a new partial (and with `top`, the output block from it).
+        let (ob, sc) = if top {
+            (out_bytes, partial_bytes)
         } else {
-            (partial_bytes, out_shape.to_vec())
+            (partial_bytes, 0)
         };
-        self.push(n, k, children, ob, 0, shape, false, false)
+        self.push(n, k, children, ob, sc, out_shape.to_vec(), false, false)
     }
 }

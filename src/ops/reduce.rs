@@ -29,10 +29,18 @@ pub(crate) trait Reducer: Send + Sync {
     }
     /// Whether a partial over `axes` can consume a flat stream of fused tiles.
     fn streams(&self, axes: &[usize], ndim: usize) -> bool;
-    /// The partial of one block over `axes` (kept as length-1 axes).
-    fn partial(&self, block: &AnyView<'_>, axes: &[usize], origin: &[usize]) -> Result<Value>;
-    /// The partial of one block over all axes, from tiles of a fused expression.
-    fn partial_stream(&self, feed: &mut TileFeed<'_>) -> Result<Value>;
+    /// The partial of one block over `axes` (kept as length-1 axes), folded into `acc` (the
+    /// partial of earlier blocks of the same group) when given.
+    fn partial(
+        &self,
+        block: &AnyView<'_>,
+        axes: &[usize],
+        origin: &[usize],
+        acc: Option<Value>,
+    ) -> Result<Value>;
+    /// The partial of one block over all axes, from tiles of a fused expression, folded into
+    /// `acc` when given.
+    fn partial_stream(&self, feed: &mut TileFeed<'_>, acc: Option<Value>) -> Result<Value>;
     /// Combines partials of the same shape.
     fn combine(&self, parts: &[&Value]) -> Result<Value>;
     /// The output block of a partial.
@@ -42,6 +50,8 @@ pub(crate) trait Reducer: Send + Sync {
 /// The per-output-element state of a reduction over elements of type `T`.
 pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
     type Out: Element;
+    /// Settings the final value depends on (ddof, ...), held once by the reducer.
+    type Ctx: Send + Sync + 'static;
     fn push(&mut self, x: T);
     #[inline]
     fn push_slice(&mut self, xs: &[T]) {
@@ -50,7 +60,7 @@ pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
         }
     }
     fn merge(&mut self, other: &Self);
-    fn finish(&self) -> Result<Self::Out>;
+    fn finish(&self, ctx: &Self::Ctx) -> Result<Self::Out>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +72,7 @@ pub(crate) struct SumState<T: Numeric, const SKIP_NAN: bool>(pub T::Acc);
 
 impl<T: Numeric, const SKIP_NAN: bool> State<T> for SumState<T, SKIP_NAN> {
     type Out = T::Sum;
+    type Ctx = ();
     #[inline(always)]
     fn push(&mut self, x: T) {
         if !(SKIP_NAN && x.is_nan_()) {
@@ -96,7 +107,7 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for SumState<T, SKIP_NAN> {
     fn merge(&mut self, o: &Self) {
         self.0 = self.0.add_(o.0);
     }
-    fn finish(&self) -> Result<T::Sum> {
+    fn finish(&self, _ctx: &()) -> Result<T::Sum> {
         Ok(T::acc_to_sum(self.0))
     }
 }
@@ -107,6 +118,7 @@ pub(crate) struct ProdState<T: Numeric>(pub T::Acc);
 
 impl<T: Numeric> State<T> for ProdState<T> {
     type Out = T::Sum;
+    type Ctx = ();
     #[inline(always)]
     fn push(&mut self, x: T) {
         self.0 = self.0.mul_(x.to_acc());
@@ -114,7 +126,7 @@ impl<T: Numeric> State<T> for ProdState<T> {
     fn merge(&mut self, o: &Self) {
         self.0 = self.0.mul_(o.0);
     }
-    fn finish(&self) -> Result<T::Sum> {
+    fn finish(&self, _ctx: &()) -> Result<T::Sum> {
         Ok(T::acc_to_sum(self.0))
     }
 }
@@ -136,18 +148,16 @@ pub(crate) struct MomentState<T, const SKIP_NAN: bool> {
     k: f64,
     s1: f64,
     s2: f64,
-    out: MomentOut,
     _t: PhantomData<fn(T)>,
 }
 
 impl<T, const SKIP_NAN: bool> MomentState<T, SKIP_NAN> {
-    pub(crate) fn new(out: MomentOut) -> Self {
+    pub(crate) fn new() -> Self {
         MomentState {
             n: 0.0,
             k: 0.0,
             s1: 0.0,
             s2: 0.0,
-            out,
             _t: PhantomData,
         }
     }
@@ -164,6 +174,7 @@ impl<T, const SKIP_NAN: bool> MomentState<T, SKIP_NAN> {
 
 impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
     type Out = T::Mean;
+    type Ctx = MomentOut;
     #[inline(always)]
     fn push(&mut self, x: T) {
         let x = x.to_f64_();
@@ -227,11 +238,11 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
         self.s1 = 0.0;
         self.s2 = m2;
     }
-    fn finish(&self) -> Result<T::Mean> {
+    fn finish(&self, out: &MomentOut) -> Result<T::Mean> {
         let (mean, m2) = self.mean_m2();
         // Rounding can leave M2 slightly negative; clamp it without losing a NaN.
         let m2 = if m2 < 0.0 { 0.0 } else { m2 };
-        let v = match self.out {
+        let v = match *out {
             MomentOut::Mean => mean,
             MomentOut::Var { ddof } => {
                 if self.n - ddof <= 0.0 {
@@ -275,6 +286,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
     for ExtremeState<T, MAX, SKIP_NAN>
 {
     type Out = T;
+    type Ctx = ();
     #[inline(always)]
     fn push(&mut self, x: T) {
         if x.is_nan_() {
@@ -304,7 +316,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
             self.seen = true;
         }
     }
-    fn finish(&self) -> Result<T> {
+    fn finish(&self, _ctx: &()) -> Result<T> {
         if self.nan || !self.seen {
             // All-NaN slice of a nan-variant (or NaN propagated): NaN, as NumPy.
             return Ok(if self.nan {
@@ -322,6 +334,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
 pub(crate) struct CountState(pub u64);
 impl<T: Element> State<T> for CountState {
     type Out = i64;
+    type Ctx = ();
     #[inline(always)]
     fn push(&mut self, x: T) {
         self.0 += x.is_nonzero() as u64;
@@ -329,7 +342,7 @@ impl<T: Element> State<T> for CountState {
     fn merge(&mut self, o: &Self) {
         self.0 += o.0;
     }
-    fn finish(&self) -> Result<i64> {
+    fn finish(&self, _ctx: &()) -> Result<i64> {
         Ok(self.0 as i64)
     }
 }
@@ -339,6 +352,7 @@ impl<T: Element> State<T> for CountState {
 pub(crate) struct LogicState<const ALL: bool>(pub bool);
 impl<T: Element, const ALL: bool> State<T> for LogicState<ALL> {
     type Out = bool;
+    type Ctx = ();
     #[inline(always)]
     fn push(&mut self, x: T) {
         if ALL {
@@ -354,7 +368,7 @@ impl<T: Element, const ALL: bool> State<T> for LogicState<ALL> {
             self.0 |= o.0;
         }
     }
-    fn finish(&self) -> Result<bool> {
+    fn finish(&self, _ctx: &()) -> Result<bool> {
         Ok(self.0)
     }
 }
@@ -362,27 +376,29 @@ impl<T: Element, const ALL: bool> State<T> for LogicState<ALL> {
 // ---------------------------------------------------------------------------------------------
 // Accumulating a block into an array of states
 
-/// The states of one block reduced over `axes` (kept as length-1 axes).
-pub(crate) fn accumulate<T: Element, S: State<T>>(
-    block: &ArrayViewD<'_, T>,
-    axes: &[usize],
-    init: &S,
-) -> ArrayD<S> {
-    let nd = block.ndim();
-    let state_shape: Vec<usize> = block
-        .shape()
+/// The shape of a block's partial: reduced axes kept with length 1.
+fn state_shape(block_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    block_shape
         .iter()
         .enumerate()
         .map(|(ax, &l)| if axes.contains(&ax) { 1 } else { l })
-        .collect();
-    let mut states = ArrayD::from_elem(IxDyn(&state_shape), init.clone());
+        .collect()
+}
+
+/// Folds one block into `states` (the block's partial shape).
+pub(crate) fn accumulate_into<T: Element, S: State<T>>(
+    states: &mut ArrayD<S>,
+    block: &ArrayViewD<'_, T>,
+    axes: &[usize],
+) {
+    let nd = block.ndim();
     if block.is_empty() {
-        return states;
+        return;
     }
     if axes.len() == nd {
         let s = states.first_mut().expect("one state");
         push_all(s, block);
-        return states;
+        return;
     }
     if axes == [nd - 1] {
         Zip::from(states.lanes_mut(Axis(nd - 1)))
@@ -394,7 +410,7 @@ pub(crate) fn accumulate<T: Element, S: State<T>>(
                     None => lane.iter().for_each(|&x| s.push(x)),
                 }
             });
-        return states;
+        return;
     }
     // General case: for every position along the reduced axes, fold the sub-block with those
     // axes fixed into the states, elementwise (streams rows for leading-axis reductions).
@@ -410,7 +426,6 @@ pub(crate) fn accumulate<T: Element, S: State<T>>(
         }
         Zip::from(&mut sv).and(&sub).for_each(|s, &x| s.push(x));
     });
-    states
 }
 
 fn push_all<T: Element, S: State<T>>(s: &mut S, block: &ArrayViewD<'_, T>) {
@@ -434,19 +449,36 @@ fn push_all<T: Element, S: State<T>>(s: &mut S, block: &ArrayViewD<'_, T>) {
 
 /// A reduction defined by its state: `sum`, `prod`, `mean`, `var`, `std`, `min`, `max`,
 /// `count_nonzero`, `any`, `all` and the NaN variants.
-pub(crate) struct StateReducer<T, S> {
+pub(crate) struct StateReducer<T: Element, S: State<T>> {
     pub name: String,
     pub init: S,
+    pub ctx: S::Ctx,
     pub _t: PhantomData<fn(T)>,
 }
 
-impl<T: Element, S: State<T>> StateReducer<T, S> {
+impl<T: Element, S: State<T, Ctx = ()>> StateReducer<T, S> {
     pub(crate) fn arc(name: impl Into<String>, init: S) -> Arc<dyn Reducer> {
+        Self::arc_with(name, init, ())
+    }
+}
+
+impl<T: Element, S: State<T>> StateReducer<T, S> {
+    pub(crate) fn arc_with(name: impl Into<String>, init: S, ctx: S::Ctx) -> Arc<dyn Reducer> {
         Arc::new(StateReducer {
             name: name.into(),
             init,
+            ctx,
             _t: PhantomData::<fn(T)>,
         })
+    }
+
+    fn states_or_new(&self, acc: Option<Value>, shape: &[usize]) -> ArrayD<S> {
+        match acc {
+            Some(Value::Partial(p, _)) => *p
+                .downcast::<ArrayD<S>>()
+                .expect("internal: partial of another type"),
+            _ => ArrayD::from_elem(IxDyn(shape), self.init.clone()),
+        }
     }
 }
 
@@ -464,16 +496,23 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
     fn streams(&self, axes: &[usize], ndim: usize) -> bool {
         axes.len() == ndim
     }
-    fn partial(&self, block: &AnyView<'_>, axes: &[usize], _origin: &[usize]) -> Result<Value> {
+    fn partial(
+        &self,
+        block: &AnyView<'_>,
+        axes: &[usize],
+        _origin: &[usize],
+        acc: Option<Value>,
+    ) -> Result<Value> {
         let v = T::view_ref(block).expect("internal: reduction input of another type");
-        let states = accumulate(v, axes, &self.init);
+        let mut states = self.states_or_new(acc, &state_shape(v.shape(), axes));
+        accumulate_into(&mut states, v, axes);
         let bytes = self.partial_bytes(states.len());
         Ok(Value::Partial(Box::new(states), bytes))
     }
-    fn partial_stream(&self, feed: &mut TileFeed<'_>) -> Result<Value> {
-        let mut s = self.init.clone();
+    fn partial_stream(&self, feed: &mut TileFeed<'_>, acc: Option<Value>) -> Result<Value> {
+        let mut states = self.states_or_new(acc, &[]);
+        let s = states.first_mut().expect("one state");
         feed(&mut |reg, n| s.push_slice(&T::vec_ref(reg)[..n]));
-        let states = ArrayD::from_elem(IxDyn(&[]), s);
         Ok(Value::Partial(Box::new(states), std::mem::size_of::<S>()))
     }
     fn combine(&self, parts: &[&Value]) -> Result<Value> {
@@ -493,7 +532,7 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
         let states = states_of::<S>(part);
         let mut out = Vec::with_capacity(states.len());
         for s in states.iter() {
-            out.push(s.finish()?);
+            out.push(s.finish(&self.ctx)?);
         }
         let arr =
             ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("internal: output block size");
@@ -580,21 +619,26 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T
     fn streams(&self, _axes: &[usize], _ndim: usize) -> bool {
         false
     }
-    fn partial(&self, block: &AnyView<'_>, axes: &[usize], origin: &[usize]) -> Result<Value> {
+    fn partial(
+        &self,
+        block: &AnyView<'_>,
+        axes: &[usize],
+        origin: &[usize],
+        acc: Option<Value>,
+    ) -> Result<Value> {
         let v = T::view_ref(block).expect("internal: reduction input of another type");
-        let state_shape: Vec<usize> = v
-            .shape()
-            .iter()
-            .enumerate()
-            .map(|(ax, &l)| if axes.contains(&ax) { 1 } else { l })
-            .collect();
         let init = ArgState {
             v: T::zero(),
             idx: 0,
             seen: false,
             nan: false,
         };
-        let mut states = ArrayD::from_elem(IxDyn(&state_shape), init);
+        let mut states = match acc {
+            Some(Value::Partial(p, _)) => *p
+                .downcast::<ArrayD<ArgState<T>>>()
+                .expect("internal: partial of another type"),
+            _ => ArrayD::from_elem(IxDyn(&state_shape(v.shape(), axes)), init),
+        };
         let strides: Vec<u64> = {
             let mut s = vec![1u64; self.full_shape.len()];
             for ax in (0..self.full_shape.len().saturating_sub(1)).rev() {
@@ -618,7 +662,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T
         let bytes = self.partial_bytes(states.len());
         Ok(Value::Partial(Box::new(states), bytes))
     }
-    fn partial_stream(&self, _feed: &mut TileFeed<'_>) -> Result<Value> {
+    fn partial_stream(&self, _feed: &mut TileFeed<'_>, _acc: Option<Value>) -> Result<Value> {
         unreachable!("arg reductions do not stream")
     }
     fn combine(&self, parts: &[&Value]) -> Result<Value> {
@@ -653,13 +697,18 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-/// Computes the partial of one input block (evaluating a fused elementwise input in place),
-/// and with `finalize`, the output block directly.
-pub(crate) struct PartialKernel {
+/// One input block of a partial task: its fused program over leaves, shape and position.
+pub(crate) struct PartialInput {
     pub program: Arc<Program>,
     pub leaves: Vec<Leaf>,
     pub block_shape: Vec<usize>,
     pub origin: Vec<usize>,
+}
+
+/// Computes the partial of a group of input blocks (evaluating a fused elementwise input in
+/// place, tile by tile when the reduction streams), and with `finalize`, the output block.
+pub(crate) struct PartialKernel {
+    pub inputs: Vec<PartialInput>,
     pub in_dtype: DType,
     pub axes: Vec<usize>,
     pub reducer: Arc<dyn Reducer>,
@@ -668,22 +717,28 @@ pub(crate) struct PartialKernel {
 
 impl Kernel for PartialKernel {
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
-        let views: Vec<AnyView<'_>> = self.leaves.iter().map(|l| l.view(ctx)).collect();
-        let identity = self.program.n_calls() == 0
-            && views.len() == 1
-            && views[0].shape() == self.block_shape.as_slice();
-        let part = if identity {
-            self.reducer.partial(&views[0], &self.axes, &self.origin)?
-        } else if self.reducer.streams(&self.axes, self.block_shape.len()) {
-            self.reducer.partial_stream(&mut |visit| {
-                self.program.eval_tiles(&views, &self.block_shape, visit)
-            })?
-        } else {
-            let mut block = AnyArray::zeros(self.in_dtype, &self.block_shape);
-            self.program.eval_into(&views, &mut block.view_mut());
-            self.reducer
-                .partial(&block.view(), &self.axes, &self.origin)?
-        };
+        let mut acc: Option<Value> = None;
+        for inp in &self.inputs {
+            let views: Vec<AnyView<'_>> = inp.leaves.iter().map(|l| l.view(ctx)).collect();
+            let identity = inp.program.n_calls() == 0
+                && views.len() == 1
+                && views[0].shape() == inp.block_shape.as_slice();
+            acc = Some(if identity {
+                self.reducer
+                    .partial(&views[0], &self.axes, &inp.origin, acc)?
+            } else if self.reducer.streams(&self.axes, inp.block_shape.len()) {
+                self.reducer.partial_stream(
+                    &mut |visit| inp.program.eval_tiles(&views, &inp.block_shape, visit),
+                    acc,
+                )?
+            } else {
+                let mut block = AnyArray::zeros(self.in_dtype, &inp.block_shape);
+                inp.program.eval_into(&views, &mut block.view_mut());
+                self.reducer
+                    .partial(&block.view(), &self.axes, &inp.origin, acc)?
+            });
+        }
+        let part = acc.expect("internal: partial task without input");
         Ok(Some(match &self.finalize {
             Some(shape) => Value::Block(self.reducer.finalize(&part, shape)?),
             None => part,
