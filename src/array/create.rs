@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::graph::expr::{ExprNode, Fill};
 use crate::graph::{Node, Op};
 use crate::io::BlockSource;
-use crate::io::generate::{FnSource, normal01, uniform01};
+use crate::io::generate::{FnSource, fill_region, normal01, uniform01};
 use crate::io::memory::MemorySource;
 use ndarray::{Array, ArrayD, Dimension, IxDyn};
 use std::sync::Arc;
@@ -125,15 +125,9 @@ impl<T: Element> ChunkedArray<T> {
         let grid = chunks
             .into()
             .resolve(shape, T::DTYPE.size(), None, "from_shape_fn")?;
+        let full = shape.to_vec();
         let src = FnSource::new(shape.to_vec(), "from_shape_fn", move |r: &Region| {
-            let start: Vec<usize> = r.0.iter().map(|x| x.start).collect();
-            let mut g = vec![0; start.len()];
-            Ok(ArrayD::from_shape_fn(IxDyn(&r.shape()), |i| {
-                for (k, s) in start.iter().enumerate() {
-                    g[k] = s + i[k];
-                }
-                f(&g)
-            }))
+            Ok(fill_region(r, &full, |g, _| f(g)))
         });
         Ok(Self::from_source_with_grid(Arc::new(src), grid))
     }
@@ -268,17 +262,7 @@ impl<T: Float> ChunkedArray<T> {
         let grid = chunks.into().resolve(shape, T::DTYPE.size(), None, name)?;
         let full = shape.to_vec();
         let src = FnSource::new(shape.to_vec(), name, move |r: &Region| {
-            let mut strides = vec![1u64; full.len()];
-            for ax in (0..full.len().saturating_sub(1)).rev() {
-                strides[ax] = strides[ax + 1] * full[ax + 1] as u64;
-            }
-            let start: Vec<u64> = r.0.iter().map(|x| x.start as u64).collect();
-            Ok(ArrayD::from_shape_fn(IxDyn(&r.shape()), |i| {
-                let lin: u64 = (0..full.len())
-                    .map(|k| (start[k] + i[k] as u64) * strides[k])
-                    .sum();
-                generate(lin)
-            }))
+            Ok(fill_region(r, &full, |_, lin| generate(lin)))
         });
         Ok(Self::from_source_with_grid(Arc::new(src), grid))
     }

@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::graph::node::ReduceSpec;
 use crate::graph::{Node, Op};
 use crate::ops::reduce::{
-    ArgReducer, CountState, ExtremeState, LogicState, MomentOut, MomentState, ProdState, Reducer,
-    StateReducer, SumState,
+    ArgReducer, CountState, ExtremeState, LogicState, MeanState, MomentOut, MomentState, ProdState,
+    Reducer, StateReducer, SumState,
 };
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -192,10 +192,10 @@ reduction_family!(Numeric, T::Sum, false, |n| StateReducer::<T, _>::arc(n, SumSt
 reduction_family!(Numeric, T::Sum, false, |n| StateReducer::<T, _>::arc(n, ProdState::<T>(<T::Acc as num_traits::One>::one()));
     /// Product of the elements.
     prod, prod_axis, prod_axes, "prod");
-reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc_with(n, MomentState::<T, false>::new(), MomentOut::Mean);
+reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc(n, MeanState::<T, false>::new());
     /// Arithmetic mean (NaN for an empty reduction).
     mean, mean_axis, mean_axes, "mean");
-reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc_with(n, MomentState::<T, true>::new(), MomentOut::Mean);
+reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc(n, MeanState::<T, true>::new());
     /// Mean of the non-NaN elements (NaN for an all-NaN slice).
     nanmean, nanmean_axis, nanmean_axes, "nanmean");
 reduction_family!(Numeric, T, true, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, false, false>::new());

@@ -331,9 +331,11 @@ impl Lowerer {
         let mut blocks = Vec::new();
         for_each_index(&ranges, |b| blocks.push(b.to_vec()));
         let out_shape = n.grid.block_shape(idx);
-        // Fold several input blocks into one partial when a partial is larger than a block
-        // (mean of f32: 32 bytes of state per 4-byte element): fewer partials to hold and
-        // merge. Capped so the group's inputs stay a small part of the limit.
+        // Fold several input blocks into one partial when a partial is large next to a block
+        // (mean of f32 over a pancake-chunked time axis: 16 bytes of state per 4-byte element):
+        // enough blocks that the state traffic is at most a quarter of the input's, so far
+        // fewer partials are held and merged. Capped so the group's inputs stay a small part
+        // of the limit.
         let in_block = input.grid.max_block_len() * input.dtype.size();
         let partial_elems: usize = input
             .grid
@@ -343,7 +345,7 @@ impl Lowerer {
             .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
             .product();
         let partial = spec.reducer.partial_bytes(partial_elems);
-        let by_size = partial.div_ceil(in_block.max(1)).clamp(1, 16);
+        let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
         let by_memory = (self.remat_after / in_block.max(1)).max(1);
         let group = by_size.min(by_memory).min(blocks.len().max(1));
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();

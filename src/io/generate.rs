@@ -78,3 +78,53 @@ pub(crate) fn normal01(seed: u64, index: u64) -> f64 {
     let r = (-2.0 * (1.0 - u1).ln()).sqrt();
     r * (std::f64::consts::TAU * u2).cos()
 }
+
+/// A block of `region` filled in row-major order with `f(global index, linear index)`, where
+/// the linear index is the element's row-major position in an array of shape `full`. Walks
+/// lanes of the last axis with an incrementing index instead of rebuilding an index per element.
+pub(crate) fn fill_region<T: Element>(
+    region: &Region,
+    full: &[usize],
+    mut f: impl FnMut(&[usize], u64) -> T,
+) -> ArrayD<T> {
+    let shape = region.shape();
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    if n > 0 {
+        let nd = shape.len();
+        let mut strides = vec![1u64; nd];
+        for ax in (0..nd.saturating_sub(1)).rev() {
+            strides[ax] = strides[ax + 1] * full[ax + 1] as u64;
+        }
+        let mut g: Vec<usize> = region.0.iter().map(|r| r.start).collect();
+        if nd == 0 {
+            out.push(f(&g, 0));
+        } else {
+            let last = nd - 1;
+            loop {
+                let base: u64 = (0..nd).map(|a| g[a] as u64 * strides[a]).sum();
+                let start = region.0[last].start;
+                for j in 0..shape[last] {
+                    g[last] = start + j;
+                    out.push(f(&g, base + j as u64));
+                }
+                g[last] = start;
+                // Advance the outer index.
+                let mut ax = last;
+                loop {
+                    if ax == 0 {
+                        return ArrayD::from_shape_vec(ndarray::IxDyn(&shape), out)
+                            .expect("sized to the region");
+                    }
+                    ax -= 1;
+                    g[ax] += 1;
+                    if g[ax] < region.0[ax].end {
+                        break;
+                    }
+                    g[ax] = region.0[ax].start;
+                }
+            }
+        }
+    }
+    ArrayD::from_shape_vec(ndarray::IxDyn(&shape), out).expect("sized to the region")
+}

@@ -41,6 +41,17 @@ pub(crate) trait Reducer: Send + Sync {
     /// The partial of one block over all axes, from tiles of a fused expression, folded into
     /// `acc` when given.
     fn partial_stream(&self, feed: &mut TileFeed<'_>, acc: Option<Value>) -> Result<Value>;
+    /// The partial of a group of blocks read as they are (no fused work), folded tile by tile
+    /// so the states stay in cache while every block streams through them. `None` when this
+    /// reduction or layout has no such path (the caller folds block by block).
+    fn partial_group(
+        &self,
+        _blocks: &[AnyView<'_>],
+        _axes: &[usize],
+        _acc: Option<Value>,
+    ) -> Option<Result<Value>> {
+        None
+    }
     /// Combines partials of the same shape.
     fn combine(&self, parts: &[&Value]) -> Result<Value>;
     /// The output block of a partial.
@@ -131,10 +142,74 @@ impl<T: Numeric> State<T> for ProdState<T> {
     }
 }
 
+/// `mean`/`nanmean`: a count and an f64 sum (16 bytes, half of [`MomentState`]: the mean
+/// needs no shift to stay accurate).
+#[derive(Clone)]
+pub(crate) struct MeanState<T, const SKIP_NAN: bool> {
+    n: f64,
+    s: f64,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T, const SKIP_NAN: bool> MeanState<T, SKIP_NAN> {
+    pub(crate) fn new() -> Self {
+        MeanState {
+            n: 0.0,
+            s: 0.0,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Numeric, const SKIP_NAN: bool> State<T> for MeanState<T, SKIP_NAN> {
+    type Out = T::Mean;
+    type Ctx = ();
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        let x = x.to_f64_();
+        if SKIP_NAN && x.is_nan() {
+            return;
+        }
+        self.s += x;
+        self.n += 1.0;
+    }
+    #[inline]
+    fn push_slice(&mut self, xs: &[T]) {
+        let (mut s, mut n) = ([0.0f64; 4], [0.0f64; 4]);
+        let chunks = xs.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for j in 0..4 {
+                let x = c[j].to_f64_();
+                if SKIP_NAN && x.is_nan() {
+                    continue;
+                }
+                s[j] += x;
+                n[j] += 1.0;
+            }
+        }
+        self.s += (s[0] + s[1]) + (s[2] + s[3]);
+        self.n += (n[0] + n[1]) + (n[2] + n[3]);
+        for &x in rest {
+            self.push(x);
+        }
+    }
+    fn merge(&mut self, o: &Self) {
+        self.s += o.s;
+        self.n += o.n;
+    }
+    fn finish(&self, _ctx: &()) -> Result<T::Mean> {
+        Ok(<T::Mean as Numeric>::from_f64_(if self.n == 0.0 {
+            f64::NAN
+        } else {
+            self.s / self.n
+        }))
+    }
+}
+
 /// What a moments reduction returns.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum MomentOut {
-    Mean,
     Var { ddof: f64 },
     Std { ddof: f64 },
 }
@@ -239,11 +314,10 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
         self.s2 = m2;
     }
     fn finish(&self, out: &MomentOut) -> Result<T::Mean> {
-        let (mean, m2) = self.mean_m2();
+        let (_, m2) = self.mean_m2();
         // Rounding can leave M2 slightly negative; clamp it without losing a NaN.
         let m2 = if m2 < 0.0 { 0.0 } else { m2 };
         let v = match *out {
-            MomentOut::Mean => mean,
             MomentOut::Var { ddof } => {
                 if self.n - ddof <= 0.0 {
                     f64::NAN
@@ -515,6 +589,52 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
         feed(&mut |reg, n| s.push_slice(&T::vec_ref(reg)[..n]));
         Ok(Value::Partial(Box::new(states), std::mem::size_of::<S>()))
     }
+    fn partial_group(
+        &self,
+        blocks: &[AnyView<'_>],
+        axes: &[usize],
+        acc: Option<Value>,
+    ) -> Option<Result<Value>> {
+        let views: Vec<&ArrayViewD<'_, T>> = blocks
+            .iter()
+            .map(|b| T::view_ref(b))
+            .collect::<Option<_>>()?;
+        let first = views.first()?;
+        let nd = first.ndim();
+        // Leading reduced axes over standard-layout blocks: each block is a sequence of
+        // contiguous sub-blocks of the state's size.
+        let leading =
+            !axes.is_empty() && axes.len() < nd && axes.iter().enumerate().all(|(k, &a)| k == a);
+        let tail = &first.shape()[axes.len()..];
+        if !leading
+            || !views
+                .iter()
+                .all(|v| v.is_standard_layout() && &v.shape()[axes.len()..] == tail)
+        {
+            return None;
+        }
+        let mut states = self.states_or_new(acc, &state_shape(first.shape(), axes));
+        let m: usize = tail.iter().product();
+        {
+            let st = states.as_slice_mut()?;
+            if m > 0 {
+                const TILE: usize = 2048;
+                for t0 in (0..m).step_by(TILE) {
+                    let t1 = (t0 + TILE).min(m);
+                    for v in &views {
+                        let d = v.as_slice()?;
+                        for row in d.chunks_exact(m) {
+                            for (s, &x) in st[t0..t1].iter_mut().zip(&row[t0..t1]) {
+                                s.push(x);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let bytes = self.partial_bytes(states.len());
+        Some(Ok(Value::Partial(Box::new(states), bytes)))
+    }
     fn combine(&self, parts: &[&Value]) -> Result<Value> {
         let mut acc: ArrayD<S> = states_of::<S>(parts[0]).clone();
         for p in &parts[1..] {
@@ -718,6 +838,24 @@ pub(crate) struct PartialKernel {
 impl Kernel for PartialKernel {
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
         let mut acc: Option<Value> = None;
+        let plain = self.inputs.len() > 1
+            && self
+                .inputs
+                .iter()
+                .all(|i| i.program.n_calls() == 0 && i.leaves.len() == 1);
+        if plain {
+            let views: Vec<AnyView<'_>> =
+                self.inputs.iter().map(|i| i.leaves[0].view(ctx)).collect();
+            if views
+                .iter()
+                .zip(&self.inputs)
+                .all(|(v, i)| v.shape() == i.block_shape.as_slice())
+            {
+                if let Some(part) = self.reducer.partial_group(&views, &self.axes, None) {
+                    return self.finish(part?);
+                }
+            }
+        }
         for inp in &self.inputs {
             let views: Vec<AnyView<'_>> = inp.leaves.iter().map(|l| l.view(ctx)).collect();
             let identity = inp.program.n_calls() == 0
@@ -738,7 +876,12 @@ impl Kernel for PartialKernel {
                     .partial(&block.view(), &self.axes, &inp.origin, acc)?
             });
         }
-        let part = acc.expect("internal: partial task without input");
+        self.finish(acc.expect("internal: partial task without input"))
+    }
+}
+
+impl PartialKernel {
+    fn finish(&self, part: Value) -> Result<Option<Value>> {
         Ok(Some(match &self.finalize {
             Some(shape) => Value::Block(self.reducer.finalize(&part, shape)?),
             None => part,
