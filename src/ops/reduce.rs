@@ -687,7 +687,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> ArgReducer<T, MAX, SKIP_
     #[inline(always)]
     fn push(s: &mut ArgState<T>, x: T, idx: u64) {
         if x.is_nan_() {
-            if !SKIP_NAN && !s.nan {
+            if !SKIP_NAN && (!s.nan || idx < s.idx) {
                 *s = ArgState {
                     v: x,
                     idx,
