@@ -63,9 +63,15 @@ fn reductions(c: &mut Criterion) {
     let s = sum.compute_scalar(&rt).expect("compute");
     assert!((s - data.sum()).abs() < 1e-6 * (N * N) as f64);
     let m = mean0.compute(&rt).expect("compute");
-    assert!(close(m.as_slice().unwrap(), data.mean_axis(Axis(0)).unwrap().as_slice().unwrap()));
+    assert!(close(
+        m.as_slice().unwrap(),
+        data.mean_axis(Axis(0)).unwrap().as_slice().unwrap()
+    ));
     let sd = std1.compute(&rt).expect("compute");
-    assert!(close(sd.as_slice().unwrap(), data.std_axis(Axis(1), 0.0).as_slice().unwrap()));
+    assert!(close(
+        sd.as_slice().unwrap(),
+        data.std_axis(Axis(1), 0.0).as_slice().unwrap()
+    ));
 
     let cw_sum = || sum.compute_scalar(&rt).expect("compute");
     let nd_sum = || data.sum();
@@ -78,10 +84,7 @@ fn reductions(c: &mut Criterion) {
     let ry_std = || pool.install(|| Zip::from(data.rows()).par_map_collect(|r| r.std(0.0)));
     let ry_std2 =
         || pool.install(|| Zip::from(data.rows()).par_map_collect(|r| std_two_pass(r, 0.0)));
-    assert!(close(
-        ry_std2().as_slice().unwrap(),
-        sd.as_slice().unwrap()
-    ));
+    assert!(close(ry_std2().as_slice().unwrap(), sd.as_slice().unwrap()));
 
     if summaries_enabled() {
         let reps = 7;
@@ -98,14 +101,32 @@ fn reductions(c: &mut Criterion) {
         };
         let t = median_time(reps, cw_sum);
         let tasks = rt.last_report().tasks;
-        line("sum", t, median_time(reps, nd_sum), median_time(reps, ry_sum), tasks);
+        line(
+            "sum",
+            t,
+            median_time(reps, nd_sum),
+            median_time(reps, ry_sum),
+            tasks,
+        );
         let t = median_time(reps, cw_mean);
         let tasks = rt.last_report().tasks;
-        line("mean_axis(0)", t, median_time(reps, nd_mean), median_time(reps, ry_mean), tasks);
+        line(
+            "mean_axis(0)",
+            t,
+            median_time(reps, nd_mean),
+            median_time(reps, ry_mean),
+            tasks,
+        );
         let t = median_time(reps, cw_std);
         let tasks = rt.last_report().tasks;
         let (p1, p2) = (median_time(reps, ry_std), median_time(reps, ry_std2));
-        line("std_axis(1)", t, median_time(reps, nd_std), p1.min(p2), tasks);
+        line(
+            "std_axis(1)",
+            t,
+            median_time(reps, nd_std),
+            p1.min(p2),
+            tasks,
+        );
         println!(
             "  (std rayon: ndarray row.std {:.1} ms, two-pass rows {:.1} ms)",
             ms(p1),
