@@ -59,10 +59,12 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Whether `cargo bench` was asked to skip the side-by-side summaries (`CW_NO_SUMMARY=1`),
-/// e.g. under `--test` or `--list`.
+/// Whether to print the side-by-side summaries: only under `cargo bench` (which passes
+/// `--bench`), not under `cargo test --benches` (criterion's quick test mode) or `--list`, and
+/// not with `CW_NO_SUMMARY=1`.
 pub fn summaries_enabled() -> bool {
     let args: Vec<String> = std::env::args().collect();
     std::env::var_os("CW_NO_SUMMARY").is_none()
-        && !args.iter().any(|a| a == "--list" || a == "--test")
+        && args.iter().any(|a| a == "--bench")
+        && !args.iter().any(|a| a == "--list")
 }
