@@ -158,7 +158,7 @@ macro_rules! define_containers {
             pub fn view_mut(&mut self) -> AnyViewMut<'_> { match self { $(AnyArray::$v(a) => AnyViewMut::$v(a.view_mut())),* } }
             /// A block of `shape` filled with the type's zero (`false` for bool).
             pub fn zeros(dtype: DType, shape: &[usize]) -> AnyArray {
-                match dtype { $(DType::$v => AnyArray::$v(ArrayD::<$t>::default(shape))),* }
+                match dtype { $(DType::$v => AnyArray::$v(ArrayD::<$t>::from_elem(shape, <$t>::default()))),* }
             }
         }
 
@@ -207,6 +207,10 @@ macro_rules! define_containers {
             }
             /// The element type.
             pub fn dtype(&self) -> DType { match self { $(AnyVec::$v(_) => DType::$v),* } }
+            /// Number of elements.
+            pub fn len(&self) -> usize { match self { $(AnyVec::$v(v) => v.len()),* } }
+            /// Whether the buffer is empty.
+            pub fn is_empty(&self) -> bool { self.len() == 0 }
         }
 
         $(

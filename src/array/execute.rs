@@ -129,7 +129,9 @@ impl<T: Element> ChunkedArray<T> {
     /// [`crate::Error::TaskTooLarge`] before anything runs if one task cannot fit the memory
     /// limit; any error of a task (I/O, a user closure, a deferred shape error).
     pub fn compute(&self, rt: &Runtime) -> Result<ArrayD<T>> {
-        let mut out = ArrayD::<T>::default(IxDyn(self.shape()));
+        // `from_elem` of zero is a calloc: pages are faulted in by the tasks that write them, in
+        // parallel, instead of by one thread up front.
+        let mut out = ArrayD::<T>::from_elem(IxDyn(self.shape()), T::default());
         {
             let sink = ArraySink::new(&mut out, self.chunks());
             run(rt, &[(self.node.clone(), true)], &[&sink])?;
@@ -214,7 +216,7 @@ pub fn compute_all<T: Element>(
 ) -> Result<Vec<ArrayD<T>>> {
     let mut outs: Vec<ArrayD<T>> = arrays
         .iter()
-        .map(|a| ArrayD::<T>::default(IxDyn(a.shape())))
+        .map(|a| ArrayD::<T>::from_elem(IxDyn(a.shape()), T::default()))
         .collect();
     {
         let sinks: Vec<ArraySink<'_, T>> = outs

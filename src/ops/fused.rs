@@ -13,6 +13,11 @@ use std::sync::Arc;
 /// Elements per tile: small enough that every register stays in L1.
 pub(crate) const TILE: usize = 1024;
 
+thread_local! {
+    /// Each worker's registers, reused by every program it runs.
+    static REGISTERS: std::cell::RefCell<Vec<AnyVec>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 enum Instr {
     Load {
         leaf: usize,
@@ -140,11 +145,18 @@ impl Program {
         } else {
             (total / shape[shape.len() - 1], shape[shape.len() - 1])
         };
-        let mut regs: Vec<AnyVec> = self
-            .reg_dtypes
-            .iter()
-            .map(|&d| AnyVec::zeros(d, TILE))
-            .collect();
+        // Registers are reused across tasks on the same worker (a fresh zeroed set per task
+        // was a large part of the per-task cost of small blocks).
+        let tile = TILE.min(lane_len);
+        let mut regs = REGISTERS.with(|r| std::mem::take(&mut *r.borrow_mut()));
+        regs.truncate(self.reg_dtypes.len());
+        for (k, &d) in self.reg_dtypes.iter().enumerate() {
+            if k == regs.len() {
+                regs.push(AnyVec::zeros(d, tile));
+            } else if regs[k].dtype() != d || regs[k].len() < tile {
+                regs[k] = AnyVec::zeros(d, tile.max(regs[k].len()));
+            }
+        }
         let placeholder = || AnyVec::Bool(Vec::new());
         for _ in 0..n_lanes {
             for l in loaders.iter_mut() {
@@ -180,6 +192,7 @@ impl Program {
                 start += n;
             }
         }
+        REGISTERS.with(|r| *r.borrow_mut() = regs);
     }
 }
 
