@@ -346,8 +346,15 @@ impl Lowerer {
             .product();
         let partial = spec.reducer.partial_bytes(partial_elems);
         let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
+        // Small blocks are grouped too, so each partial task handles about 1 MiB of input and
+        // the per-task cost is amortized over many blocks (10,000 blocks of 100² become ~800
+        // tasks).
+        let by_grain = (1usize << 20).div_ceil(in_block.max(1)).clamp(1, 64);
         let by_memory = (self.remat_after / in_block.max(1)).max(1);
-        let group = by_size.min(by_memory).min(blocks.len().max(1));
+        let group = by_size
+            .max(by_grain)
+            .min(by_memory)
+            .min(blocks.len().max(1));
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
         self.reduce_tree(n, spec, &input, &groups, &out_shape, true)
     }
