@@ -328,3 +328,39 @@ arg_family!(
     /// Index of the first maximum ignoring NaN; an all-NaN slice is an error at compute time.
     nanargmax, nanargmax_axis, "nanargmax", true, true;
 );
+
+macro_rules! scan_family {
+    ($($(#[$doc:meta])* $name:ident, $kind:ident);* $(;)?) => {
+        impl<T: Numeric> ChunkedArray<T> {
+            $(
+                $(#[$doc])*
+                ///
+                /// The result type is that of [`ChunkedArray::sum`] (`i64`/`u64` for integers).
+                /// Blocks along `axis` are chained: each continues from the previous one's last
+                /// slice, so every input block is read once.
+                ///
+                /// # Errors
+                /// [`Error::Axis`] for an axis out of range.
+                pub fn $name(&self, axis: usize) -> Result<ChunkedArray<T::Sum>> {
+                    check_axes(stringify!($name), &[axis], self.shape())?;
+                    let op: Arc<dyn crate::ops::scan::ScanOp> =
+                        Arc::new(crate::ops::scan::TypedScan::<T> { kind: crate::ops::scan::ScanKind::$kind, _t: PhantomData });
+                    Ok(ChunkedArray::from_node(Node::new(
+                        self.chunks().clone(),
+                        <T::Sum as Element>::DTYPE,
+                        Op::Scan { input: self.node.clone(), axis, op },
+                    )))
+                }
+            )*
+        }
+    };
+}
+
+scan_family!(
+    /// Cumulative sum along `axis` (NaN propagates).
+    cumsum, Sum;
+    /// Cumulative product along `axis`.
+    cumprod, Prod;
+    /// Cumulative sum along `axis`, treating NaN as zero.
+    nancumsum, NanSum;
+);

@@ -100,6 +100,7 @@ pub(crate) fn to_dot(roots: &[NodeRef]) -> String {
         let shape = match n.op {
             Op::Source(_) => "cylinder",
             Op::Reduce(_) => "invtrapezium",
+            Op::Scan { .. } => "cds",
             _ => "box",
         };
         let _ = writeln!(s, "  n{} [label=\"{}\", shape={}];", n.id, label, shape);

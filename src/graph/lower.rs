@@ -12,6 +12,7 @@ use crate::io::{BlockSource, IoLane};
 use crate::ops::fused::Program;
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
 use crate::ops::reduce::{CombineKernel, PartialInput, PartialKernel};
+use crate::ops::scan::ScanKernel;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -225,6 +226,39 @@ impl Lowerer {
                 BlockInput::Task(self.push(n, k, deps, bytes, 0, shape, true, false))
             }
             Op::Reduce(spec) => BlockInput::Task(self.reduce_block(n, spec, idx)),
+            Op::Scan { input, axis, op } => {
+                let (input, axis, op) = (input.clone(), *axis, op.clone());
+                // The chain of earlier blocks, built iteratively (no deep recursion).
+                let mut prev_task = None;
+                for j in 0..idx[axis] {
+                    let mut p = idx.to_vec();
+                    p[axis] = j;
+                    if let BlockInput::Task(t) = self.block(n, &p) {
+                        prev_task = Some(t);
+                    }
+                }
+                let mut deps = Vec::new();
+                let (program, leaves) = self.fused_into(&input, idx, &mut deps);
+                let prev = prev_task.map(|t| {
+                    deps.push(t);
+                    deps.len() - 1
+                });
+                let scratch = if matches!(input.op, Op::Elementwise { .. }) {
+                    region.len() * input.dtype.size() + program.scratch_bytes()
+                } else {
+                    0
+                } + region.len() * n.dtype.size();
+                let k = Arc::new(ScanKernel {
+                    program,
+                    leaves,
+                    block_shape: shape.clone(),
+                    in_dtype: input.dtype,
+                    axis,
+                    op,
+                    prev,
+                });
+                BlockInput::Task(self.push(n, k, deps, bytes, scratch, shape, false, false))
+            }
         };
         self.memo.insert(key, (input.clone(), self.produced));
         input

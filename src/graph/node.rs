@@ -3,6 +3,7 @@ use crate::chunks::ChunkGrid;
 use crate::element::DType;
 use crate::io::BlockSource;
 use crate::ops::reduce::Reducer;
+use crate::ops::scan::ScanOp;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,6 +32,12 @@ pub(crate) enum Op {
     Rechunk { input: NodeRef },
     /// A tree reduction of the input over `axes`.
     Reduce(ReduceSpec),
+    /// A scan (`cumsum`, ...) of the input along `axis`, chained block to block.
+    Scan {
+        input: NodeRef,
+        axis: usize,
+        op: Arc<dyn ScanOp>,
+    },
 }
 
 /// A reduction: per-block partials, combined `split_every` at a time, then finalised.
@@ -63,6 +70,7 @@ impl Node {
             Op::Elementwise { inputs, .. } => inputs.iter().collect(),
             Op::Rechunk { input } => vec![input],
             Op::Reduce(r) => vec![&r.input],
+            Op::Scan { input, .. } => vec![input],
         }
     }
 
@@ -72,6 +80,7 @@ impl Node {
             Op::Source(s) => format!("source[{}]", s.describe()),
             Op::Elementwise { expr, .. } => format!("elementwise[{expr}]"),
             Op::Rechunk { .. } => "rechunk".to_string(),
+            Op::Scan { op, axis, .. } => format!("scan[{} axis={axis}]", op.name()),
             Op::Reduce(r) => format!(
                 "reduce[{} axes={:?}{}]",
                 r.reducer.name(),

@@ -34,6 +34,22 @@ fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
             let inputs: Vec<NodeRef> = inputs.iter().map(|i| opt(i, memo)).collect();
             fuse(n, expr, &inputs)
         }
+        Op::Scan { input, axis, op } => {
+            let new = opt(input, memo);
+            if Arc::ptr_eq(&new, input) {
+                n.clone()
+            } else {
+                Node::new(
+                    n.grid.clone(),
+                    n.dtype,
+                    Op::Scan {
+                        input: new,
+                        axis: *axis,
+                        op: op.clone(),
+                    },
+                )
+            }
+        }
         Op::Reduce(r) => {
             let input = opt(&r.input, memo);
             if Arc::ptr_eq(&input, &r.input) {

@@ -5,3 +5,4 @@ pub(crate) mod fused;
 pub(crate) mod kernels;
 pub mod rechunk_plan;
 pub(crate) mod reduce;
+pub(crate) mod scan;
