@@ -1,7 +1,7 @@
 //! Element types: the sealed [`Element`] trait, the numeric sub-traits and the runtime [`DType`].
 //!
 //! Blocks travel through the executor type-erased as [`AnyArray`]; the typed API
-//! ([`crate::ChunkedArray`]) converts at its boundary with [`Element::from_any`] and friends.
+//! ([`crate::ChunkedArray`]) converts at its boundary with [`Element::unwrap`] and friends.
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use std::fmt;

@@ -1,0 +1,90 @@
+//! The climate workloads of `WORKLOADS.md` on the peer benchmark data (written by
+//! `../shared/bench/make_data.py`), one per run, printing one JSON line:
+//!
+//! ```text
+//! cargo run --release --example workloads -- W2 --data /tmp/peerdata [--memory-limit 256MiB]
+//! cargo run --release --example workloads -- W3 --data /tmp/peerdata
+//! cargo run --release --features hdf5 --example workloads -- W7 --data /tmp/peerdata
+//! ```
+//! W2: mean over time from Zarr v3; W3: `std(x - mean(x, 0), 0)` from Zarr v3; W7: mean over
+//! time from HDF5 (gzip chunks). `rss_peak_mb` is the process's peak resident set (VmHWM).
+
+use chunkwise::prelude::*;
+use std::time::Instant;
+
+fn vm_hwm_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "W2".into());
+    let (mut data, mut limit, mut threads) =
+        ("/tmp/peerdata".to_string(), "256MiB".to_string(), None);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--data" => data = args.next().unwrap_or_default(),
+            "--memory-limit" => limit = args.next().unwrap_or_default(),
+            "--threads" => threads = args.next().and_then(|t| t.parse::<usize>().ok()),
+            other => eprintln!("ignoring argument {other}"),
+        }
+    }
+    let mut b = Runtime::builder().memory_limit(limit.as_str());
+    if let Some(t) = threads {
+        b = b.threads(t);
+    }
+    let rt = b.build()?;
+    let zarr = format!("{data}/climate_v3.zarr");
+    let t = Instant::now();
+    let checksum: f64 = match workload.as_str() {
+        "W2" => {
+            let x = ChunkedArray::<f32>::open_zarr(&zarr, "t2m")?;
+            x.mean_axis(0)?
+                .compute(&rt)?
+                .iter()
+                .map(|&v| v as f64)
+                .sum()
+        }
+        "W3" => {
+            let x = ChunkedArray::<f32>::open_zarr(&zarr, "t2m")?;
+            let sd = (&x - &x.mean_axis(0)?)?.std_axis(0, 0.0)?;
+            sd.compute(&rt)?.iter().map(|&v| v as f64).sum()
+        }
+        #[cfg(feature = "hdf5")]
+        "W7" => {
+            let x = ChunkedArray::<f32>::open_hdf5(format!("{data}/climate.h5"), "t2m")?;
+            x.mean_axis(0)?
+                .compute(&rt)?
+                .iter()
+                .map(|&v| v as f64)
+                .sum()
+        }
+        other => {
+            eprintln!("unknown workload {other} (W2, W3, or W7 with --features hdf5)");
+            std::process::exit(2);
+        }
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let r = rt.last_report();
+    println!(
+        "{{\"workload\": \"{workload}\", \"engine\": \"chunkwise\", \"seconds\": {secs:.3}, \"threads\": {}, \"memory_limit_mb\": {:.0}, \"peak_tracked_mb\": {:.1}, \"rss_peak_mb\": {:.1}, \"tasks\": {}, \"checksum\": {checksum}}}",
+        r.threads,
+        r.memory_limit as f64 / 1048576.0,
+        r.peak_tracked_bytes as f64 / 1048576.0,
+        vm_hwm_mb(),
+        r.tasks
+    );
+    Ok(())
+}
