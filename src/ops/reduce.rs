@@ -601,33 +601,51 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
             .collect::<Option<_>>()?;
         let first = views.first()?;
         let nd = first.ndim();
-        // Leading reduced axes over standard-layout blocks: each block is a sequence of
-        // contiguous sub-blocks of the state's size.
+        // Leading reduced axes whose sub-blocks (those axes fixed) are contiguous: whole
+        // standard-layout blocks, or row-strided views of a larger in-memory array.
         let leading =
             !axes.is_empty() && axes.len() < nd && axes.iter().enumerate().all(|(k, &a)| k == a);
         let tail = &first.shape()[axes.len()..];
-        if !leading
-            || !views
-                .iter()
-                .all(|v| v.is_standard_layout() && &v.shape()[axes.len()..] == tail)
-        {
+        if !leading || !views.iter().all(|v| &v.shape()[axes.len()..] == tail) {
             return None;
         }
-        let mut states = self.states_or_new(acc, &state_shape(first.shape(), axes));
         let m: usize = tail.iter().product();
+        let mut rows: Vec<&[T]> = Vec::new();
+        for v in &views {
+            if let Some(d) = v.as_slice() {
+                if m > 0 {
+                    rows.extend(d.chunks_exact(m));
+                }
+                continue;
+            }
+            let ranges: Vec<std::ops::Range<usize>> =
+                axes.iter().map(|&ax| 0..v.shape()[ax]).collect();
+            let mut ok = true;
+            crate::graph::lower::for_each_index(&ranges, |pos| {
+                let mut sub = (*v).clone();
+                for (k, &ax) in axes.iter().enumerate().rev() {
+                    sub.index_axis_inplace(Axis(ax), pos[k]);
+                }
+                match sub.to_slice() {
+                    Some(r) => rows.push(r),
+                    None => ok = false,
+                }
+            });
+            if !ok {
+                return None;
+            }
+        }
+        let mut states = self.states_or_new(acc, &state_shape(first.shape(), axes));
         {
             let st = states.as_slice_mut()?;
-            if m > 0 {
-                const TILE: usize = 2048;
-                for t0 in (0..m).step_by(TILE) {
-                    let t1 = (t0 + TILE).min(m);
-                    for v in &views {
-                        let d = v.as_slice()?;
-                        for row in d.chunks_exact(m) {
-                            for (s, &x) in st[t0..t1].iter_mut().zip(&row[t0..t1]) {
-                                s.push(x);
-                            }
-                        }
+            // Tiles of states stay in cache while every row streams through them.
+            const TILE: usize = 2048;
+            for t0 in (0..m).step_by(TILE) {
+                let t1 = (t0 + TILE).min(m);
+                let st = &mut st[t0..t1];
+                for row in &rows {
+                    for (s, &x) in st.iter_mut().zip(&row[t0..t1]) {
+                        s.push(x);
                     }
                 }
             }
