@@ -5,11 +5,13 @@ mod elementwise;
 mod execute;
 mod reduce;
 mod store;
+mod structure;
 
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use execute::compute_all;
 pub use reduce::ReduceOpts;
 pub use store::OpenOptions;
+pub use structure::{concatenate, stack};
 
 use crate::chunks::ChunkGrid;
 use crate::element::{DType, Element};

@@ -4,6 +4,7 @@
 //! Tasks are created only for blocks some output needs (culling is implicit). In-memory
 //! sources produce no tasks: kernels read views of them in place.
 
+use super::blockfn::BlockFnKernel;
 use super::expr::ExprNode;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::Region;
@@ -225,6 +226,32 @@ impl Lowerer {
                 BlockInput::Task(self.push(n, k, deps, bytes, 0, shape, true, false))
             }
             Op::Reduce(spec) => BlockInput::Task(self.reduce_block(n, spec, idx)),
+            Op::Blocks { f, inputs } => {
+                if let Some((k, b)) = f.alias(inputs, idx) {
+                    // The block is an input block: no task (and no memo entry, so the input's
+                    // own rematerialization rules apply).
+                    let input = inputs[k].clone();
+                    return self.block(&input, &b);
+                }
+                let (f, inputs) = (f.clone(), inputs.clone());
+                let mut deps = Vec::new();
+                let mut leaves = Vec::new();
+                let mut dep_regions = Vec::new();
+                for (k, b) in f.deps(&inputs, &n.grid, idx) {
+                    leaves.push(self.leaf(&inputs[k], &b, &mut deps));
+                    dep_regions.push(inputs[k].grid.block_region(&b));
+                }
+                let scratch = f.scratch_bytes(&inputs, &n.grid, idx);
+                let k = Arc::new(BlockFnKernel {
+                    f,
+                    leaves,
+                    dep_regions,
+                    idx: idx.to_vec(),
+                    region,
+                    dtype: n.dtype,
+                });
+                BlockInput::Task(self.push(n, k, deps, bytes, scratch, shape, false, false))
+            }
         };
         self.memo.insert(key, (input.clone(), self.produced));
         input

@@ -1,3 +1,4 @@
+use super::blockfn::BlockFn;
 use super::expr::Expr;
 use crate::chunks::ChunkGrid;
 use crate::element::DType;
@@ -31,6 +32,12 @@ pub(crate) enum Op {
     Rechunk { input: NodeRef },
     /// A tree reduction of the input over `axes`.
     Reduce(ReduceSpec),
+    /// Each block computed by a block function from a few input blocks (slices of computed
+    /// arrays, transposes, reshapes, concatenation, `map_blocks`, `map_overlap`).
+    Blocks {
+        f: Arc<dyn BlockFn>,
+        inputs: Vec<NodeRef>,
+    },
 }
 
 /// A reduction: per-block partials, combined `split_every` at a time, then finalised.
@@ -63,6 +70,7 @@ impl Node {
             Op::Elementwise { inputs, .. } => inputs.iter().collect(),
             Op::Rechunk { input } => vec![input],
             Op::Reduce(r) => vec![&r.input],
+            Op::Blocks { inputs, .. } => inputs.iter().collect(),
         }
     }
 
@@ -78,6 +86,7 @@ impl Node {
                 r.axes,
                 if r.keepdims { " keepdims" } else { "" }
             ),
+            Op::Blocks { f, .. } => f.name(),
         }
     }
 }

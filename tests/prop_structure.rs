@@ -1,0 +1,260 @@
+//! Property tests of structural operations (slicing, transposes, axes, concatenation,
+//! stacking, reshaping) against ndarray on random shapes and chunkings, plus read culling and
+//! typed errors.
+
+use chunkwise::prelude::*;
+use ndarray::{ArrayD, Axis, Dimension, IxDyn, SliceInfo, SliceInfoElem, s};
+use proptest::prelude::*;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn rt() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        Runtime::builder()
+            .threads(2)
+            .memory_limit("64 MiB")
+            .build()
+            .unwrap()
+    })
+}
+
+fn data(shape: &[usize], seed: u64) -> ArrayD<f64> {
+    let mut k = seed;
+    ArrayD::from_shape_fn(IxDyn(shape), |_| {
+        k = k
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((k >> 40) % 1000) as f64
+    })
+}
+
+fn shape_chunks(max_nd: usize) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    prop::collection::vec(0usize..8, 1..=max_nd).prop_flat_map(|shape| {
+        let chunks: Vec<_> = shape.iter().map(|&l| 1usize..=l.max(1)).collect();
+        (Just(shape), chunks)
+    })
+}
+
+fn slice_elem(len: usize) -> BoxedStrategy<SliceInfoElem> {
+    let l = len as isize;
+    let range = (
+        -l..=l,
+        prop::option::of(-l..=l),
+        prop_oneof![-3isize..=-1, 1isize..=3],
+    )
+        .prop_map(|(start, end, step)| SliceInfoElem::Slice { start, end, step });
+    if len == 0 {
+        range.boxed()
+    } else {
+        prop_oneof![3 => range, 1 => (-l..l).prop_map(SliceInfoElem::Index)].boxed()
+    }
+}
+
+type SliceCase = (Vec<usize>, Vec<usize>, Vec<SliceInfoElem>);
+
+fn slice_case() -> impl Strategy<Value = SliceCase> {
+    shape_chunks(3).prop_flat_map(|(shape, chunks)| {
+        let elems: Vec<_> = shape.iter().map(|&l| slice_elem(l)).collect();
+        let n = shape.len();
+        (Just(shape), Just(chunks), elems, prop::option::of(0..=n)).prop_map(
+            |(shape, chunks, mut elems, newaxis)| {
+                if let Some(p) = newaxis {
+                    elems.insert(p, SliceInfoElem::NewAxis);
+                }
+                (shape, chunks, elems)
+            },
+        )
+    })
+}
+
+fn nd_slice(a: &ArrayD<f64>, elems: &[SliceInfoElem]) -> ArrayD<f64> {
+    let info = SliceInfo::<Vec<SliceInfoElem>, IxDyn, IxDyn>::try_from(elems.to_vec()).unwrap();
+    a.slice(info).to_owned()
+}
+
+fn chunk_spec(c: &[usize]) -> ChunkSpec {
+    ChunkSpec::from(c.iter().map(|&x| x as i64).collect::<Vec<i64>>())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn slice_matches_ndarray((shape, chunks, elems) in slice_case(), seed in 0u64..1000) {
+        let a = data(&shape, seed);
+        let want = nd_slice(&a, &elems);
+        let spec = chunk_spec(&chunks);
+        // Of an in-memory source (sliced reads).
+        let x = ChunkedArray::from_ndarray(a.clone(), spec.clone()).unwrap();
+        let y = x.slice(&elems).unwrap();
+        prop_assert_eq!(y.shape(), want.shape());
+        prop_assert_eq!(y.compute(rt()).unwrap(), want.clone());
+        // Of elementwise work with a broadcast operand (pushed through to the inputs).
+        let b = data(&shape[shape.len() - 1..], seed + 1);
+        let xb = ChunkedArray::from_ndarray(b.clone(), chunk_spec(&chunks[chunks.len() - 1..])).unwrap();
+        let e = (&(&x * 2.0) + &xb).unwrap();
+        let want_e = nd_slice(&(&a * 2.0 + &b), &elems);
+        prop_assert_eq!(e.slice(&elems).unwrap().compute(rt()).unwrap(), want_e);
+        // Of a computed array (a reduction over a new axis: a block slice).
+        let r = x.insert_axis(0).unwrap().sum_axis(0).unwrap();
+        prop_assert_eq!(r.slice(&elems).unwrap().compute(rt()).unwrap(), want.clone());
+        // Slices of slices.
+        let z = y.slice(vec![SliceInfoElem::Slice { start: 0, end: None, step: -1 }; y.ndim()]).unwrap();
+        let want_z = nd_slice(&want, &vec![SliceInfoElem::Slice { start: 0, end: None, step: -1 }; want.ndim()]);
+        prop_assert_eq!(z.compute(rt()).unwrap(), want_z);
+    }
+
+    #[test]
+    fn permute_matches_ndarray((shape, chunks) in shape_chunks(4), seed in 0u64..1000, rot in 0usize..4, swap in any::<bool>()) {
+        let a = data(&shape, seed);
+        let n = shape.len();
+        let mut perm: Vec<usize> = (0..n).map(|k| (k + rot) % n).collect();
+        if swap && n >= 2 {
+            perm.swap(0, 1);
+        }
+        let x = ChunkedArray::from_ndarray(a.clone(), chunk_spec(&chunks)).unwrap();
+        let want = a.clone().permuted_axes(perm.clone());
+        let y = x.permuted_axes(&perm).unwrap();
+        prop_assert_eq!(y.compute(rt()).unwrap(), want);
+        prop_assert_eq!(x.t().compute(rt()).unwrap(), a.t().to_owned());
+        // Elementwise work on a transpose.
+        let z = (&y + 1.0).compute(rt()).unwrap();
+        prop_assert_eq!(z, a.clone().permuted_axes(perm) + 1.0);
+    }
+
+    #[test]
+    fn axes_concat_stack_match_ndarray((shape, chunks) in shape_chunks(3), seed in 0u64..1000, c2 in 1usize..5, ax in 0usize..4) {
+        let a = data(&shape, seed);
+        let b = data(&shape, seed + 7);
+        let x = ChunkedArray::from_ndarray(a.clone(), chunk_spec(&chunks)).unwrap();
+        let other: Vec<usize> = shape.iter().map(|&l| c2.min(l.max(1))).collect();
+        let y = ChunkedArray::from_ndarray(b.clone(), chunk_spec(&other)).unwrap();
+        let n = shape.len();
+        let ia = ax % (n + 1);
+        let xi = x.insert_axis(ia).unwrap();
+        prop_assert_eq!(xi.compute(rt()).unwrap(), a.clone().insert_axis(Axis(ia)));
+        prop_assert_eq!(xi.remove_axis(ia).unwrap().compute(rt()).unwrap(), a.clone());
+        let ca = ax % n;
+        let got = concatenate(ca, &[&x, &y, &x]).unwrap().compute(rt()).unwrap();
+        let want = ndarray::concatenate(Axis(ca), &[a.view(), b.view(), a.view()]).unwrap();
+        prop_assert_eq!(got, want);
+        let got = stack(ia, &[&x, &y]).unwrap().compute(rt()).unwrap();
+        let want = ndarray::stack(Axis(ia), &[a.view(), b.view()]).unwrap();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn into_shape_matches_ndarray((shape, chunks) in shape_chunks(3), seed in 0u64..1000, pick in 0usize..64) {
+        let a = data(&shape, seed);
+        let total: usize = shape.iter().product();
+        // A random factorization of the total into up to 3 axes.
+        let divs: Vec<usize> = (1..=total.max(1)).filter(|d| total.max(1) % d == 0).collect();
+        let d1 = divs[pick % divs.len()];
+        let rest = total.max(1) / d1;
+        let divs2: Vec<usize> = (1..=rest).filter(|d| rest % d == 0).collect();
+        let d2 = divs2[(pick / 3) % divs2.len()];
+        let mut new = vec![d1, d2, rest / d2];
+        if total == 0 {
+            new = vec![0, pick % 3 + 1];
+        }
+        if pick % 2 == 0 && total != 0 {
+            new.insert(1, 1);
+        }
+        let x = ChunkedArray::from_ndarray(a.clone(), chunk_spec(&chunks)).unwrap();
+        let y = x.into_shape(&new).unwrap();
+        let want = a.to_shape(IxDyn(&new)).unwrap().to_owned();
+        prop_assert_eq!(y.compute(rt()).unwrap(), want);
+    }
+}
+
+#[test]
+fn sliced_elementwise_reads_only_needed_blocks() {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let elems = Arc::new(AtomicUsize::new(0));
+    let counter = |reads: &Arc<AtomicUsize>, elems: &Arc<AtomicUsize>| {
+        let (r, e) = (reads.clone(), elems.clone());
+        move |reg: &Region| {
+            r.fetch_add(1, Ordering::SeqCst);
+            e.fetch_add(reg.len(), Ordering::SeqCst);
+            ArrayD::from_shape_fn(reg.shape(), |i| {
+                i.slice()
+                    .iter()
+                    .zip(&reg.0)
+                    .map(|(x, r)| (x + r.start) as f64)
+                    .sum::<f64>()
+            })
+        }
+    };
+    let a = ChunkedArray::<f64>::from_fn(&[100, 100], [10, 10], counter(&reads, &elems)).unwrap();
+    let (rb, eb) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let b = ChunkedArray::<f64>::from_fn(&[100], [10], counter(&rb, &eb)).unwrap();
+    let y = (&a + &b).unwrap().slice(s![20..30, 5..15]).unwrap();
+    assert_eq!(y.chunks().chunk_sizes(), vec![vec![10], vec![5, 5]]);
+    let got = y.compute(rt()).unwrap();
+    let want = ArrayD::from_shape_fn(IxDyn(&[10, 10]), |i| {
+        (i[0] + 20 + i[1] + 5) as f64 + (i[1] + 5) as f64
+    });
+    assert_eq!(got, want);
+    assert_eq!(reads.load(Ordering::SeqCst), 2);
+    assert_eq!(elems.load(Ordering::SeqCst), 100);
+    assert_eq!(rb.load(Ordering::SeqCst), 2);
+    assert_eq!(eb.load(Ordering::SeqCst), 10);
+    // A strided, reversed slice with an index reads only the covering blocks.
+    reads.store(0, Ordering::SeqCst);
+    let z = a.slice(s![7, 0..51;-20]).unwrap();
+    assert_eq!(z.shape(), &[3]);
+    let got = z.compute(rt()).unwrap();
+    assert_eq!(got.as_slice().unwrap(), &[57.0, 37.0, 17.0]);
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn structural_errors_are_typed() {
+    let x = ChunkedArray::from_ndarray(ArrayD::<f64>::zeros(IxDyn(&[4, 5])), [2, 2]).unwrap();
+    assert!(matches!(
+        x.slice(s![4, ..]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.slice(s![-5, ..]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.slice(s![0..6, ..]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let zero_step = [
+        SliceInfoElem::Slice {
+            start: 0,
+            end: None,
+            step: 0,
+        },
+        SliceInfoElem::Index(0),
+    ];
+    assert!(matches!(
+        x.slice(zero_step),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(x.slice(s![.., .., ..]), Err(Error::Axis { .. })));
+    assert!(matches!(x.slice(s![..]), Err(Error::Axis { .. })));
+    assert!(matches!(x.permuted_axes(&[0, 0]), Err(Error::Axis { .. })));
+    assert!(matches!(x.permuted_axes(&[1]), Err(Error::Axis { .. })));
+    assert!(matches!(x.insert_axis(3), Err(Error::Axis { .. })));
+    assert!(matches!(x.remove_axis(0), Err(Error::Shape { .. })));
+    assert!(matches!(x.remove_axis(2), Err(Error::Axis { .. })));
+    assert!(matches!(x.into_shape(&[3, 7]), Err(Error::Shape { .. })));
+    let y = ChunkedArray::from_ndarray(ArrayD::<f64>::zeros(IxDyn(&[4, 6])), [2, 2]).unwrap();
+    assert!(matches!(
+        concatenate(0, &[&x, &y]),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(concatenate(2, &[&x, &x]), Err(Error::Axis { .. })));
+    assert!(matches!(
+        concatenate::<f64>(0, &[]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(stack(0, &[&x, &y]), Err(Error::Shape { .. })));
+    assert!(matches!(stack(3, &[&x, &x]), Err(Error::Axis { .. })));
+}
