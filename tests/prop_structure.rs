@@ -258,3 +258,168 @@ fn structural_errors_are_typed() {
     assert!(matches!(stack(0, &[&x, &y]), Err(Error::Shape { .. })));
     assert!(matches!(stack(3, &[&x, &x]), Err(Error::Axis { .. })));
 }
+
+/// Mean of the 3 × 3 neighbourhood of every element, over the neighbours inside the array.
+fn mean3(a: ndarray::ArrayView2<'_, f64>) -> ndarray::Array2<f64> {
+    let (n, m) = a.dim();
+    ndarray::Array2::from_shape_fn((n, m), |(i, j)| {
+        let (mut s, mut c) = (0.0, 0.0);
+        for ii in i.saturating_sub(1)..(i + 2).min(n) {
+            for jj in j.saturating_sub(1)..(j + 2).min(m) {
+                s += a[[ii, jj]];
+                c += 1.0;
+            }
+        }
+        s / c
+    })
+}
+
+/// `a` padded by `d` on every side, following the boundary mode.
+fn pad(a: &ndarray::Array2<f64>, d: usize, b: Boundary<f64>) -> ndarray::Array2<f64> {
+    let (n, m) = a.dim();
+    let src = |i: isize, len: usize| -> Option<usize> {
+        let l = len as isize;
+        if (0..l).contains(&i) {
+            return Some(i as usize);
+        }
+        match b {
+            Boundary::Constant(_) | Boundary::None => None,
+            Boundary::Nearest => Some(i.clamp(0, l - 1) as usize),
+            Boundary::Periodic => Some(i.rem_euclid(l) as usize),
+            Boundary::Reflect => Some(if i < 0 { -i - 1 } else { 2 * l - 1 - i } as usize),
+        }
+    };
+    let fill = if let Boundary::Constant(v) = b {
+        v
+    } else {
+        0.0
+    };
+    ndarray::Array2::from_shape_fn((n + 2 * d, m + 2 * d), |(i, j)| {
+        match (
+            src(i as isize - d as isize, n),
+            src(j as isize - d as isize, m),
+        ) {
+            (Some(x), Some(y)) => a[[x, y]],
+            _ => fill,
+        }
+    })
+}
+
+fn mean_filter(b: ndarray::ArrayViewD<'_, f64>, _: &BlockInfo) -> ArrayD<f64> {
+    mean3(b.into_dimensionality().unwrap()).into_dyn()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn map_overlap_mean_filter_matches_direct(n in 1usize..14, m in 1usize..14, cn in 1usize..6, cm in 1usize..6, seed in 0u64..100, mode in 0usize..5) {
+        let a = data(&[n, m], seed).into_dimensionality::<ndarray::Ix2>().unwrap();
+        let boundary = [Boundary::None, Boundary::Constant(-3.5), Boundary::Reflect, Boundary::Periodic, Boundary::Nearest][mode];
+        let want = if boundary == Boundary::None {
+            mean3(a.view())
+        } else {
+            let p = pad(&a, 1, boundary);
+            mean3(p.view()).slice(s![1..n + 1, 1..m + 1]).to_owned()
+        };
+        let x = ChunkedArray::from_ndarray(a.clone(), [cn.min(n), cm.min(m)]).unwrap();
+        let y = x.map_overlap(&[1, 1], boundary, mean_filter).unwrap();
+        let got = y.compute(rt()).unwrap();
+        prop_assert!(got.iter().zip(want.iter()).all(|(p, q)| (p - q).abs() < 1e-9), "{} vs {}", got, want);
+    }
+}
+
+#[test]
+fn map_overlap_deeper_than_a_chunk_gathers_more_blocks() {
+    let a = data(&[10, 9], 5)
+        .into_dimensionality::<ndarray::Ix2>()
+        .unwrap();
+    let x = ChunkedArray::from_ndarray(a.clone(), [2, 3]).unwrap();
+    // Sum over a 7 × 7 window (depth 3, deeper than the 2-row chunks), periodic.
+    let f = |b: ndarray::ArrayViewD<'_, f64>, _: &BlockInfo| {
+        let b = b.into_dimensionality::<ndarray::Ix2>().unwrap();
+        let (n, m) = b.dim();
+        ndarray::Array2::from_shape_fn((n, m), |(i, j)| {
+            if i < 3 || j < 3 || i + 3 >= n || j + 3 >= m {
+                return 0.0;
+            }
+            b.slice(s![i - 3..i + 4, j - 3..j + 4]).sum()
+        })
+        .into_dyn()
+    };
+    let got = x
+        .map_overlap(&[3, 3], Boundary::Periodic, f)
+        .unwrap()
+        .compute(rt())
+        .unwrap();
+    let p = pad(&a, 3, Boundary::Periodic);
+    let want =
+        ndarray::Array2::from_shape_fn((10, 9), |(i, j)| p.slice(s![i..i + 7, j..j + 7]).sum());
+    assert!(
+        got.iter()
+            .zip(want.iter())
+            .all(|(p, q)| (p - q).abs() < 1e-9)
+    );
+    // Typed errors.
+    assert!(matches!(
+        x.map_overlap(&[1], Boundary::None, f),
+        Err(Error::Axis { .. })
+    ));
+    let bad = x.map_overlap(
+        &[1, 1],
+        Boundary::None,
+        |b: ndarray::ArrayViewD<'_, f64>, _: &BlockInfo| b.slice(s![1.., ..]).to_owned().into_dyn(),
+    );
+    assert!(matches!(
+        bad.unwrap().compute(rt()),
+        Err(Error::UserFunction { .. })
+    ));
+}
+
+#[test]
+fn map_blocks_and_blockwise() {
+    let a = data(&[7, 5], 9);
+    let x = ChunkedArray::from_ndarray(a.clone(), [3, 2]).unwrap();
+    let y = x.map_blocks(|b, info| {
+        b.mapv(|v| v as i64 + info.region.0[0].start as i64 * 10_000 + info.index[1] as i64)
+    });
+    let got = y.compute(rt()).unwrap();
+    let want = ArrayD::from_shape_fn(IxDyn(&[7, 5]), |i| {
+        a[&i] as i64 + (i[0] / 3 * 3) as i64 * 10_000 + (i[1] / 2) as i64
+    });
+    assert_eq!(got, want);
+    // Declared output chunks: each block becomes its column sums.
+    let sums = x
+        .map_blocks_to(
+            ChunkGrid::new(vec![
+                chunkwise::chunks::AxisChunks::regular(3, 1),
+                x.chunks().axis(1).clone(),
+            ]),
+            |b, _| b.sum_axis(Axis(0)).insert_axis(Axis(0)),
+        )
+        .unwrap();
+    assert_eq!(sums.shape(), &[3, 5]);
+    let got = sums.compute(rt()).unwrap();
+    assert!((got[[0, 0]] - a.slice(s![0..3, 0]).sum()).abs() < 1e-9);
+    assert!((got[[2, 4]] - a.slice(s![6..7, 4]).sum()).abs() < 1e-9);
+    assert!(matches!(
+        x.map_blocks_to(ChunkGrid::regular(&[7, 5], &[7, 5]), |b, _| b.to_owned()),
+        Err(Error::Shape { .. })
+    ));
+    // Blockwise over differently chunked inputs (unified first), with a transposed result
+    // layout from the closure.
+    let b = data(&[7, 5], 10);
+    let z = ChunkedArray::from_ndarray(b.clone(), [2, 5]).unwrap();
+    let w = x
+        .blockwise(&z, |p, q, _| {
+            let s = (&p - &q).reversed_axes().to_owned();
+            s.reversed_axes()
+        })
+        .unwrap();
+    assert_eq!(w.compute(rt()).unwrap(), &a - &b);
+    let bad = ChunkedArray::from_ndarray(data(&[5, 7], 1), [2, 2]).unwrap();
+    assert!(matches!(
+        x.blockwise(&bad, |p, _q: ndarray::ArrayViewD<'_, f64>, _| p.to_owned()),
+        Err(Error::Shape { .. })
+    ));
+}

@@ -1,5 +1,6 @@
 //! [`ChunkedArray`]: the lazy, typed handle users hold.
 
+mod blocks;
 mod create;
 mod elementwise;
 mod execute;
@@ -7,6 +8,7 @@ mod reduce;
 mod store;
 mod structure;
 
+pub use blocks::{BlockInfo, Boundary};
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use execute::compute_all;
 pub use reduce::ReduceOpts;
