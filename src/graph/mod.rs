@@ -13,6 +13,8 @@ pub(crate) mod lower;
 pub(crate) mod node;
 pub(crate) mod optimize;
 pub(crate) mod slice;
+#[cfg(feature = "zarr")]
+pub(crate) mod stage;
 pub(crate) mod structure;
 
 pub(crate) use node::{Node, NodeRef, Op};
