@@ -97,6 +97,16 @@ proptest! {
         let e = (&(&x * 2.0) + &xb).unwrap();
         let want_e = nd_slice(&(&a * 2.0 + &b), &elems);
         prop_assert_eq!(e.slice(&elems).unwrap().compute(rt()).unwrap(), want_e);
+        // With an operand broadcast along every axis but the first (length-1 axes).
+        let mut cshape = vec![1; shape.len()];
+        cshape[0] = shape[0];
+        let c = data(&cshape, seed + 2);
+        let mut cchunks = vec![1; shape.len()];
+        cchunks[0] = chunks[0];
+        let xc = ChunkedArray::from_ndarray(c.clone(), chunk_spec(&cchunks)).unwrap();
+        let f = (&e - &xc).unwrap();
+        let want_f = nd_slice(&(&a * 2.0 + &b - &c), &elems);
+        prop_assert_eq!(f.slice(&elems).unwrap().compute(rt()).unwrap(), want_f);
         // Of a computed array (a reduction over a new axis: a block slice).
         let r = x.insert_axis(0).unwrap().sum_axis(0).unwrap();
         prop_assert_eq!(r.slice(&elems).unwrap().compute(rt()).unwrap(), want.clone());

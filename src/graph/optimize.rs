@@ -7,6 +7,12 @@
 //!    the leaves, where rules 1–3 usually make it free.
 //! 5. `Elementwise(.., Elementwise(..), ..)` → one `Elementwise` with the inner expression
 //!    inlined: chains of elementwise operations become one kernel per block.
+//! 6. `Slice(Source)` → the source read through the slice (only the sliced regions are read);
+//!    `Slice(Elementwise(inputs))` → `Elementwise(Slice(inputs))`, each input sliced on its own
+//!    axes (broadcast axes kept whole); any other slice stays a block slice of its input.
+//!
+//! Rechunks whose single-pass gathers would not fit the memory limit are staged at run time
+//! ([`super::stage`]), not here: the plan depends on the limit.
 
 use super::expr::{Expr, ExprNode};
 use super::node::{Node, NodeRef, Op, ReduceSpec};
