@@ -345,7 +345,7 @@ fn map_overlap_deeper_than_a_chunk_gathers_more_blocks() {
         .into_dimensionality::<ndarray::Ix2>()
         .unwrap();
     let x = ChunkedArray::from_ndarray(a.clone(), [2, 3]).unwrap();
-    // Sum over a 7 × 7 window (depth 3, deeper than the 2-row chunks), periodic.
+    // Sum over a 7 × 7 window (depth 3, deeper than the 2-row chunks).
     let f = |b: ndarray::ArrayViewD<'_, f64>, _: &BlockInfo| {
         let b = b.into_dimensionality::<ndarray::Ix2>().unwrap();
         let (n, m) = b.dim();
@@ -357,19 +357,27 @@ fn map_overlap_deeper_than_a_chunk_gathers_more_blocks() {
         })
         .into_dyn()
     };
-    let got = x
-        .map_overlap(&[3, 3], Boundary::Periodic, f)
-        .unwrap()
-        .compute(rt())
-        .unwrap();
-    let p = pad(&a, 3, Boundary::Periodic);
-    let want =
-        ndarray::Array2::from_shape_fn((10, 9), |(i, j)| p.slice(s![i..i + 7, j..j + 7]).sum());
-    assert!(
-        got.iter()
-            .zip(want.iter())
-            .all(|(p, q)| (p - q).abs() < 1e-9)
-    );
+    for boundary in [
+        Boundary::Periodic,
+        Boundary::Reflect,
+        Boundary::Nearest,
+        Boundary::Constant(2.5),
+    ] {
+        let got = x
+            .map_overlap(&[3, 3], boundary, f)
+            .unwrap()
+            .compute(rt())
+            .unwrap();
+        let p = pad(&a, 3, boundary);
+        let want =
+            ndarray::Array2::from_shape_fn((10, 9), |(i, j)| p.slice(s![i..i + 7, j..j + 7]).sum());
+        assert!(
+            got.iter()
+                .zip(want.iter())
+                .all(|(p, q)| (p - q).abs() < 1e-9),
+            "{boundary:?}"
+        );
+    }
     // Typed errors.
     assert!(matches!(
         x.map_overlap(&[1], Boundary::None, f),

@@ -139,6 +139,49 @@ where
 /// (constant fill).
 type AxisMap = Vec<Option<usize>>;
 
+/// A run of haloed positions along one axis: `src` is `(dep block position, offset of the
+/// first element, step ±1)`, or `None` for the constant.
+struct Run {
+    dst: std::ops::Range<usize>,
+    src: Option<(usize, usize, isize)>,
+}
+
+/// Splits an axis's `(dep block position, offset)` map into runs.
+fn axis_runs(locate: &[Option<(usize, usize)>]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (p, l) in locate.iter().enumerate() {
+        if let Some(last) = runs.last_mut() {
+            let extends = match (last.src, l) {
+                (None, None) => true,
+                (Some((k, off, step)), Some((k2, off2))) if k == *k2 => {
+                    let n = last.dst.len() as isize;
+                    if n == 1 {
+                        let d = *off2 as isize - off as isize;
+                        if d == 1 || d == -1 {
+                            last.src = Some((k, off, d));
+                            true
+                        } else {
+                            false
+                        }
+                    } else {
+                        off as isize + n * step == *off2 as isize
+                    }
+                }
+                _ => false,
+            };
+            if extends {
+                last.dst.end = p + 1;
+                continue;
+            }
+        }
+        runs.push(Run {
+            dst: p..p + 1,
+            src: l.map(|(k, off)| (k, off, 1)),
+        });
+    }
+    runs
+}
+
 struct OverlapFn<T, U, F> {
     depth: Vec<usize>,
     boundary: Boundary<T>,
@@ -275,19 +318,37 @@ where
             _ => T::default(),
         };
         let hshape: Vec<usize> = halo.iter().map(|(_, m)| m.len()).collect();
-        let mut local = vec![0usize; nd];
-        let haloed = ArrayD::from_shape_fn(IxDyn(&hshape), |p| {
+        // Per axis, runs of consecutive haloed positions that copy consecutive (or reversed)
+        // elements of one dep block, or hold the constant: then one strided copy per
+        // combination of runs instead of one lookup per element.
+        let runs: Vec<Vec<Run>> = locate.iter().map(|l| axis_runs(l)).collect();
+        let mut haloed = ArrayD::from_elem(IxDyn(&hshape), fill);
+        let run_counts: Vec<std::ops::Range<usize>> = runs.iter().map(|r| 0..r.len()).collect();
+        for_each_index(&run_counts, |combo| {
             let mut lin = 0;
-            for ax in 0..nd {
-                match locate[ax][p[ax]] {
-                    None => return fill,
-                    Some((k, off)) => {
-                        lin = lin * counts[ax] + k;
-                        local[ax] = off;
-                    }
-                }
+            let mut src = Vec::with_capacity(nd);
+            let mut dst = Vec::with_capacity(nd);
+            for (ax, &r) in combo.iter().enumerate() {
+                let run = &runs[ax][r];
+                let Some((k, off, step)) = run.src else {
+                    return; // Constant: already filled.
+                };
+                lin = lin * counts[ax] + k;
+                dst.push(ndarray::Slice::from(run.dst.clone()));
+                src.push(if step > 0 {
+                    ndarray::Slice::from(off..off + run.dst.len())
+                } else {
+                    ndarray::Slice::new(
+                        (off + 1 - run.dst.len()) as isize,
+                        Some(off as isize + 1),
+                        -1,
+                    )
+                });
             }
-            views[lin][local.as_slice()]
+            let from = views[lin].slice_each_axis(|a| src[a.axis.index()]);
+            haloed
+                .slice_each_axis_mut(|a| dst[a.axis.index()])
+                .assign(&from);
         });
         let info = BlockInfo {
             index: idx.to_vec(),
