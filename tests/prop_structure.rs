@@ -525,3 +525,23 @@ fn pancake_to_pencil_rechunk_stays_within_the_limit() {
         report.peak_tracked_bytes
     );
 }
+
+#[test]
+fn explain_shows_slice_pushdown_and_rechunk_strategy() {
+    let a =
+        ChunkedArray::<f64>::from_fn(&[40, 40], [10, 10], |r: &Region| ArrayD::zeros(r.shape()))
+            .unwrap();
+    let y = (&a + 1.0).slice(s![5..15, ..;2]).unwrap();
+    let e = y.explain();
+    // The slice is a read of the sliced regions: no slice node in the optimized graph.
+    let optimized = e.split("as written").next().unwrap();
+    assert!(!optimized.contains("slice["), "{e}");
+    assert!(optimized.contains("from_fn["), "{e}");
+    // A rechunk of a computed array that fits the limit gathers in one pass.
+    let r = a.t().rechunk([40, 5]).unwrap();
+    assert!(
+        r.explain().contains("direct (one gather pass)"),
+        "{}",
+        r.explain()
+    );
+}
