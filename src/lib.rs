@@ -36,7 +36,10 @@ pub(crate) mod graph;
 pub mod io;
 pub mod ops;
 
-pub use array::{ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all, where_};
+pub use array::{
+    BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,
+    concatenate, stack, where_,
+};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
@@ -44,7 +47,10 @@ pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
 
 /// The names most programs need: `use chunkwise::prelude::*;`.
 pub mod prelude {
-    pub use crate::array::{ChunkedArray, OpenOptions, ReduceOpts, compute_all, where_};
+    pub use crate::array::{
+        BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
+        stack, where_,
+    };
     pub use crate::chunks::{AxisSpec, ChunkGrid, ChunkSpec, Region};
     pub use crate::element::{DType, Element, Float, Numeric};
     pub use crate::error::{Error, Result};

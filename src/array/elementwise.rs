@@ -208,7 +208,12 @@ impl<T: Element> ChunkedArray<T> {
     /// The same values with another chunking. Cheap when the array comes straight from a
     /// source (the new blocks are read directly) or from elementwise work on one (the rechunk
     /// is pushed to the sources); otherwise each new block is assembled from the old blocks
-    /// that overlap it.
+    /// that overlap it. When those gathers would not fit the runtime's memory limit (every
+    /// new block needs many old ones, as from one-time-step "pancakes" to full-time-series
+    /// "pencils"), the rechunk runs in passes through intermediate chunkings planned by
+    /// [`crate::ops::rechunk_plan::plan_rechunk`], each written to a temporary Zarr array
+    /// (removed after the run) so that every pass's tasks fit the limit; `explain_for` shows
+    /// the strategy and passes. Without the `zarr` feature it is always a single pass.
     ///
     /// # Errors
     /// Invalid chunks for the shape.

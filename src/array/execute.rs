@@ -14,25 +14,148 @@ use crate::io::BlockWriter;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 use std::sync::Mutex;
 
-/// Optimizes, lowers and runs `roots`, storing the report on the runtime.
+/// Optimizes, lowers and runs `roots`, storing the report on the runtime. Rechunks that need
+/// stages run their intermediate passes first, through temporary Zarr arrays
+/// ([`crate::graph::stage`]); the report then covers every pass (peak: the largest).
 fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Result<RunReport> {
     let nodes: Vec<NodeRef> = roots.iter().map(|(n, _)| n.clone()).collect();
     let opt = optimize(&nodes);
+    #[cfg(feature = "zarr")]
+    let mut staging = staging::Staging::default();
+    #[cfg(feature = "zarr")]
+    let opt = crate::graph::stage::stage_rechunks(&opt, rt.memory_limit, &mut |pass| {
+        staging.materialize(rt, pass)
+    })?;
+    #[allow(unused_mut)]
+    let mut report = run_optimized(rt, opt, roots, sinks, false)?;
+    #[cfg(feature = "zarr")]
+    staging.merge_into(&mut report);
+    if let Ok(mut last) = rt.last.lock() {
+        *last = Some(report.clone());
+    }
+    Ok(report)
+}
+
+/// Lowers and runs already optimized roots.
+fn run_optimized(
+    rt: &Runtime,
+    opt: Vec<NodeRef>,
+    roots: &[(NodeRef, bool)],
+    sinks: &[&dyn OutputSink],
+    group_major: bool,
+) -> Result<RunReport> {
     let plan = lower(
         &opt.into_iter()
             .zip(roots)
             .map(|(node, (_, direct))| Root {
+                order: if group_major {
+                    crate::graph::lower::group_order(&node)
+                } else {
+                    None
+                },
                 node,
                 direct: *direct,
             })
             .collect::<Vec<_>>(),
         rt.memory_limit,
     );
-    let report = run_plan(rt, &plan, sinks)?;
-    if let Ok(mut last) = rt.last.lock() {
-        *last = Some(report.clone());
+    run_plan(rt, &plan, sinks)
+}
+
+#[cfg(feature = "zarr")]
+mod staging {
+    use super::{WriterSink, run_optimized};
+    use crate::error::Result;
+    use crate::exec::{RunReport, Runtime};
+    use crate::graph::NodeRef;
+    use crate::io::BlockSource;
+    use crate::io::zarr::{ZarrCompression, ZarrSource, ZarrWriteOptions, ZarrWriter};
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A temporary directory removed (with everything in it) on drop.
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
-    Ok(report)
+
+    /// The intermediate arrays of one run's staged rechunks and the reports of their passes.
+    #[derive(Default)]
+    pub(super) struct Staging {
+        dir: Option<TempDir>,
+        passes: usize,
+        reports: Vec<RunReport>,
+    }
+
+    impl Staging {
+        /// Runs `pass` (an intermediate chunking) into a temporary Zarr array and opens it.
+        pub(super) fn materialize(
+            &mut self,
+            rt: &Runtime,
+            pass: &NodeRef,
+        ) -> Result<Arc<dyn BlockSource>> {
+            static RUNS: AtomicUsize = AtomicUsize::new(0);
+            if self.dir.is_none() {
+                let dir = std::env::temp_dir().join(format!(
+                    "chunkwise-rechunk-{}-{}",
+                    std::process::id(),
+                    RUNS.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&dir).map_err(|e| crate::Error::Io {
+                    op: "rechunk",
+                    path: dir.clone(),
+                    source: e,
+                })?;
+                self.dir = Some(TempDir(dir));
+            }
+            let dir = &self.dir.as_ref().expect("created above").0;
+            let name = format!("stage{}", self.passes);
+            self.passes += 1;
+            let chunk_shape: Vec<usize> =
+                pass.grid.chunk_shape().iter().map(|&c| c.max(1)).collect();
+            let writer = ZarrWriter::create(
+                dir,
+                &name,
+                &pass.shape,
+                &chunk_shape,
+                pass.dtype,
+                ZarrWriteOptions {
+                    compression: ZarrCompression::None,
+                    overwrite: true,
+                    ..Default::default()
+                },
+            )?;
+            let sink = WriterSink {
+                grid: pass.grid.clone(),
+                writer: &writer,
+            };
+            let report = run_optimized(
+                rt,
+                vec![pass.clone()],
+                &[(pass.clone(), false)],
+                &[&sink],
+                true,
+            )?;
+            crate::io::BlockWriter::commit(&writer)?;
+            self.reports.push(report);
+            Ok(Arc::new(ZarrSource::open(dir, &name)?))
+        }
+
+        /// Folds the passes' reports into the final one: tasks and bytes add up, the peak is
+        /// the largest.
+        pub(super) fn merge_into(&self, report: &mut RunReport) {
+            for r in &self.reports {
+                report.tasks += r.tasks;
+                report.bytes_produced += r.bytes_produced;
+                report.wall_time += r.wall_time;
+                report.peak_tracked_bytes = report.peak_tracked_bytes.max(r.peak_tracked_bytes);
+            }
+        }
+    }
 }
 
 /// Receives blocks into a preallocated array: each task writes its own disjoint region.

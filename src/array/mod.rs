@@ -1,15 +1,19 @@
 //! [`ChunkedArray`]: the lazy, typed handle users hold.
 
+mod blocks;
 mod create;
 mod elementwise;
 mod execute;
 mod reduce;
 mod store;
+mod structure;
 
+pub use blocks::{BlockInfo, Boundary};
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use execute::compute_all;
 pub use reduce::ReduceOpts;
 pub use store::OpenOptions;
+pub use structure::{concatenate, stack};
 
 use crate::chunks::ChunkGrid;
 use crate::element::{DType, Element};

@@ -1,6 +1,6 @@
 //! Printing plans: `explain()` text and Graphviz DOT.
 
-use super::lower::{Root, lower};
+use super::lower::{Root, gather_task_bytes, lower, rechunk_stages};
 use super::node::{NodeRef, Op};
 use super::optimize::optimize;
 use crate::exec::report::human_bytes;
@@ -51,12 +51,37 @@ pub(crate) fn explain(roots: &[NodeRef], limit: usize) -> String {
     let mut s = String::new();
     let opt = optimize(roots);
     write_graph(&mut s, "optimized graph", &opt);
+    for n in topo(&opt) {
+        if let Op::Rechunk { input } = &n.op {
+            match rechunk_stages(&n, limit) {
+                Some(plan) => {
+                    let _ = writeln!(
+                        s,
+                        "#{} {plan}\n  (intermediates are written to temporary Zarr arrays, one run \
+                         per pass; the tasks below are the last pass's reads before staging)",
+                        n.id
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "#{} rechunk {} → {}: direct (one gather pass), max task {}",
+                        n.id,
+                        input.grid,
+                        n.grid,
+                        human_bytes(gather_task_bytes(&input.grid, &n.grid, n.dtype.size()))
+                    );
+                }
+            }
+        }
+    }
     write_graph(&mut s, "as written", roots);
     let plan = lower(
         &opt.iter()
             .map(|n| Root {
                 node: n.clone(),
                 direct: true,
+                order: None,
             })
             .collect::<Vec<_>>(),
         limit,

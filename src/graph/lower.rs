@@ -4,13 +4,15 @@
 //! Tasks are created only for blocks some output needs (culling is implicit). In-memory
 //! sources produce no tasks: kernels read views of them in place.
 
+use super::blockfn::BlockFnKernel;
 use super::expr::ExprNode;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
-use crate::chunks::Region;
+use crate::chunks::{ChunkGrid, Region};
 use crate::exec::task::{Kernel, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
 use crate::ops::fused::Program;
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
+use crate::ops::rechunk_plan::{RechunkPlan, Strategy, plan_rechunk};
 use crate::ops::reduce::{CombineKernel, PartialInput, PartialKernel};
 use crate::ops::scan::ScanKernel;
 use std::collections::HashMap;
@@ -27,6 +29,25 @@ enum BlockInput {
 pub(crate) struct Root {
     pub node: NodeRef,
     pub direct: bool,
+    /// The order in which its blocks are planned (linear block numbers), row-major if `None`.
+    pub order: Option<Vec<usize>>,
+}
+
+/// For a rechunk `n`: its blocks group by group of the pass from its input's chunks (row-major
+/// within a group), so each group's input blocks are released before the next group starts.
+pub(crate) fn group_order(n: &Node) -> Option<Vec<usize>> {
+    let Op::Rechunk { input } = &n.op else {
+        return None;
+    };
+    let groups = crate::ops::rechunk_plan::group_grid(&input.grid, &n.grid);
+    let mut order = Vec::with_capacity(n.grid.nblocks());
+    for g in 0..groups.nblocks() {
+        let region = groups.block_region(&groups.unravel(g));
+        for_each_index(&n.grid.blocks_overlapping(&region), |b| {
+            order.push(n.grid.ravel(b));
+        });
+    }
+    Some(order)
 }
 
 struct Lowerer {
@@ -42,6 +63,47 @@ struct Lowerer {
     labels: HashMap<*const Node, Arc<str>>,
 }
 
+/// Bytes of the largest single-pass gather task of rechunking `input` to `target` (an upper
+/// bound: per axis, the most input elements any target block overlaps), inputs plus output.
+pub(crate) fn gather_task_bytes(input: &ChunkGrid, target: &ChunkGrid, itemsize: usize) -> usize {
+    let mut elems = 1usize;
+    for ax in 0..target.ndim() {
+        let (a, t) = (input.axis(ax), target.axis(ax));
+        let most = (0..t.nblocks())
+            .map(|b| {
+                a.blocks_overlapping(t.range(b))
+                    .map(|i| a.size(i))
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0);
+        elems = elems.saturating_mul(most);
+    }
+    elems
+        .saturating_add(target.max_block_len())
+        .saturating_mul(itemsize)
+}
+
+/// The multi-stage plan for rechunk node `n` when its single-pass gather tasks would not fit
+/// `limit`; `None` when the gather fits (or no plan fits: the plan-time check then reports the
+/// task that is too large). See [`super::stage`] for how the stages run.
+pub(crate) fn rechunk_stages(n: &Node, limit: usize) -> Option<RechunkPlan> {
+    let Op::Rechunk { input } = &n.op else {
+        return None;
+    };
+    let size = n.dtype.size();
+    if gather_task_bytes(&input.grid, &n.grid, size) <= limit {
+        return None;
+    }
+    // Each pass's groups get half the limit: blocks of the pass before and after may be held
+    // at the same time as a group is gathered.
+    let plan = plan_rechunk(&n.shape, &input.grid, &n.grid, size, limit / 2).ok()?;
+    match plan.strategy() {
+        Strategy::MultiStage { .. } => Some(plan),
+        Strategy::Direct => None,
+    }
+}
+
 /// Lowers the (optimized) roots to a plan for a run with memory limit `limit`.
 pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
     let mut l = Lowerer {
@@ -55,7 +117,12 @@ pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
     let mut outputs = Vec::new();
     for (r, root) in roots.iter().enumerate() {
         let n = &root.node;
-        for k in 0..n.grid.nblocks() {
+        let row_major = 0..n.grid.nblocks();
+        let order: Box<dyn Iterator<Item = usize>> = match &root.order {
+            Some(o) => Box::new(o.iter().copied()),
+            None => Box::new(row_major),
+        };
+        for k in order {
             let idx = n.grid.unravel(k);
             let t = match l.block(n, &idx) {
                 BlockInput::Task(t) if l.tasks[t as usize].output.is_none() => t,
@@ -256,6 +323,32 @@ impl Lowerer {
                     axis,
                     op,
                     prev,
+                });
+                BlockInput::Task(self.push(n, k, deps, bytes, scratch, shape, false, false))
+            }
+            Op::Blocks { f, inputs } => {
+                if let Some((k, b)) = f.alias(inputs, idx) {
+                    // The block is an input block: no task (and no memo entry, so the input's
+                    // own rematerialization rules apply).
+                    let input = inputs[k].clone();
+                    return self.block(&input, &b);
+                }
+                let (f, inputs) = (f.clone(), inputs.clone());
+                let mut deps = Vec::new();
+                let mut leaves = Vec::new();
+                let mut dep_regions = Vec::new();
+                for (k, b) in f.deps(&inputs, &n.grid, idx) {
+                    leaves.push(self.leaf(&inputs[k], &b, &mut deps));
+                    dep_regions.push(inputs[k].grid.block_region(&b));
+                }
+                let scratch = f.scratch_bytes(&inputs, &n.grid, idx);
+                let k = Arc::new(BlockFnKernel {
+                    f,
+                    leaves,
+                    dep_regions,
+                    idx: idx.to_vec(),
+                    region,
+                    dtype: n.dtype,
                 });
                 BlockInput::Task(self.push(n, k, deps, bytes, scratch, shape, false, false))
             }

@@ -6,10 +6,15 @@
 //! At `compute` the DAG reachable from the requested outputs is optimized
 //! ([`optimize::optimize`]), then lowered to tasks ([`lower`]).
 
+pub(crate) mod blockfn;
 pub(crate) mod explain;
 pub(crate) mod expr;
 pub(crate) mod lower;
 pub(crate) mod node;
 pub(crate) mod optimize;
+pub(crate) mod slice;
+#[cfg(feature = "zarr")]
+pub(crate) mod stage;
+pub(crate) mod structure;
 
 pub(crate) use node::{Node, NodeRef, Op};

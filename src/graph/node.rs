@@ -1,3 +1,4 @@
+use super::blockfn::BlockFn;
 use super::expr::Expr;
 use crate::chunks::ChunkGrid;
 use crate::element::DType;
@@ -38,6 +39,12 @@ pub(crate) enum Op {
         axis: usize,
         op: Arc<dyn ScanOp>,
     },
+    /// Each block computed by a block function from a few input blocks (slices of computed
+    /// arrays, transposes, reshapes, concatenation, `map_blocks`, `map_overlap`).
+    Blocks {
+        f: Arc<dyn BlockFn>,
+        inputs: Vec<NodeRef>,
+    },
 }
 
 /// A reduction: per-block partials, combined `split_every` at a time, then finalised.
@@ -71,6 +78,7 @@ impl Node {
             Op::Rechunk { input } => vec![input],
             Op::Reduce(r) => vec![&r.input],
             Op::Scan { input, .. } => vec![input],
+            Op::Blocks { inputs, .. } => inputs.iter().collect(),
         }
     }
 
@@ -87,6 +95,7 @@ impl Node {
                 r.axes,
                 if r.keepdims { " keepdims" } else { "" }
             ),
+            Op::Blocks { f, .. } => f.name(),
         }
     }
 }

@@ -7,9 +7,16 @@
 //!    the leaves, where rules 1–3 usually make it free.
 //! 5. `Elementwise(.., Elementwise(..), ..)` → one `Elementwise` with the inner expression
 //!    inlined: chains of elementwise operations become one kernel per block.
+//! 6. `Slice(Source)` → the source read through the slice (only the sliced regions are read);
+//!    `Slice(Elementwise(inputs))` → `Elementwise(Slice(inputs))`, each input sliced on its own
+//!    axes (broadcast axes kept whole); any other slice stays a block slice of its input.
+//!
+//! Rechunks whose single-pass gathers would not fit the memory limit are staged at run time
+//! ([`super::stage`]), not here: the plan depends on the limit.
 
 use super::expr::{Expr, ExprNode};
 use super::node::{Node, NodeRef, Op, ReduceSpec};
+use super::slice::{SliceFn, SliceSpec, SlicedSource};
 use crate::chunks::{AxisChunks, ChunkGrid};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,9 +75,65 @@ fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
                 )
             }
         }
+        Op::Blocks { f, inputs } => {
+            let new: Vec<NodeRef> = inputs.iter().map(|i| opt(i, memo)).collect();
+            if let Some(spec) = f.as_slice() {
+                slice_node(&new[0], spec)
+            } else if new.iter().zip(inputs).all(|(a, b)| Arc::ptr_eq(a, b)) {
+                n.clone()
+            } else {
+                Node::new(
+                    n.grid.clone(),
+                    n.dtype,
+                    Op::Blocks {
+                        f: f.clone(),
+                        inputs: new,
+                    },
+                )
+            }
+        }
     };
     memo.insert(Arc::as_ptr(n), out.clone());
     out
+}
+
+/// `input` (already optimized) sliced by `spec`: a sliced read of a source, a slice pushed
+/// through an elementwise node to its inputs (respecting broadcasting), or else a slice node.
+pub(crate) fn slice_node(input: &NodeRef, spec: &SliceSpec) -> NodeRef {
+    if spec.is_identity(&input.shape) {
+        return input.clone();
+    }
+    let grid = spec.out_grid(&input.grid);
+    match &input.op {
+        Op::Source(s) => Node::new(
+            grid,
+            input.dtype,
+            Op::Source(Arc::new(SlicedSource::new(s.clone(), spec.clone()))),
+        ),
+        Op::Elementwise { expr, inputs } => {
+            let inputs: Vec<NodeRef> = inputs
+                .iter()
+                .map(|i| slice_node(i, &spec.for_broadcast_input(&i.shape, &input.shape)))
+                .collect();
+            let shell = Node::new(
+                grid,
+                input.dtype,
+                Op::Elementwise {
+                    expr: expr.clone(),
+                    inputs: inputs.clone(),
+                },
+            );
+            fuse(&shell, expr, &inputs)
+        }
+        _ => Node::new(
+            grid,
+            input.dtype,
+            Op::Blocks {
+                f: Arc::new(SliceFn { spec: spec.clone() }),
+                inputs: vec![input.clone()],
+            },
+        ),
+    }
 }
 
 /// `input` (already optimized) with grid `target`, applying rules 1–4.
