@@ -63,8 +63,7 @@ fn fails(args: &[&str], code: i32, needle: &str) -> Out {
 }
 
 fn json(o: &Out) -> Value {
-    serde_json::from_str(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", o.stdout))
+    serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", o.stdout))
 }
 
 fn stats(path: &str) -> Value {
@@ -126,7 +125,9 @@ fn assert_stats(what: &str, got: &Value, want: &[Option<f64>; 6]) {
     sorted.sort_unstable();
     assert_eq!(
         sorted,
-        ["chunks", "count", "dtype", "max", "mean", "min", "shape", "std", "sum"],
+        [
+            "chunks", "count", "dtype", "max", "mean", "min", "shape", "std", "sum"
+        ],
         "{what}: keys"
     );
     for (k, w) in STAT_KEYS.iter().zip(want) {
@@ -135,9 +136,17 @@ fn assert_stats(what: &str, got: &Value, want: &[Option<f64>; 6]) {
             (None, None) => {}
             (Some(g), Some(w)) => {
                 // Sums cancel (values of both signs): compare them on the scale of the values.
-                let tol = if *k == "sum" || *k == "mean" { 1e-9 } else { 1e-7 };
+                let tol = if *k == "sum" || *k == "mean" {
+                    1e-9
+                } else {
+                    1e-7
+                };
                 let scale = if *k == "sum" {
-                    want[0].unwrap_or(1.0) * want[3].unwrap_or(1.0).abs().max(want[2].unwrap_or(1.0).abs())
+                    want[0].unwrap_or(1.0)
+                        * want[3]
+                            .unwrap_or(1.0)
+                            .abs()
+                            .max(want[2].unwrap_or(1.0).abs())
                 } else {
                     g.abs().max(w.abs())
                 };
@@ -176,7 +185,11 @@ fn sample_stats_match_recorded_answers() {
     assert_eq!(got["count"].as_f64(), Some(60.0 * 73.0 * 144.0));
     let g = |k: &str| got[k].as_f64().unwrap();
     let e = |k: &str| exp[k].as_f64().unwrap();
-    assert!(close(g("mean"), e("global_mean"), 1e-12), "mean {}", g("mean"));
+    assert!(
+        close(g("mean"), e("global_mean"), 1e-12),
+        "mean {}",
+        g("mean")
+    );
     assert!(close(g("std"), e("global_std"), 1e-9), "std {}", g("std"));
     assert_eq!(g("min"), e("global_min"));
     assert_eq!(g("max"), e("global_max"));
@@ -190,7 +203,14 @@ fn sample_stats_match_recorded_answers() {
 fn stats_reads_each_block_once() {
     let d = tmp();
     let report = p(d.path(), "r.html");
-    let o = ok(&["stats", "data/sample.zarr:/t2m", "--threads", "2", "--report", &report]);
+    let o = ok(&[
+        "stats",
+        "data/sample.zarr:/t2m",
+        "--threads",
+        "2",
+        "--report",
+        &report,
+    ]);
     assert!(o.stdout.contains("mean:"), "{}", o.stdout);
     let line = o.stdout.lines().find(|l| l.starts_with("run:")).unwrap();
     assert!(line.contains("6 blocks"), "{line}");
@@ -204,10 +224,18 @@ fn stats_reads_each_block_once() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| labels[e[4].as_u64().unwrap() as usize].as_str().unwrap().starts_with("source"))
+        .filter(|e| {
+            labels[e[4].as_u64().unwrap() as usize]
+                .as_str()
+                .unwrap()
+                .starts_with("source")
+        })
         .count();
     assert_eq!(reads, 6, "{data}");
-    assert_eq!(data["events"].as_array().unwrap().len(), data["tasks"].as_u64().unwrap() as usize);
+    assert_eq!(
+        data["events"].as_array().unwrap().len(),
+        data["tasks"].as_u64().unwrap() as usize
+    );
 }
 
 #[test]
@@ -256,14 +284,24 @@ fn info_describes_the_array() {
     assert_eq!(v["dimension_names"], serde_json::json!(["y", "x"]));
     assert_eq!(v["attributes"]["units"], "K");
     assert!(
-        v["codecs"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().contains("zstd")),
+        v["codecs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("zstd")),
         "{v}"
     );
     let text = ok(&["info", "tests/data/zarr/v2.zarr:/f4_blosc"]).stdout;
-    for needle in ["Zarr v2", "float32", "(37, 23)", "blosc", "lat, lon", "units"] {
+    for needle in [
+        "Zarr v2", "float32", "(37, 23)", "blosc", "lat, lon", "units",
+    ] {
         assert!(text.contains(needle), "info lacks {needle}:\n{text}");
     }
-    let sharded = json(&ok(&["info", "--json", "tests/data/zarr/v3.zarr:/i8_sharded"]));
+    let sharded = json(&ok(&[
+        "info",
+        "--json",
+        "tests/data/zarr/v3.zarr:/i8_sharded",
+    ]));
     assert!(sharded["inner_chunks"].is_array(), "{sharded}");
 }
 
@@ -285,14 +323,26 @@ fn rechunk_round_trip() {
     }
     // A directory output becomes a root array, readable without an inner path.
     let root = p(d.path(), "root.zarr");
-    ok(&["rechunk", "--chunks", "4,4", "tests/data/zarr/v2.zarr:/grp/sub/arr", &root]);
+    ok(&[
+        "rechunk",
+        "--chunks",
+        "4,4",
+        "tests/data/zarr/v2.zarr:/grp/sub/arr",
+        &root,
+    ]);
     assert_eq!(
         stats(&root)["sum"],
         stats("tests/data/zarr/v2.zarr:/grp/sub/arr")["sum"]
     );
     // ... and is not replaced without --overwrite.
     fails(
-        &["rechunk", "--chunks", "2,2", "tests/data/zarr/v2.zarr:/grp/sub/arr", &root],
+        &[
+            "rechunk",
+            "--chunks",
+            "2,2",
+            "tests/data/zarr/v2.zarr:/grp/sub/arr",
+            &root,
+        ],
         1,
         "--overwrite",
     );
@@ -304,17 +354,29 @@ fn rechunk_round_trip() {
         "tests/data/zarr/v2.zarr:/grp/sub/arr",
         &root,
     ]);
-    assert_eq!(json(&ok(&["info", "--json", &root]))["chunks"], serde_json::json!([2, 2]));
+    assert_eq!(
+        json(&ok(&["info", "--json", &root]))["chunks"],
+        serde_json::json!([2, 2])
+    );
 }
 
 #[test]
 fn convert_zarr_round_trip_keeps_metadata() {
     let d = tmp();
     let v2 = format!("{}:/t2m", p(d.path(), "v2.zarr"));
-    ok(&["convert", "--zarr-format", "2", "data/sample.zarr:/t2m", &v2]);
+    ok(&[
+        "convert",
+        "--zarr-format",
+        "2",
+        "data/sample.zarr:/t2m",
+        &v2,
+    ]);
     let info = json(&ok(&["info", "--json", &v2]));
     assert_eq!(info["format"], "Zarr v2");
-    assert_eq!(info["dimension_names"], serde_json::json!(["time", "lat", "lon"]));
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["time", "lat", "lon"])
+    );
     assert_eq!(info["attributes"]["units"], "K");
     let back = format!("{}:/t2m", p(d.path(), "v3.zarr"));
     ok(&["convert", "--compression-level", "0", &v2, &back]);
@@ -329,7 +391,14 @@ fn reduce_writes_zarr() {
     .unwrap();
     let d = tmp();
     let out = format!("{}:/tmean", p(d.path(), "r.zarr"));
-    let o = ok(&["reduce", "mean", "--axis", "0", "data/sample.zarr:/t2m", &out]);
+    let o = ok(&[
+        "reduce",
+        "mean",
+        "--axis",
+        "0",
+        "data/sample.zarr:/t2m",
+        &out,
+    ]);
     assert!(o.stdout.contains("wrote"), "{}", o.stdout);
     let info = json(&ok(&["info", "--json", &out]));
     assert_eq!(info["shape"], serde_json::json!([73, 144]));
@@ -343,16 +412,40 @@ fn reduce_writes_zarr() {
     ));
     // Spatial means over (lat, lon), keepdims.
     let out2 = p(d.path(), "spatial.zarr");
-    ok(&["reduce", "nanmean", "--axis", "1,2", "--keepdims", "data/sample.zarr:/t2m", &out2]);
+    ok(&[
+        "reduce",
+        "nanmean",
+        "--axis",
+        "1,2",
+        "--keepdims",
+        "data/sample.zarr:/t2m",
+        &out2,
+    ]);
     let info = json(&ok(&["info", "--json", &out2]));
     assert_eq!(info["shape"], serde_json::json!([60, 1, 1]));
     // std, var and bool sums run too.
-    for op in ["std", "var", "nanstd", "nanvar", "min", "max", "nanmin", "nanmax", "sum", "nansum"] {
+    for op in [
+        "std", "var", "nanstd", "nanvar", "min", "max", "nanmin", "nanmax", "sum", "nansum",
+    ] {
         let o = format!("{}:/{op}", p(d.path(), "ops.zarr"));
-        ok(&["reduce", op, "--axis", "0", "tests/data/zarr/v3.zarr:/f4_nan_missing", &o]);
+        ok(&[
+            "reduce",
+            op,
+            "--axis",
+            "0",
+            "tests/data/zarr/v3.zarr:/f4_nan_missing",
+            &o,
+        ]);
     }
     let o = format!("{}:/count", p(d.path(), "ops.zarr"));
-    ok(&["reduce", "sum", "--axis", "0,1", "tests/data/zarr/v3.zarr:/b1", &o]);
+    ok(&[
+        "reduce",
+        "sum",
+        "--axis",
+        "0,1",
+        "tests/data/zarr/v3.zarr:/b1",
+        &o,
+    ]);
 }
 
 #[test]
@@ -368,22 +461,94 @@ fn bad_paths_exit_1() {
     // A file where a Zarr output directory should go.
     let f = p(d.path(), "file.zarr");
     std::fs::write(&f, "x").unwrap();
-    fails(&["convert", "data/sample.zarr:/t2m", &f], 1, "not a Zarr array");
+    fails(
+        &["convert", "data/sample.zarr:/t2m", &f],
+        1,
+        "not a Zarr array",
+    );
 }
 
 #[test]
 fn bad_options_exit_2() {
-    fails(&["--memory-limit", "lots", "stats", "data/sample.zarr:/t2m"], 2, "memory size");
-    fails(&["stats", "--threads", "0", "data/sample.zarr:/t2m"], 2, "threads");
-    fails(&["rechunk", "--chunks", "4,x", "data/sample.zarr:/t2m", "/tmp/x.zarr"], 2, "chunks");
-    fails(&["rechunk", "--chunks", "4,0,1", "data/sample.zarr:/t2m", "/tmp/x.zarr"], 2, ">= 1");
-    fails(&["rechunk", "--chunks", "4,4", "data/sample.zarr:/t2m", "/tmp/x.zarr"], 2, "3 axes");
-    fails(&["reduce", "median", "--axis", "0", "data/sample.zarr:/t2m", "/tmp/x.zarr"], 2, "median");
-    fails(&["reduce", "mean", "--axis", "3", "data/sample.zarr:/t2m", "/tmp/x.zarr"], 2, "out of range");
-    fails(&["reduce", "mean", "data/sample.zarr:/t2m", "/tmp/x.zarr"], 2, "--axis");
+    fails(
+        &["--memory-limit", "lots", "stats", "data/sample.zarr:/t2m"],
+        2,
+        "memory size",
+    );
+    fails(
+        &["stats", "--threads", "0", "data/sample.zarr:/t2m"],
+        2,
+        "threads",
+    );
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "4,x",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "chunks",
+    );
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "4,0,1",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        ">= 1",
+    );
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "4,4",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "3 axes",
+    );
+    fails(
+        &[
+            "reduce",
+            "median",
+            "--axis",
+            "0",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "median",
+    );
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "3",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "out of range",
+    );
+    fails(
+        &["reduce", "mean", "data/sample.zarr:/t2m", "/tmp/x.zarr"],
+        2,
+        "--axis",
+    );
     fails(&["frobnicate"], 2, "frobnicate");
     fails(&["stats"], 2, "PATH");
-    fails(&["convert", "data/sample.zarr:/t2m", "data/sample.zarr:/t2m"], 2, "is the input");
+    fails(
+        &["convert", "data/sample.zarr:/t2m", "data/sample.zarr:/t2m"],
+        2,
+        "is the input",
+    );
 }
 
 #[test]
@@ -401,7 +566,11 @@ fn progress_lines_when_forced_without_a_terminal() {
     let o = ok(&["stats", "--progress", "data/sample.zarr:/t2m"]);
     assert!(o.stderr.contains("progress:"), "{}", o.stderr);
     let o = ok(&["stats", "data/sample.zarr:/t2m"]);
-    assert!(o.stderr.is_empty(), "quiet when not a terminal: {}", o.stderr);
+    assert!(
+        o.stderr.is_empty(),
+        "quiet when not a terminal: {}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -422,7 +591,14 @@ fn bench_quick_json() {
     assert_eq!(rows.len(), 5);
     for r in rows {
         let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
-        for k in ["workload", "chunkwise_s", "ndarray_s", "ndarray_par_s", "peak_bytes", "tasks"] {
+        for k in [
+            "workload",
+            "chunkwise_s",
+            "ndarray_s",
+            "ndarray_par_s",
+            "peak_bytes",
+            "tasks",
+        ] {
             assert!(r.get(k).is_some(), "missing {k} in {r}");
         }
         assert_eq!(keys.len(), 6, "{r}");
@@ -437,7 +613,14 @@ fn bench_quick_json() {
 fn html_report_draws_one_lane_per_worker() {
     let d = tmp();
     let report = p(d.path(), "report.html");
-    ok(&["stats", "--threads", "3", "--report", &report, "data/sample.zarr:/t2m"]);
+    ok(&[
+        "stats",
+        "--threads",
+        "3",
+        "--report",
+        &report,
+        "data/sample.zarr:/t2m",
+    ]);
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("id=\"run-data\""));
     assert!(!html.contains("<script src") && !html.contains("<link"));
@@ -473,13 +656,22 @@ fn html_report_draws_one_lane_per_worker() {
         !dom.contains("data-error="),
         "the page's script failed:\n{dom}\n{log}"
     );
-    assert!(dom.contains("data-ok=\"1\""), "page not drawn:\n{dom}\n{log}");
-    assert!(dom.contains("data-lanes=\"3\""), "one lane per worker:\n{dom}");
+    assert!(
+        dom.contains("data-ok=\"1\""),
+        "page not drawn:\n{dom}\n{log}"
+    );
+    assert!(
+        dom.contains("data-lanes=\"3\""),
+        "one lane per worker:\n{dom}"
+    );
     let console_errors: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("CONSOLE") && (l.contains("ERROR") || l.contains("Uncaught")))
         .collect();
-    assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
+    assert!(
+        console_errors.is_empty(),
+        "console errors: {console_errors:?}"
+    );
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -491,7 +683,11 @@ fn hdf5_paths_need_the_feature() {
         "without HDF5 support",
     );
     fails(
-        &["convert", "data/sample.zarr:/t2m", "/tmp/chunkwise-never.h5:/t2m"],
+        &[
+            "convert",
+            "data/sample.zarr:/t2m",
+            "/tmp/chunkwise-never.h5:/t2m",
+        ],
         1,
         "without HDF5 support",
     );
@@ -528,7 +724,11 @@ mod hdf5 {
             let path = format!("tests/data/hdf5/{ds}");
             let got = stats(&path);
             assert_eq!(got["shape"], exp[key]["shape"], "{path}");
-            assert_stats(&path, &got, &expected_stats(exp[key]["data"].as_array().unwrap()));
+            assert_stats(
+                &path,
+                &got,
+                &expected_stats(exp[key]["data"].as_array().unwrap()),
+            );
         }
         // Packed NetCDF: the stored type, decoded values (2 fill values skipped).
         let t = stats("tests/data/hdf5/packed.nc:/t");
@@ -536,7 +736,12 @@ mod hdf5 {
         assert_eq!(t["count"].as_f64(), Some(118.0));
         // Booleans count `true` as 1.
         let m = stats("tests/data/hdf5/fixtures.h5:/mask");
-        let trues = exp["mask"]["data"].as_array().unwrap().iter().filter(|v| v.as_i64() == Some(1)).count();
+        let trues = exp["mask"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v.as_i64() == Some(1))
+            .count();
         assert_eq!(m["sum"].as_f64(), Some(trues as f64));
         assert_eq!(m["count"].as_f64(), Some(20.0));
     }
@@ -546,7 +751,10 @@ mod hdf5 {
         let v = json(&ok(&["info", "--json", "tests/data/hdf5/packed.nc:/t"]));
         assert_eq!(v["format"], "NetCDF4 (HDF5)");
         assert_eq!(v["dtype"], "int16");
-        assert_eq!(v["dimension_names"], serde_json::json!(["time", "lat", "lon"]));
+        assert_eq!(
+            v["dimension_names"],
+            serde_json::json!(["time", "lat", "lon"])
+        );
         assert_eq!(v["attributes"]["units"], "K");
         let text = ok(&["info", "tests/data/hdf5/fixtures.h5:/chunked_f4"]).stdout;
         assert!(text.contains("HDF5") && text.contains("deflate"), "{text}");
@@ -558,7 +766,10 @@ mod hdf5 {
         // HDF5 -> Zarr -> HDF5, values and chunks kept.
         let z = format!("{}:/v", p(d.path(), "a.zarr"));
         ok(&["convert", "tests/data/hdf5/fixtures.h5:/chunked_f4", &z]);
-        assert_eq!(json(&ok(&["info", "--json", &z]))["chunks"], serde_json::json!([10, 8]));
+        assert_eq!(
+            json(&ok(&["info", "--json", &z]))["chunks"],
+            serde_json::json!([10, 8])
+        );
         let h = format!("{}:/grp/v", p(d.path(), "b.h5"));
         ok(&["convert", &z, &h]);
         let a = stats("tests/data/hdf5/fixtures.h5:/chunked_f4");
@@ -572,10 +783,20 @@ mod hdf5 {
         for k in ["count", "min", "max"] {
             assert_eq!(x[k], y[k], "{k}");
         }
-        assert!(close(x["mean"].as_f64().unwrap(), y["mean"].as_f64().unwrap(), 1e-12));
+        assert!(close(
+            x["mean"].as_f64().unwrap(),
+            y["mean"].as_f64().unwrap(),
+            1e-12
+        ));
         // Zarr -> HDF5 with new chunks; then rechunk HDF5 -> Zarr.
         let h2 = format!("{}:/t2m", p(d.path(), "s.nc"));
-        ok(&["convert", "--chunks", "30,73,72", "data/sample.zarr:/t2m", &h2]);
+        ok(&[
+            "convert",
+            "--chunks",
+            "30,73,72",
+            "data/sample.zarr:/t2m",
+            &h2,
+        ]);
         let info = json(&ok(&["info", "--json", &h2]));
         assert_eq!(info["chunks"], serde_json::json!([30, 73, 72]));
         let z2 = p(d.path(), "s2.zarr");
@@ -587,8 +808,16 @@ mod hdf5 {
     fn bad_hdf5_paths() {
         fails(&["stats", "tests/data/hdf5/not_hdf5.h5:/x"], 1, "not");
         fails(&["stats", "tests/data/hdf5/fixtures.h5:/nope"], 1, "nope");
-        fails(&["stats", "tests/data/hdf5/fixtures.h5"], 2, "name the dataset");
-        fails(&["stats", "tests/data/hdf5/fixtures.h5:/strings"], 1, "unsupported");
+        fails(
+            &["stats", "tests/data/hdf5/fixtures.h5"],
+            2,
+            "name the dataset",
+        );
+        fails(
+            &["stats", "tests/data/hdf5/fixtures.h5:/strings"],
+            1,
+            "unsupported",
+        );
         fails(&["stats", "tests/data/hdf5/fixtures.h5:/group"], 1, "group");
     }
 }

@@ -89,12 +89,7 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         let (nd, t_nd) = time(|| x.iter().map(f).sum::<f64>());
         let (par, t_par) = time(|| pool.install(|| x.par_iter().map(f).sum::<f64>()));
         check("fused", close(cw, nd) && close(cw, par));
-        push(
-            format!("((x*2+1)^2).sum() {n}x{n} f64"),
-            t_cw,
-            t_nd,
-            t_par,
-        );
+        push(format!("((x*2+1)^2).sum() {n}x{n} f64"), t_cw, t_nd, t_par);
     }
 
     // 2. mean_axis(0).
@@ -159,9 +154,8 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         let (cw, t_cw) = time(|| expr.compute_scalar(rt));
         let cw = cw?;
         let (nd, t_nd) = time(|| Array2::<f64>::ones((m, m)).sum());
-        let (par, t_par) = time(|| {
-            pool.install(|| Array2::<f64>::ones((m, m)).par_iter().sum::<f64>())
-        });
+        let (par, t_par) =
+            time(|| pool.install(|| Array2::<f64>::ones((m, m)).par_iter().sum::<f64>()));
         check("ones sum", close(cw, nd) && close(cw, par));
         push(
             format!("ones({m}x{m}).sum(), 10,000 blocks"),
@@ -241,6 +235,8 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
             r.tasks
         );
     }
-    println!("(nd/cw, par/cw: the ndarray time over chunkwise's; above 1 means chunkwise was faster)");
+    println!(
+        "(nd/cw, par/cw: the ndarray time over chunkwise's; above 1 means chunkwise was faster)"
+    );
     Ok(())
 }

@@ -87,10 +87,7 @@ pub fn info(_ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
     if let Some(inner) = &m.inner_chunks {
         println!("inner:       {} (sharded)", list(inner));
     }
-    println!(
-        "size:        {} ({nbytes} bytes)",
-        human_bytes(nbytes),
-    );
+    println!("size:        {} ({nbytes} bytes)", human_bytes(nbytes),);
     if m.codecs.is_empty() {
         println!("codecs:      none");
     } else {
@@ -261,8 +258,7 @@ fn zarr_options(o: &ZarrOutOpts, desc: &OutDesc) -> ZarrWriteOptions {
 
 /// Whether `dir` holds Zarr array metadata (v2 `.zarray`, or a v3 `zarr.json` of an array).
 fn is_zarr_array_dir(dir: &Path) -> bool {
-    if dir.join(".zarray").is_file() || dir.join(chunkwise::io::zarr::INCOMPLETE_MARKER).is_file()
-    {
+    if dir.join(".zarray").is_file() || dir.join(chunkwise::io::zarr::INCOMPLETE_MARKER).is_file() {
         return true;
     }
     std::fs::read_to_string(dir.join("zarr.json"))
@@ -288,15 +284,18 @@ fn write_out<T: Element>(
     });
     match out {
         Location::Zarr { store, array } if !array.trim_matches('/').is_empty() => arr
-            .to_zarr_with(&ctx.rt, store, array, zarr_options(o, desc), chunks.as_deref())
+            .to_zarr_with(
+                &ctx.rt,
+                store,
+                array,
+                zarr_options(o, desc),
+                chunks.as_deref(),
+            )
             .with_context(|| format!("writing {}", out.display())),
         Location::Zarr { store: dir, .. } => write_root_array(ctx, arr, dir, o, desc, chunks),
         #[cfg(feature = "hdf5")]
-        Location::Hdf5 { file, dataset } => {
-            write_hdf5(ctx, arr, file, dataset, o, chunks).with_context(|| {
-                format!("writing {}", out.display())
-            })
-        }
+        Location::Hdf5 { file, dataset } => write_hdf5(ctx, arr, file, dataset, o, chunks)
+            .with_context(|| format!("writing {}", out.display())),
         #[cfg(not(feature = "hdf5"))]
         Location::Hdf5 { .. } => Err(paths::no_hdf5(out)),
     }
@@ -345,7 +344,13 @@ fn write_root_array<T: Element>(
             .with_context(|| format!("cannot remove the stale {}", tmp.display()))?;
     }
     let result = arr
-        .to_zarr_with(&ctx.rt, &tmp, "array", zarr_options(o, desc), chunks.as_deref())
+        .to_zarr_with(
+            &ctx.rt,
+            &tmp,
+            "array",
+            zarr_options(o, desc),
+            chunks.as_deref(),
+        )
         .with_context(|| format!("writing {shown}"));
     let finish = || -> Result<()> {
         if dir.exists() {
@@ -373,7 +378,12 @@ fn write_hdf5<T: Element>(
     use chunkwise::io::hdf5::{Hdf5WriteOptions, Hdf5Writer};
     let chunk_shape: Vec<usize> = match chunks {
         Some(c) => c,
-        None => arr.chunks().chunk_shape().iter().map(|&c| c.max(1)).collect(),
+        None => arr
+            .chunks()
+            .chunk_shape()
+            .iter()
+            .map(|&c| c.max(1))
+            .collect(),
     };
     let arr = if arr.chunks().chunk_shape() == chunk_shape {
         arr.clone()

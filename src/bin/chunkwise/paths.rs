@@ -255,10 +255,7 @@ mod tests {
             split("no/such.zarr:/grp/a"),
             (PathBuf::from("no/such.zarr"), Some("/grp/a".into()))
         );
-        assert_eq!(
-            split("f.nc:t"),
-            (PathBuf::from("f.nc"), Some("t".into()))
-        );
+        assert_eq!(split("f.nc:t"), (PathBuf::from("f.nc"), Some("t".into())));
         assert_eq!(split("plain"), (PathBuf::from("plain"), None));
         assert!(has_hdf5_extension(Path::new("a/b.NC")));
         assert!(!has_hdf5_extension(Path::new("a/b.zarr")));
