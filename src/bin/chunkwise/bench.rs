@@ -2,7 +2,8 @@
 //! command's runtime), `ndarray` on one thread, and `ndarray` with rayon (a pool of the same
 //! thread count) — with times, ratios and chunkwise's peak tracked bytes and task counts.
 //!
-//! Each result is checked against ndarray's; a mismatch is reported on stderr.
+//! Each contender runs three times and the best time counts. Each result is checked against
+//! ndarray's; a mismatch is reported on stderr.
 
 use crate::Ctx;
 use crate::commands::human_bytes;
@@ -23,10 +24,20 @@ struct Row {
     tasks: usize,
 }
 
-fn time<R>(f: impl FnOnce() -> R) -> (R, f64) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed().as_secs_f64())
+/// Runs of each contender; the best time counts.
+const REPS: usize = 3;
+
+/// The result of the last of [`REPS`] runs of `f` and the best time.
+fn time<R>(mut f: impl FnMut() -> R) -> (R, f64) {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..REPS {
+        let t = Instant::now();
+        let r = std::hint::black_box(f());
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    (last.expect("REPS >= 1"), best)
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
@@ -40,6 +51,11 @@ fn input(n: usize) -> Array2<f64> {
         *v = (h >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
     });
     a
+}
+
+/// Hides the input from the optimizer, so repeated runs are not folded into one.
+fn bb<T>(x: &T) -> &T {
+    std::hint::black_box(x)
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -86,8 +102,8 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         let (cw, t_cw) = time(|| expr.compute_scalar(rt));
         let cw = cw?;
         let f = |v: &f64| (v * 2.0 + 1.0).powi(2);
-        let (nd, t_nd) = time(|| x.iter().map(f).sum::<f64>());
-        let (par, t_par) = time(|| pool.install(|| x.par_iter().map(f).sum::<f64>()));
+        let (nd, t_nd) = time(|| bb(&x).iter().map(f).sum::<f64>());
+        let (par, t_par) = time(|| pool.install(|| bb(&x).par_iter().map(f).sum::<f64>()));
         check("fused", close(cw, nd) && close(cw, par));
         push(format!("((x*2+1)^2).sum() {n}x{n} f64"), t_cw, t_nd, t_par);
     }
@@ -97,7 +113,7 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         let cx = ChunkedArray::from_ndarray(x.clone(), [c, c])?;
         let (cw, t_cw) = time(|| cx.mean_axis(0).and_then(|m| m.compute(rt)));
         let cw = cw?;
-        let (nd, t_nd) = time(|| x.mean_axis(Axis(0)).unwrap_or_default());
+        let (nd, t_nd) = time(|| bb(&x).mean_axis(Axis(0)).unwrap_or_default());
         let (par, t_par) = time(|| {
             pool.install(|| {
                 let parts = rt.threads().max(1) * 4;
@@ -107,7 +123,7 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
                     .map(|k| {
                         let lo = (k * step).min(n);
                         let hi = ((k + 1) * step).min(n);
-                        x.slice(s![lo..hi, ..]).sum_axis(Axis(0))
+                        bb(&x).slice(s![lo..hi, ..]).sum_axis(Axis(0))
                     })
                     .reduce(|| Array1::zeros(n), |a, b| a + b)
                     / n as f64
@@ -127,10 +143,11 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         let cx = ChunkedArray::from_ndarray(x.clone(), [c, c])?;
         let (cw, t_cw) = time(|| cx.std_axis(1, 0.0).and_then(|m| m.compute(rt)));
         let cw = cw?;
-        let (nd, t_nd) = time(|| x.std_axis(Axis(1), 0.0));
+        let (nd, t_nd) = time(|| bb(&x).std_axis(Axis(1), 0.0));
         let (par, t_par) = time(|| {
             pool.install(|| {
-                x.axis_iter(Axis(0))
+                bb(&x)
+                    .axis_iter(Axis(0))
                     .into_par_iter()
                     .map(|row| row.std(0.0))
                     .collect::<Vec<f64>>()

@@ -16,6 +16,9 @@ pub enum Progress {
     Lines(Arc<AtomicUsize>),
 }
 
+/// Runs shorter than this show no bar.
+const SHOW_AFTER: Duration = Duration::from_millis(500);
+
 type Callback = Box<dyn Fn(usize, usize) + Send + Sync>;
 
 impl Progress {
@@ -27,14 +30,14 @@ impl Progress {
         if !tty {
             return Progress::Lines(Arc::new(AtomicUsize::new(usize::MAX)));
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+        // Hidden until a run has gone on for a while: short runs stay quiet.
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks ({eta} left)",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.enable_steady_tick(Duration::from_millis(200));
         Progress::Bar(bar)
     }
 
@@ -44,7 +47,15 @@ impl Progress {
             Progress::Off => None,
             Progress::Bar(bar) => {
                 let bar = bar.clone();
+                let shown = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 Some(Box::new(move |done, total| {
+                    if !shown.load(Ordering::Relaxed)
+                        && bar.elapsed() >= SHOW_AFTER
+                        && !shown.swap(true, Ordering::Relaxed)
+                    {
+                        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+                        bar.enable_steady_tick(Duration::from_millis(200));
+                    }
                     if bar.length() != Some(total as u64) {
                         bar.set_length(total as u64);
                     }
