@@ -45,6 +45,13 @@ pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
 
+/// The optimized graph of several arrays computed together (as by [`compute_all`]), in
+/// Graphviz DOT: one plan with their shared inputs, as [`ChunkedArray::to_dot`] draws one array.
+pub fn to_dot_all<T: Element>(arrays: &[&ChunkedArray<T>]) -> String {
+    let nodes: Vec<graph::NodeRef> = arrays.iter().map(|a| a.node.clone()).collect();
+    graph::explain::to_dot(&nodes)
+}
+
 /// The names most programs need: `use chunkwise::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{

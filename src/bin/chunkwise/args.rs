@@ -1,0 +1,242 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// The default memory limit of every command.
+pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
+
+const PATHS_HELP: &str = "\
+PATHS:
+  A Zarr array directory (dir.zarr/t2m, or a store whose root is an array), or a store and
+  the array inside it: store.zarr:/group/array.
+  An HDF5 or NetCDF4 file and the dataset inside it: file.nc:/group/var or file.nc:var
+  (recognized by the extension .h5/.hdf5/.nc/.nc4/.he5 or by the HDF5 signature; needs a
+  binary built with --features hdf5).
+
+EXIT CODES:
+  0 success, 1 runtime error (I/O, bad data, memory limit, ...), 2 usage error.";
+
+/// Lazy chunked n-d arrays on Zarr and HDF5/NetCDF4 files, computed out of core within a
+/// memory limit.
+#[derive(Debug, Parser)]
+#[command(name = "chunkwise", version, after_help = PATHS_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Memory limit for blocks in flight (e.g. 512MiB, 2GB, 1.5GiB).
+    #[arg(long, global = true, value_name = "SIZE", default_value = DEFAULT_MEMORY_LIMIT,
+          value_parser = parse_memory)]
+    pub memory_limit: usize,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Show a progress bar (the default when stderr is a terminal; plain percentage lines
+    /// otherwise).
+    #[arg(long, global = true, overrides_with = "no_progress")]
+    pub progress: bool,
+    /// Never show progress.
+    #[arg(long, global = true, overrides_with = "progress")]
+    pub no_progress: bool,
+    /// Write an HTML report of the run (task stream per worker, tracked memory over time).
+    #[arg(long, global = true, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Write the plan as Graphviz DOT.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+}
+
+fn parse_memory(s: &str) -> Result<usize, String> {
+    match chunkwise::parse_memory_size(s) {
+        Ok(0) => Err("the memory limit must be > 0".into()),
+        Ok(b) => Ok(b),
+        Err(_) => Err(format!(
+            "cannot parse {s:?} as a memory size; use e.g. 512MiB, 2GB, 1.5GiB or a byte count"
+        )),
+    }
+}
+
+/// A comma-separated list of sizes or axes (an alias, so clap does not read `Vec` as "many
+/// occurrences").
+pub type List = Vec<usize>;
+
+/// Parses `4,5,6` (with optional spaces) into numbers.
+fn parse_list(s: &str) -> Result<Vec<usize>, String> {
+    s.split(',')
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<usize>()
+                .map_err(|_| format!("{p:?} is not a non-negative integer (in {s:?})"))
+        })
+        .collect()
+}
+
+fn parse_chunks(s: &str) -> Result<Vec<usize>, String> {
+    let v = parse_list(s)?;
+    if v.contains(&0) {
+        return Err(format!("chunk sizes must be >= 1 (got {s:?})"));
+    }
+    Ok(v)
+}
+
+fn parse_axes(s: &str) -> Result<Vec<usize>, String> {
+    parse_list(s)
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe an array: format, shape, dtype, chunks, codecs/filters, fill value,
+    /// dimension names and attributes.
+    Info {
+        /// The array.
+        path: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics over the whole array, computed out of core and skipping NaN: count,
+    /// sum, min, max, mean, std (ddof 0).
+    Stats {
+        /// The array.
+        path: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reduce over axes and write the result to a Zarr array.
+    Reduce {
+        /// The reduction.
+        #[arg(value_enum)]
+        op: ReduceOp,
+        /// Axes to reduce, comma-separated (0-based).
+        #[arg(long, value_name = "A[,B...]", value_parser = parse_axes, required = true)]
+        axis: List,
+        /// Delta degrees of freedom of var/std.
+        #[arg(long, default_value_t = 0.0)]
+        ddof: f64,
+        /// Keep reduced axes as length-1 axes.
+        #[arg(long)]
+        keepdims: bool,
+        /// The input array.
+        input: String,
+        /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
+        output: String,
+        #[command(flatten)]
+        zarr: ZarrOutOpts,
+    },
+    /// Write the array with new chunks (Zarr or HDF5 in, Zarr out).
+    Rechunk {
+        /// The new chunk shape, one size per axis.
+        #[arg(long, value_name = "C1,C2,...", value_parser = parse_chunks)]
+        chunks: List,
+        /// The input array.
+        input: String,
+        /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
+        output: String,
+        #[command(flatten)]
+        zarr: ZarrOutOpts,
+    },
+    /// Convert between HDF5/NetCDF4 and Zarr (either way; also Zarr to Zarr). Values,
+    /// dtype, chunks, dimension names and (to Zarr) attributes are kept.
+    Convert {
+        /// The input array.
+        input: String,
+        /// The output: a Zarr array (out.zarr:/name or a directory) or an HDF5 dataset
+        /// (out.h5:/name).
+        output: String,
+        /// Chunk shape of the output (default: the input's).
+        #[arg(long, value_name = "C1,C2,...", value_parser = parse_chunks)]
+        chunks: Option<List>,
+        #[command(flatten)]
+        zarr: ZarrOutOpts,
+    },
+    /// Run standard in-memory workloads with chunkwise, ndarray and ndarray + rayon, and
+    /// print times, ratios and peak tracked bytes.
+    Bench {
+        /// Print JSON (a list of objects).
+        #[arg(long)]
+        json: bool,
+        /// Smaller sizes (2048² instead of 8192²), for tests and a quick look.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+/// How outputs are written.
+#[derive(Debug, Args, Clone)]
+pub struct ZarrOutOpts {
+    /// Replace an existing output array.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Zarr format of Zarr outputs.
+    #[arg(long, value_name = "2|3", default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub zarr_format: u8,
+    /// Compression of outputs: zstd level (1..=22) for Zarr, gzip level (0..=9) for HDF5; 0
+    /// for none.
+    #[arg(long, value_name = "LEVEL", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=22))]
+    pub compression_level: u8,
+}
+
+/// A reduction of `chunkwise reduce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Min,
+    Max,
+    Std,
+    Var,
+    Nansum,
+    Nanmean,
+    Nanmin,
+    Nanmax,
+    Nanstd,
+    Nanvar,
+}
+
+impl ReduceOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Min => "min",
+            ReduceOp::Max => "max",
+            ReduceOp::Std => "std",
+            ReduceOp::Var => "var",
+            ReduceOp::Nansum => "nansum",
+            ReduceOp::Nanmean => "nanmean",
+            ReduceOp::Nanmin => "nanmin",
+            ReduceOp::Nanmax => "nanmax",
+            ReduceOp::Nanstd => "nanstd",
+            ReduceOp::Nanvar => "nanvar",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_chunks("4, 5,6").unwrap(), vec![4, 5, 6]);
+        assert!(parse_chunks("4,0").is_err());
+        assert!(parse_chunks("4,x").is_err());
+        assert_eq!(parse_memory("512MiB").unwrap(), 512 << 20);
+        assert!(parse_memory("lots").is_err());
+    }
+}

@@ -1,0 +1,619 @@
+//! `info`, `stats`, `reduce`, `rechunk` and `convert`.
+
+use crate::args::{ReduceOp, ZarrOutOpts};
+use crate::paths::{self, Location, Meta};
+use crate::{Ctx, UsageError, with_dtype, with_numeric};
+use anyhow::{Context, Result, anyhow, bail};
+use chunkwise::io::cf::CfDecode;
+use chunkwise::io::zarr::{ZarrCompression, ZarrFormat, ZarrWriteOptions};
+use chunkwise::{ChunkedArray, Element, Numeric, OpenOptions, RunReport};
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+/// Attributes that describe an encoding (CF packing); dropped when the values written are
+/// decoded ones.
+const CF_ENCODING_ATTRS: &[&str] = &[
+    "scale_factor",
+    "add_offset",
+    "_FillValue",
+    "missing_value",
+    "valid_range",
+    "valid_min",
+    "valid_max",
+    "_Unsigned",
+];
+
+/// Open options that keep the stored values (no CF decoding).
+fn raw() -> OpenOptions {
+    OpenOptions {
+        chunks: None,
+        decode_cf: false,
+    }
+}
+
+fn unsupported(meta: &Meta, what: &str) -> anyhow::Error {
+    anyhow!("{what}: element type {} is not supported", meta.dtype)
+}
+
+fn list(v: &[usize]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("({})", parts.join(", "))
+}
+
+// ---------------------------------------------------------------------------------------
+// info
+
+pub fn info(_ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
+    let loc = paths::parse_input(path)?;
+    let m = paths::probe(&loc)?;
+    let nbytes = m.shape.iter().product::<usize>() * m.dtype.size();
+    if as_json {
+        let (fmt, version) = match &loc {
+            Location::Zarr { .. } => ("zarr", m.format.trim_start_matches("Zarr v").to_string()),
+            Location::Hdf5 { .. } => ("hdf5", String::new()),
+        };
+        let mut o = Map::new();
+        o.insert("path".into(), json!(loc.display()));
+        o.insert("format".into(), json!(m.format));
+        o.insert("container".into(), json!(fmt));
+        if let Ok(v) = version.parse::<u8>() {
+            o.insert("zarr_format".into(), json!(v));
+        }
+        o.insert("shape".into(), json!(m.shape));
+        o.insert("dtype".into(), json!(m.dtype.numpy_name()));
+        o.insert("chunks".into(), json!(m.chunks));
+        if let Some(inner) = &m.inner_chunks {
+            o.insert("inner_chunks".into(), json!(inner));
+        }
+        o.insert("codecs".into(), json!(m.codecs));
+        o.insert("fill_value".into(), m.fill_value.clone());
+        o.insert("dimension_names".into(), json!(m.dimension_names));
+        o.insert("attributes".into(), Value::Object(m.attributes.clone()));
+        o.insert("nbytes".into(), json!(nbytes));
+        println!("{}", serde_json::to_string_pretty(&Value::Object(o))?);
+        return Ok(());
+    }
+    println!("path:        {}", loc.display());
+    println!("format:      {}", m.format);
+    println!("shape:       {}", list(&m.shape));
+    println!("dtype:       {}", m.dtype.numpy_name());
+    println!(
+        "chunks:      {}",
+        match &m.chunks {
+            Some(c) => list(c),
+            None => "contiguous".into(),
+        }
+    );
+    if let Some(inner) = &m.inner_chunks {
+        println!("inner:       {} (sharded)", list(inner));
+    }
+    println!("size:        {} ({nbytes} bytes)", human_bytes(nbytes),);
+    if m.codecs.is_empty() {
+        println!("codecs:      none");
+    } else {
+        let label = if loc.is_hdf5() { "filters:" } else { "codecs:" };
+        for (i, c) in m.codecs.iter().enumerate() {
+            println!("{:<13}{c}", if i == 0 { label } else { "" });
+        }
+    }
+    println!("fill value:  {}", m.fill_value);
+    if let Some(names) = &m.dimension_names {
+        let names: Vec<&str> = names.iter().map(|n| n.as_deref().unwrap_or("-")).collect();
+        println!("dimensions:  {}", names.join(", "));
+    }
+    if m.attributes.is_empty() {
+        println!("attributes:  none");
+    } else {
+        println!("attributes:");
+        for (k, v) in &m.attributes {
+            println!("  {k}: {v}");
+        }
+    }
+    Ok(())
+}
+
+pub fn human_bytes(b: usize) -> String {
+    let f = b as f64;
+    if f >= (1u64 << 30) as f64 {
+        format!("{:.2} GiB", f / (1u64 << 30) as f64)
+    } else if f >= (1u64 << 20) as f64 {
+        format!("{:.1} MiB", f / (1u64 << 20) as f64)
+    } else if f >= 1024.0 {
+        format!("{:.1} KiB", f / 1024.0)
+    } else {
+        format!("{b} B")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// stats
+
+/// Opens the array as `f64`: CF-decoded when it has CF attributes (packed integers, fill
+/// values become NaN), else the stored values converted.
+fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
+    if CfDecode::from_attributes(&meta.attributes).is_some() {
+        return paths::open::<f64>(loc, &OpenOptions::default());
+    }
+    with_dtype!(meta.dtype, T => Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
+        else Err(unsupported(meta, "stats")))
+}
+
+/// A JSON number, `null` for NaN and infinities.
+fn num(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+pub fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
+    let loc = paths::parse_input(path)?;
+    let meta = paths::probe(&loc)?;
+    let x = open_f64(&loc, &meta)?;
+    let chunks = x.chunks().chunk_shape();
+    let (count, sum, min, max, mean, std);
+    let mut report: Option<RunReport> = None;
+    if x.is_empty() {
+        (count, sum, min, max, mean, std) = (0.0, 0.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN);
+    } else {
+        // One run over the input: six reductions sharing every block read.
+        let valid = x.is_nan().not().astype::<f64>();
+        let r_count = valid.sum();
+        let r_sum = x.nansum();
+        let r_min = x.nanmin();
+        let r_max = x.nanmax();
+        let r_mean = x.nanmean();
+        let r_std = x.nanstd(0.0)?;
+        let all = [&r_count, &r_sum, &r_min, &r_max, &r_mean, &r_std];
+        ctx.write_dot(|| chunkwise::to_dot_all(&all))?;
+        let outs = chunkwise::compute_all(&ctx.rt, &all)
+            .with_context(|| format!("computing statistics of {}", loc.display()))?;
+        let v: Vec<f64> = outs
+            .iter()
+            .map(|a| a.iter().next().copied().unwrap_or(f64::NAN))
+            .collect();
+        (count, sum, min, max, mean, std) = (v[0], v[1], v[2], v[3], v[4], v[5]);
+        report = Some(ctx.rt.last_report());
+    }
+    // With nothing counted, min/max/mean/std are undefined.
+    let undefined = count == 0.0;
+    let pick = |v: f64| if undefined { f64::NAN } else { v };
+    if as_json {
+        let o = json!({
+            "shape": meta.shape,
+            "dtype": meta.dtype.numpy_name(),
+            "chunks": chunks,
+            "count": count as u64,
+            "sum": num(sum),
+            "min": num(pick(min)),
+            "max": num(pick(max)),
+            "mean": num(pick(mean)),
+            "std": num(pick(std)),
+        });
+        println!("{}", serde_json::to_string_pretty(&o)?);
+        return Ok(());
+    }
+    let show = |v: f64| {
+        if v.is_nan() {
+            "undefined".to_string()
+        } else {
+            format!("{v}")
+        }
+    };
+    println!("path:    {}", loc.display());
+    println!(
+        "shape:   {}  dtype: {}  chunks: {}",
+        list(&meta.shape),
+        meta.dtype.numpy_name(),
+        list(&chunks)
+    );
+    println!("count:   {}", count as u64);
+    println!("sum:     {}", show(sum));
+    println!("min:     {}", show(pick(min)));
+    println!("max:     {}", show(pick(max)));
+    println!("mean:    {}", show(pick(mean)));
+    println!("std:     {}", show(pick(std)));
+    if let Some(r) = report {
+        println!(
+            "run:     {} blocks, {} tasks in one run (the six reductions share each block read) \
+             on {} threads in {:.3} s; peak tracked {} of {} limit",
+            x.nblocks(),
+            r.tasks,
+            r.threads,
+            r.wall_time.as_secs_f64(),
+            human_bytes(r.peak_tracked_bytes),
+            human_bytes(r.memory_limit)
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// writing outputs
+
+/// How an output array is described.
+struct OutDesc {
+    dimension_names: Option<Vec<Option<String>>>,
+    attributes: Map<String, Value>,
+    /// Output chunks (`None`: the array's own).
+    chunks: Option<Vec<usize>>,
+}
+
+fn zarr_options(o: &ZarrOutOpts, desc: &OutDesc) -> ZarrWriteOptions {
+    ZarrWriteOptions {
+        format: if o.zarr_format == 2 {
+            ZarrFormat::V2
+        } else {
+            ZarrFormat::V3
+        },
+        compression: if o.compression_level == 0 {
+            ZarrCompression::None
+        } else {
+            ZarrCompression::Zstd {
+                level: i32::from(o.compression_level),
+            }
+        },
+        overwrite: o.overwrite,
+        dimension_names: desc.dimension_names.clone(),
+        attributes: desc.attributes.clone(),
+    }
+}
+
+/// Whether `dir` holds Zarr array metadata (v2 `.zarray`, or a v3 `zarr.json` of an array).
+fn is_zarr_array_dir(dir: &Path) -> bool {
+    if dir.join(".zarray").is_file() || dir.join(chunkwise::io::zarr::INCOMPLETE_MARKER).is_file() {
+        return true;
+    }
+    std::fs::read_to_string(dir.join("zarr.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .is_some_and(|v| v.get("node_type").and_then(Value::as_str) == Some("array"))
+}
+
+/// Writes `arr` to the output location.
+fn write_out<T: Element>(
+    ctx: &Ctx,
+    arr: &ChunkedArray<T>,
+    out: &Location,
+    o: &ZarrOutOpts,
+    desc: &OutDesc,
+) -> Result<RunReport> {
+    ctx.write_dot(|| arr.to_dot())?;
+    let chunks: Option<Vec<usize>> = desc.chunks.as_ref().map(|c| {
+        c.iter()
+            .zip(arr.shape())
+            .map(|(&c, &n)| c.min(n).max(1))
+            .collect()
+    });
+    match out {
+        Location::Zarr { store, array } if !array.trim_matches('/').is_empty() => arr
+            .to_zarr_with(
+                &ctx.rt,
+                store,
+                array,
+                zarr_options(o, desc),
+                chunks.as_deref(),
+            )
+            .with_context(|| format!("writing {}", out.display())),
+        Location::Zarr { store: dir, .. } => write_root_array(ctx, arr, dir, o, desc, chunks),
+        #[cfg(feature = "hdf5")]
+        Location::Hdf5 { file, dataset } => write_hdf5(ctx, arr, file, dataset, o, chunks)
+            .with_context(|| format!("writing {}", out.display())),
+        #[cfg(not(feature = "hdf5"))]
+        Location::Hdf5 { .. } => Err(paths::no_hdf5(out)),
+    }
+}
+
+/// Writes a Zarr array whose directory is `dir` itself (the store root is the array): into a
+/// temporary store next to it, then moved into place once complete.
+fn write_root_array<T: Element>(
+    ctx: &Ctx,
+    arr: &ChunkedArray<T>,
+    dir: &Path,
+    o: &ZarrOutOpts,
+    desc: &OutDesc,
+    chunks: Option<Vec<usize>>,
+) -> Result<RunReport> {
+    let shown = dir.display();
+    if dir.exists() {
+        let empty_dir = dir.is_dir()
+            && std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+        if !empty_dir {
+            if !dir.is_dir() || !is_zarr_array_dir(dir) {
+                bail!(
+                    "{shown} exists and is not a Zarr array; refusing to write over it (to \
+                     write an array inside a store, name it: {shown}:/ARRAY)"
+                );
+            }
+            if !o.overwrite {
+                bail!("{shown}: a Zarr array already exists there; pass --overwrite to replace it");
+            }
+        }
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .ok_or_else(|| UsageError(format!("{shown}: not a usable output directory name")))?
+        .to_string_lossy()
+        .to_string();
+    let tmp = parent.join(format!(".{name}.chunkwise-tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)
+            .with_context(|| format!("cannot remove the stale {}", tmp.display()))?;
+    }
+    let result = arr
+        .to_zarr_with(
+            &ctx.rt,
+            &tmp,
+            "array",
+            zarr_options(o, desc),
+            chunks.as_deref(),
+        )
+        .with_context(|| format!("writing {shown}"));
+    let finish = || -> Result<()> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove the existing array {shown}"))?;
+        }
+        std::fs::rename(tmp.join("array"), dir)
+            .with_context(|| format!("cannot move the new array into {shown}"))?;
+        Ok(())
+    };
+    let result = result.and_then(|r| finish().map(|()| r));
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+#[cfg(feature = "hdf5")]
+fn write_hdf5<T: Element>(
+    ctx: &Ctx,
+    arr: &ChunkedArray<T>,
+    file: &Path,
+    dataset: &str,
+    o: &ZarrOutOpts,
+    chunks: Option<Vec<usize>>,
+) -> Result<RunReport> {
+    use chunkwise::io::hdf5::{Hdf5WriteOptions, Hdf5Writer};
+    let chunk_shape: Vec<usize> = match chunks {
+        Some(c) => c,
+        None => arr
+            .chunks()
+            .chunk_shape()
+            .iter()
+            .map(|&c| c.max(1))
+            .collect(),
+    };
+    let arr = if arr.chunks().chunk_shape() == chunk_shape {
+        arr.clone()
+    } else {
+        arr.rechunk(chunk_shape.clone())?
+    };
+    let mut opts = Hdf5WriteOptions::default().overwrite(o.overwrite);
+    if o.compression_level > 0 && !arr.shape().is_empty() {
+        opts = opts.gzip(o.compression_level.min(9));
+    }
+    let writer = Hdf5Writer::create(file, dataset, arr.shape(), &chunk_shape, T::DTYPE, &opts)?;
+    Ok(arr.store(&ctx.rt, &writer)?)
+}
+
+fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &RunReport) {
+    println!(
+        "wrote {} {} {}: {} tasks on {} threads in {:.3} s, peak tracked {} of {} limit",
+        out.display(),
+        dtype.numpy_name(),
+        list(shape),
+        r.tasks,
+        r.threads,
+        r.wall_time.as_secs_f64(),
+        human_bytes(r.peak_tracked_bytes),
+        human_bytes(r.memory_limit)
+    );
+}
+
+fn check_same_store(input: &Location, output: &Location) -> Result<()> {
+    if input == output {
+        return Err(UsageError(format!(
+            "the output {} is the input; write to another array",
+            output.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// reduce
+
+pub struct ReduceArgs<'a> {
+    pub op: ReduceOp,
+    pub axes: &'a [usize],
+    pub ddof: f64,
+    pub keepdims: bool,
+}
+
+fn reduce_typed<T: Numeric>(
+    ctx: &Ctx,
+    x: &ChunkedArray<T>,
+    a: &ReduceArgs<'_>,
+    out: &Location,
+    o: &ZarrOutOpts,
+    desc: &OutDesc,
+) -> Result<(Vec<usize>, chunkwise::DType, RunReport)> {
+    fn go<U: Element>(
+        ctx: &Ctx,
+        r: chunkwise::Result<ChunkedArray<U>>,
+        out: &Location,
+        o: &ZarrOutOpts,
+        desc: &OutDesc,
+    ) -> Result<(Vec<usize>, chunkwise::DType, RunReport)> {
+        let r = r.map_err(|e| UsageError(e.to_string()))?;
+        let report = write_out(ctx, &r, out, o, desc)?;
+        Ok((r.shape().to_vec(), U::DTYPE, report))
+    }
+    let (axes, k, d) = (a.axes, a.keepdims, a.ddof);
+    match a.op {
+        ReduceOp::Sum => go(ctx, x.sum_axes(axes, k), out, o, desc),
+        ReduceOp::Nansum => go(ctx, x.nansum_axes(axes, k), out, o, desc),
+        ReduceOp::Mean => go(ctx, x.mean_axes(axes, k), out, o, desc),
+        ReduceOp::Nanmean => go(ctx, x.nanmean_axes(axes, k), out, o, desc),
+        ReduceOp::Min => go(ctx, x.min_axes(axes, k), out, o, desc),
+        ReduceOp::Nanmin => go(ctx, x.nanmin_axes(axes, k), out, o, desc),
+        ReduceOp::Max => go(ctx, x.max_axes(axes, k), out, o, desc),
+        ReduceOp::Nanmax => go(ctx, x.nanmax_axes(axes, k), out, o, desc),
+        ReduceOp::Var => go(ctx, x.var_axes(axes, d, k), out, o, desc),
+        ReduceOp::Nanvar => go(ctx, x.nanvar_axes(axes, d, k), out, o, desc),
+        ReduceOp::Std => go(ctx, x.std_axes(axes, d, k), out, o, desc),
+        ReduceOp::Nanstd => go(ctx, x.nanstd_axes(axes, d, k), out, o, desc),
+    }
+}
+
+pub fn reduce(
+    ctx: &Ctx,
+    a: &ReduceArgs<'_>,
+    input: &str,
+    output: &str,
+    o: &ZarrOutOpts,
+) -> Result<()> {
+    let loc = paths::parse_input(input)?;
+    let out = paths::parse_output(output)?;
+    check_same_store(&loc, &out)?;
+    if out.is_hdf5() {
+        return Err(UsageError(format!(
+            "{}: reduce writes Zarr; write a Zarr array and `chunkwise convert` it",
+            out.display()
+        ))
+        .into());
+    }
+    let meta = paths::probe(&loc)?;
+    let ndim = meta.shape.len();
+    if let Some(&bad) = a.axes.iter().find(|&&ax| ax >= ndim) {
+        return Err(UsageError(format!(
+            "--axis {bad} is out of range: {} has {ndim} axes {} (axes are 0-based)",
+            loc.display(),
+            list(&meta.shape)
+        ))
+        .into());
+    }
+    let cf = CfDecode::from_attributes(&meta.attributes).is_some();
+    let mut attributes = meta.attributes.clone();
+    if cf {
+        for k in CF_ENCODING_ATTRS {
+            attributes.remove(*k);
+        }
+    }
+    attributes.insert(
+        "chunkwise_history".into(),
+        json!(format!(
+            "{} over axes {:?} of {}",
+            a.op.name(),
+            a.axes,
+            loc.display()
+        )),
+    );
+    let dimension_names = meta.dimension_names.as_ref().map(|names| {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| a.keepdims || !a.axes.contains(i))
+            .map(|(_, n)| n.clone())
+            .collect()
+    });
+    let desc = OutDesc {
+        dimension_names,
+        attributes,
+        chunks: None,
+    };
+    let (shape, dtype, report) = if cf {
+        let x = paths::open::<f64>(&loc, &OpenOptions::default())?;
+        reduce_typed(ctx, &x, a, &out, o, &desc)?
+    } else if meta.dtype == chunkwise::DType::Bool {
+        // Booleans count as 0/1, as NumPy's sum/mean of a mask.
+        let x = paths::open::<bool>(&loc, &raw())?.astype::<i64>();
+        reduce_typed(ctx, &x, a, &out, o, &desc)?
+    } else {
+        with_numeric!(meta.dtype, T => {
+            let x = paths::open::<T>(&loc, &raw())?;
+            reduce_typed(ctx, &x, a, &out, o, &desc)?
+        }, else return Err(unsupported(&meta, "reduce")))
+    };
+    print_written(&out, &shape, dtype, &report);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// rechunk and convert
+
+fn copy_desc(meta: &Meta, chunks: Option<&[usize]>) -> OutDesc {
+    OutDesc {
+        dimension_names: meta.dimension_names.clone(),
+        attributes: meta.attributes.clone(),
+        chunks: chunks.map(<[usize]>::to_vec),
+    }
+}
+
+/// Copies the stored values of `loc` to `out`, chunked by `chunks`.
+fn copy(
+    ctx: &Ctx,
+    loc: &Location,
+    out: &Location,
+    meta: &Meta,
+    chunks: Option<&[usize]>,
+    o: &ZarrOutOpts,
+) -> Result<()> {
+    if let Some(c) = chunks
+        && c.len() != meta.shape.len()
+    {
+        return Err(UsageError(format!(
+            "--chunks has {} sizes but {} has {} axes {}",
+            c.len(),
+            loc.display(),
+            meta.shape.len(),
+            list(&meta.shape)
+        ))
+        .into());
+    }
+    let desc = copy_desc(meta, chunks);
+    let report = with_dtype!(meta.dtype, T => {
+        let x = paths::open::<T>(loc, &raw())?;
+        write_out(ctx, &x, out, o, &desc)?
+    }, else return Err(unsupported(meta, "copy")));
+    print_written(out, &meta.shape, meta.dtype, &report);
+    Ok(())
+}
+
+pub fn rechunk(
+    ctx: &Ctx,
+    chunks: &[usize],
+    input: &str,
+    output: &str,
+    o: &ZarrOutOpts,
+) -> Result<()> {
+    let loc = paths::parse_input(input)?;
+    let out = paths::parse_output(output)?;
+    check_same_store(&loc, &out)?;
+    if out.is_hdf5() {
+        return Err(UsageError(format!(
+            "{}: rechunk writes Zarr; use `chunkwise convert --chunks ...` for HDF5 output",
+            out.display()
+        ))
+        .into());
+    }
+    let meta = paths::probe(&loc)?;
+    copy(ctx, &loc, &out, &meta, Some(chunks), o)
+}
+
+pub fn convert(
+    ctx: &Ctx,
+    input: &str,
+    output: &str,
+    chunks: Option<&[usize]>,
+    o: &ZarrOutOpts,
+) -> Result<()> {
+    let loc = paths::parse_input(input)?;
+    let out = paths::parse_output(output)?;
+    check_same_store(&loc, &out)?;
+    let meta = paths::probe(&loc)?;
+    copy(ctx, &loc, &out, &meta, chunks, o)
+}

@@ -1,0 +1,262 @@
+//! `chunkwise`: the command-line tool. See `chunkwise --help` and `CLI.md`.
+//!
+//! Exit codes: 0 success, 1 runtime error, 2 usage error (clap's own, and ours such as an
+//! axis out of range or a chunk shape of the wrong length). Errors print as one line plus
+//! their causes; panics print one line too, never a backtrace.
+
+mod args;
+mod bench;
+mod commands;
+mod paths;
+mod progress;
+mod report_html;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A usage error found after parsing (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Runs `$body` with the type alias `$T` bound to the Rust type of `$dtype`; `$other` for
+/// types the binary does not know.
+#[macro_export]
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr, else $other:expr) => {
+        match $dtype {
+            chunkwise::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            chunkwise::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            chunkwise::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            chunkwise::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            chunkwise::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            chunkwise::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            chunkwise::DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            chunkwise::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            chunkwise::DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            chunkwise::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            chunkwise::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            _ => $other,
+        }
+    };
+}
+
+/// [`with_dtype!`] for the numeric types only (`bool` goes to `$other`).
+#[macro_export]
+macro_rules! with_numeric {
+    ($dtype:expr, $T:ident => $body:expr, else $other:expr) => {
+        match $dtype {
+            chunkwise::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            chunkwise::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            chunkwise::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            chunkwise::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            chunkwise::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            chunkwise::DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            chunkwise::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            chunkwise::DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            chunkwise::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            chunkwise::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            _ => $other,
+        }
+    };
+}
+
+/// What every command gets: the runtime and where to put the plan.
+pub struct Ctx {
+    pub rt: chunkwise::Runtime,
+    /// `--dot FILE`.
+    pub dot: Option<PathBuf>,
+    /// The command line, for reports.
+    pub command_line: String,
+}
+
+impl Ctx {
+    /// Writes `dot` to the `--dot` file, if one was asked for.
+    pub fn write_dot(&self, dot: impl FnOnce() -> String) -> anyhow::Result<()> {
+        use anyhow::Context;
+        if let Some(path) = &self.dot {
+            std::fs::write(path, dot())
+                .with_context(|| format!("cannot write the DOT file {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let g = &cli.global;
+    let bar = progress::Progress::new(g.progress, g.no_progress);
+    let mut builder = chunkwise::Runtime::builder()
+        .memory_limit(g.memory_limit)
+        .record_events(g.report.is_some());
+    if let Some(t) = g.threads {
+        builder = builder.threads(usize::from(t));
+    }
+    if let Some(cb) = bar.callback() {
+        builder = builder.on_progress(cb);
+    }
+    let rt = builder.build().context("cannot start the runtime")?;
+    let ctx = Ctx {
+        rt,
+        dot: g.dot.clone(),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let result = match &cli.command {
+        Command::Info { path, json } => commands::info(&ctx, path, *json),
+        Command::Stats { path, json } => commands::stats(&ctx, path, *json),
+        Command::Reduce {
+            op,
+            axis,
+            ddof,
+            keepdims,
+            input,
+            output,
+            zarr,
+        } => commands::reduce(
+            &ctx,
+            &commands::ReduceArgs {
+                op: *op,
+                axes: axis,
+                ddof: *ddof,
+                keepdims: *keepdims,
+            },
+            input,
+            output,
+            zarr,
+        ),
+        Command::Rechunk {
+            chunks,
+            input,
+            output,
+            zarr,
+        } => commands::rechunk(&ctx, chunks, input, output, zarr),
+        Command::Convert {
+            input,
+            output,
+            chunks,
+            zarr,
+        } => commands::convert(&ctx, input, output, chunks.as_deref(), zarr),
+        Command::Bench { json, quick } => bench::bench(&ctx, *json, *quick),
+    };
+    bar.finish();
+    result?;
+    if let Some(path) = &g.report {
+        let html = report_html::render(&ctx.rt.last_report(), &ctx.command_line);
+        std::fs::write(path, html)
+            .with_context(|| format!("cannot write the report {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Prints `error: ...` and the cause chain, one per line.
+fn print_error(e: &anyhow::Error) {
+    eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+fn main() -> ExitCode {
+    // A panic prints one line (no backtrace) and exits 1.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal failure{at}: {msg}");
+    }));
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            print_error(&e);
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(_) => ExitCode::from(1),
+    }
+}

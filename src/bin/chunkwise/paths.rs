@@ -1,0 +1,279 @@
+//! Array locations on the command line: `dir.zarr`, `store.zarr:/group/array`,
+//! `file.nc:/group/var`; opening them typed once their element type is known; and metadata.
+
+use crate::UsageError;
+use anyhow::{Context, Result, bail};
+use chunkwise::{ChunkedArray, DType, Element, OpenOptions};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Extensions taken for HDF5 / NetCDF4 without looking inside the file.
+const HDF5_EXTENSIONS: &[&str] = &["h5", "hdf5", "hdf", "nc", "nc4", "he5"];
+
+/// Where an array lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A Zarr array: the store directory and the array path inside it (`""`: the store's root
+    /// is the array).
+    Zarr { store: PathBuf, array: String },
+    /// An HDF5 / NetCDF4 dataset.
+    Hdf5 { file: PathBuf, dataset: String },
+}
+
+impl Location {
+    /// `store:/array` (or just the directory for a root array).
+    pub fn display(&self) -> String {
+        match self {
+            Location::Zarr { store, array } if array.trim_matches('/').is_empty() => {
+                store.display().to_string()
+            }
+            Location::Zarr { store, array } => {
+                format!("{}:/{}", store.display(), array.trim_start_matches('/'))
+            }
+            Location::Hdf5 { file, dataset } => {
+                format!("{}:/{}", file.display(), dataset.trim_start_matches('/'))
+            }
+        }
+    }
+
+    pub fn is_hdf5(&self) -> bool {
+        matches!(self, Location::Hdf5 { .. })
+    }
+}
+
+/// Splits `file:inner` when the whole string is not an existing path.
+fn split(s: &str) -> (PathBuf, Option<String>) {
+    if Path::new(s).exists() {
+        return (PathBuf::from(s), None);
+    }
+    match s.rsplit_once(':') {
+        Some((file, inner)) if !file.is_empty() => (PathBuf::from(file), Some(inner.to_string())),
+        _ => (PathBuf::from(s), None),
+    }
+}
+
+fn has_hdf5_extension(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| HDF5_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Whether `p` is a file with the HDF5 signature (at offset 0, or 512, 1024, ... after a user
+/// block).
+fn has_hdf5_signature(p: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const SIGNATURE: [u8; 8] = [0x89, b'H', b'D', b'F', b'\r', b'\n', 0x1a, b'\n'];
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut offset = 0u64;
+    let mut buf = [0u8; 8];
+    while offset + 8 <= len {
+        if f.seek(SeekFrom::Start(offset)).is_err() || f.read_exact(&mut buf).is_err() {
+            return false;
+        }
+        if buf == SIGNATURE {
+            return true;
+        }
+        offset = if offset == 0 { 512 } else { offset * 2 };
+    }
+    false
+}
+
+fn is_hdf5(p: &Path) -> bool {
+    has_hdf5_extension(p) || (p.is_file() && has_hdf5_signature(p))
+}
+
+/// An input array. The file part must exist.
+pub fn parse_input(s: &str) -> Result<Location> {
+    if s.is_empty() {
+        return Err(UsageError("an empty path was given".into()).into());
+    }
+    let (file, inner) = split(s);
+    if !file.exists() {
+        bail!("{}: no such file or directory", file.display());
+    }
+    if is_hdf5(&file) {
+        let Some(dataset) = inner.filter(|d| !d.trim_matches('/').is_empty()) else {
+            return Err(UsageError(format!(
+                "{s}: name the dataset inside the HDF5/NetCDF4 file, as {}:/group/var",
+                file.display()
+            ))
+            .into());
+        };
+        return Ok(Location::Hdf5 { file, dataset });
+    }
+    if !file.is_dir() {
+        bail!(
+            "{}: neither a Zarr store (a directory) nor an HDF5/NetCDF4 file",
+            file.display()
+        );
+    }
+    Ok(Location::Zarr {
+        store: file,
+        array: inner.unwrap_or_default(),
+    })
+}
+
+/// An output array (need not exist). HDF5 outputs need a dataset name.
+pub fn parse_output(s: &str) -> Result<Location> {
+    if s.is_empty() {
+        return Err(UsageError("an empty output path was given".into()).into());
+    }
+    let (file, inner) = split(s);
+    if has_hdf5_extension(&file) || (file.is_file() && has_hdf5_signature(&file)) {
+        let Some(dataset) = inner.filter(|d| !d.trim_matches('/').is_empty()) else {
+            return Err(UsageError(format!(
+                "{s}: name the dataset to write inside the HDF5 file, as {}:/var",
+                file.display()
+            ))
+            .into());
+        };
+        return Ok(Location::Hdf5 { file, dataset });
+    }
+    Ok(Location::Zarr {
+        store: file,
+        array: inner.unwrap_or_default(),
+    })
+}
+
+/// The error for HDF5 paths in a binary built without the `hdf5` feature.
+#[cfg(not(feature = "hdf5"))]
+pub fn no_hdf5(loc: &Location) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: this chunkwise binary was built without HDF5 support; rebuild it with \
+         `--features hdf5` (needs libhdf5) to read or write HDF5/NetCDF4 files",
+        loc.display()
+    )
+}
+
+/// What `info` shows, and what the other commands need before opening typed.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    /// `Zarr v3`, `HDF5`, `NetCDF4 (HDF5)`.
+    pub format: String,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    /// The stored chunk shape (`None`: contiguous HDF5).
+    pub chunks: Option<Vec<usize>>,
+    /// Zarr sharding: the inner chunks.
+    pub inner_chunks: Option<Vec<usize>>,
+    /// Codecs (Zarr) or filters (HDF5).
+    pub codecs: Vec<String>,
+    pub fill_value: Value,
+    pub dimension_names: Option<Vec<Option<String>>>,
+    pub attributes: Map<String, Value>,
+}
+
+/// Reads the metadata of the array at `loc`.
+pub fn probe(loc: &Location) -> Result<Meta> {
+    match loc {
+        Location::Zarr { store, array } => {
+            let src = chunkwise::io::zarr::ZarrSource::open(store, array)
+                .map_err(anyhow::Error::new)
+                .with_context(|| zarr_hint(store, array))?;
+            let i = src.info();
+            Ok(Meta {
+                format: format!("Zarr v{}", i.format.number()),
+                shape: i.shape.clone(),
+                dtype: i.dtype,
+                chunks: Some(i.chunk_shape.clone()),
+                inner_chunks: i.inner_chunk_shape.clone(),
+                codecs: i.codecs.clone(),
+                fill_value: i.fill_value.clone(),
+                dimension_names: i.dimension_names.clone(),
+                attributes: i.attributes.clone(),
+            })
+        }
+        #[cfg(feature = "hdf5")]
+        Location::Hdf5 { file, dataset } => {
+            let src = chunkwise::io::hdf5::Hdf5Source::open(file, dataset)?;
+            let i = src.info();
+            let netcdf = file
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "nc" | "nc4"));
+            Ok(Meta {
+                format: if netcdf { "NetCDF4 (HDF5)" } else { "HDF5" }.to_string(),
+                shape: i.shape.clone(),
+                dtype: i.dtype,
+                chunks: i.chunks.clone(),
+                inner_chunks: None,
+                codecs: i.filters.clone(),
+                fill_value: i.fill_value.clone().unwrap_or(Value::Null),
+                dimension_names: i
+                    .dimension_names
+                    .as_ref()
+                    .map(|v| v.iter().cloned().map(Some).collect()),
+                attributes: i.attributes.clone(),
+            })
+        }
+        #[cfg(not(feature = "hdf5"))]
+        Location::Hdf5 { .. } => Err(no_hdf5(loc)),
+    }
+}
+
+/// The context added to Zarr open errors: how to name an array in a store.
+fn zarr_hint(store: &Path, array: &str) -> String {
+    if array.trim_matches('/').is_empty() {
+        format!(
+            "cannot open {} as a Zarr array (to name an array inside a store, write {}:/ARRAY)",
+            store.display(),
+            store.display()
+        )
+    } else {
+        format!(
+            "cannot open array {array:?} in Zarr store {}",
+            store.display()
+        )
+    }
+}
+
+/// Opens the array at `loc` as `T`.
+pub fn open<T: Element>(loc: &Location, opts: &OpenOptions) -> Result<ChunkedArray<T>> {
+    match loc {
+        Location::Zarr { store, array } => ChunkedArray::<T>::open_zarr_with(store, array, opts)
+            .map_err(anyhow::Error::new)
+            .with_context(|| zarr_hint(store, array)),
+        #[cfg(feature = "hdf5")]
+        Location::Hdf5 { file, dataset } => {
+            Ok(ChunkedArray::<T>::open_hdf5_with(file, dataset, opts)?)
+        }
+        #[cfg(not(feature = "hdf5"))]
+        Location::Hdf5 { .. } => Err(no_hdf5(loc)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitting() {
+        assert_eq!(
+            split("no/such.zarr:/grp/a"),
+            (PathBuf::from("no/such.zarr"), Some("/grp/a".into()))
+        );
+        assert_eq!(split("f.nc:t"), (PathBuf::from("f.nc"), Some("t".into())));
+        assert_eq!(split("plain"), (PathBuf::from("plain"), None));
+        assert!(has_hdf5_extension(Path::new("a/b.NC")));
+        assert!(!has_hdf5_extension(Path::new("a/b.zarr")));
+    }
+
+    #[test]
+    fn outputs() {
+        assert!(matches!(
+            parse_output("/tmp/x.h5:/v").unwrap(),
+            Location::Hdf5 { .. }
+        ));
+        assert!(parse_output("/tmp/x.h5").is_err());
+        assert_eq!(
+            parse_output("/tmp/none-such.zarr").unwrap(),
+            Location::Zarr {
+                store: PathBuf::from("/tmp/none-such.zarr"),
+                array: String::new()
+            }
+        );
+    }
+}

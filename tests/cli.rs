@@ -1,0 +1,823 @@
+//! Integration tests of the `chunkwise` binary on the committed fixtures: `stats --json`
+//! against the recorded answers, round trips through `rechunk` and `convert`, `reduce`,
+//! `bench --quick`, the HTML report (in headless Chromium when `/usr/bin/chromium` exists),
+//! and exit codes and messages of bad paths, options and types.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn chunkwise(args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("run the chunkwise binary");
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !o.stderr.contains("panicked") && !o.stderr.contains("RUST_BACKTRACE"),
+        "chunkwise {args:?} panicked:\n{}",
+        o.stderr
+    );
+    o
+}
+
+/// Runs and expects success.
+fn ok(args: &[&str]) -> Out {
+    let o = chunkwise(args);
+    assert_eq!(
+        o.code, 0,
+        "chunkwise {args:?} failed:\nstdout: {}\nstderr: {}",
+        o.stdout, o.stderr
+    );
+    o
+}
+
+/// Runs and expects failure with `code` and a message on stderr containing `needle`.
+fn fails(args: &[&str], code: i32, needle: &str) -> Out {
+    let o = chunkwise(args);
+    assert_eq!(
+        o.code, code,
+        "chunkwise {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+        o.stdout, o.stderr
+    );
+    assert!(
+        o.stderr.to_lowercase().contains(&needle.to_lowercase()),
+        "chunkwise {args:?}: stderr lacks {needle:?}:\n{}",
+        o.stderr
+    );
+    assert!(o.stdout.is_empty() || code == 0, "no output on failure");
+    o
+}
+
+fn json(o: &Out) -> Value {
+    serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", o.stdout))
+}
+
+fn stats(path: &str) -> Value {
+    json(&ok(&["stats", "--json", "--threads", "2", path]))
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+fn p(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
+}
+
+/// Expected stats of flat data (NaN skipped; bool as 0/1): count, sum, min, max, mean, std.
+fn expected_stats(data: &[Value]) -> [Option<f64>; 6] {
+    let v: Vec<f64> = data
+        .iter()
+        .filter_map(|x| match x {
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        })
+        .filter(|x| !x.is_nan())
+        .collect();
+    let n = v.len() as f64;
+    if v.is_empty() {
+        return [Some(0.0), Some(0.0), None, None, None, None];
+    }
+    let sum: f64 = v.iter().sum();
+    let mean = sum / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    [
+        Some(n),
+        Some(sum),
+        Some(min),
+        Some(max),
+        Some(mean),
+        Some(var.sqrt()),
+    ]
+}
+
+const STAT_KEYS: [&str; 6] = ["count", "sum", "min", "max", "mean", "std"];
+
+fn assert_stats(what: &str, got: &Value, want: &[Option<f64>; 6]) {
+    let keys: Vec<&str> = got
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            "chunks", "count", "dtype", "max", "mean", "min", "shape", "std", "sum"
+        ],
+        "{what}: keys"
+    );
+    for (k, w) in STAT_KEYS.iter().zip(want) {
+        let g = got[*k].as_f64();
+        match (g, w) {
+            (None, None) => {}
+            (Some(g), Some(w)) => {
+                // Sums cancel (values of both signs): compare them on the scale of the values.
+                let tol = if *k == "sum" || *k == "mean" {
+                    1e-9
+                } else {
+                    1e-7
+                };
+                let scale = if *k == "sum" {
+                    want[0].unwrap_or(1.0)
+                        * want[3]
+                            .unwrap_or(1.0)
+                            .abs()
+                            .max(want[2].unwrap_or(1.0).abs())
+                } else {
+                    g.abs().max(w.abs())
+                };
+                assert!(
+                    (g - w).abs() <= tol * scale.max(1e-12),
+                    "{what}: {k} = {g}, expected {w}"
+                );
+            }
+            _ => panic!("{what}: {k} = {:?}, expected {w:?}", got[*k]),
+        }
+    }
+}
+
+/// The same statistics of the same values, maybe chunked differently (so summed in another
+/// order): exact shape, dtype, count, min and max; sum, mean and std to 1e-12.
+fn same_stats(what: &str, a: &Value, b: &Value) {
+    for k in ["shape", "dtype", "count", "min", "max"] {
+        assert_eq!(a[k], b[k], "{what}: {k}");
+    }
+    for k in ["sum", "mean", "std"] {
+        let (x, y) = (a[k].as_f64().unwrap(), b[k].as_f64().unwrap());
+        assert!(close(x, y, 1e-12), "{what}: {k} {x} vs {y}");
+    }
+}
+
+#[test]
+fn sample_stats_match_recorded_answers() {
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("data/sample_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let got = stats("data/sample.zarr:/t2m");
+    assert_eq!(got["shape"], exp["shape"]);
+    assert_eq!(got["dtype"], "float32");
+    assert_eq!(got["chunks"], exp["chunks"]);
+    assert_eq!(got["count"].as_f64(), Some(60.0 * 73.0 * 144.0));
+    let g = |k: &str| got[k].as_f64().unwrap();
+    let e = |k: &str| exp[k].as_f64().unwrap();
+    assert!(
+        close(g("mean"), e("global_mean"), 1e-12),
+        "mean {}",
+        g("mean")
+    );
+    assert!(close(g("std"), e("global_std"), 1e-9), "std {}", g("std"));
+    assert_eq!(g("min"), e("global_min"));
+    assert_eq!(g("max"), e("global_max"));
+    assert!(close(g("sum"), e("global_mean") * g("count"), 1e-12));
+    // The same through the store-relative spelling.
+    let again = stats("data/sample.zarr/t2m");
+    assert_eq!(again, got);
+}
+
+#[test]
+fn stats_reads_each_block_once() {
+    let d = tmp();
+    let report = p(d.path(), "r.html");
+    let o = ok(&[
+        "stats",
+        "data/sample.zarr:/t2m",
+        "--threads",
+        "2",
+        "--report",
+        &report,
+    ]);
+    assert!(o.stdout.contains("mean:"), "{}", o.stdout);
+    let line = o.stdout.lines().find(|l| l.starts_with("run:")).unwrap();
+    assert!(line.contains("6 blocks"), "{line}");
+    // The report's task events: one source read per block for all six statistics.
+    let html = std::fs::read_to_string(&report).unwrap();
+    let start = html.find("id=\"run-data\">").unwrap() + "id=\"run-data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+    let labels = data["labels"].as_array().unwrap();
+    let reads = data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            labels[e[4].as_u64().unwrap() as usize]
+                .as_str()
+                .unwrap()
+                .starts_with("source")
+        })
+        .count();
+    assert_eq!(reads, 6, "{data}");
+    assert_eq!(
+        data["events"].as_array().unwrap().len(),
+        data["tasks"].as_u64().unwrap() as usize
+    );
+}
+
+#[test]
+fn zarr_fixture_stats_match_recorded_answers() {
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("tests/data/zarr/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let arrays = exp["arrays"].as_array().unwrap();
+    assert!(arrays.len() >= 10);
+    for a in arrays {
+        let path = format!(
+            "tests/data/zarr/{}:/{}",
+            a["store"].as_str().unwrap(),
+            a["path"].as_str().unwrap()
+        );
+        let got = stats(&path);
+        assert_eq!(got["shape"], a["shape"], "{path}");
+        assert_eq!(got["dtype"], a["dtype"], "{path}");
+        assert_stats(&path, &got, &expected_stats(a["data"].as_array().unwrap()));
+    }
+}
+
+#[test]
+fn unsupported_types_fail_cleanly() {
+    for path in [
+        "tests/data/zarr/v3.zarr:/c8_unsupported",
+        "tests/data/zarr/v3.zarr:/f2_unsupported",
+        "tests/data/zarr/v2.zarr:/c16_unsupported",
+    ] {
+        for cmd in ["stats", "info"] {
+            let o = fails(&[cmd, path], 1, "unsupported");
+            assert!(o.stderr.starts_with("error: "), "{}", o.stderr);
+        }
+    }
+}
+
+#[test]
+fn info_describes_the_array() {
+    let o = ok(&["info", "--json", "tests/data/zarr/v3.zarr:/f4_zstd"]);
+    let v = json(&o);
+    assert_eq!(v["format"], "Zarr v3");
+    assert_eq!(v["shape"], serde_json::json!([37, 23]));
+    assert_eq!(v["dtype"], "float32");
+    assert_eq!(v["chunks"], serde_json::json!([10, 8]));
+    assert_eq!(v["dimension_names"], serde_json::json!(["y", "x"]));
+    assert_eq!(v["attributes"]["units"], "K");
+    assert!(
+        v["codecs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("zstd")),
+        "{v}"
+    );
+    let text = ok(&["info", "tests/data/zarr/v2.zarr:/f4_blosc"]).stdout;
+    for needle in [
+        "Zarr v2", "float32", "(37, 23)", "blosc", "lat, lon", "units",
+    ] {
+        assert!(text.contains(needle), "info lacks {needle}:\n{text}");
+    }
+    let sharded = json(&ok(&[
+        "info",
+        "--json",
+        "tests/data/zarr/v3.zarr:/i8_sharded",
+    ]));
+    assert!(sharded["inner_chunks"].is_array(), "{sharded}");
+}
+
+#[test]
+fn rechunk_round_trip() {
+    let d = tmp();
+    for (src, chunks) in [
+        ("tests/data/zarr/v3.zarr:/f4_nan_missing", "5,3"),
+        ("tests/data/zarr/v2.zarr:/i8_blosc", "25,1"),
+        ("tests/data/zarr/v3.zarr:/b1", "13,9"),
+        ("data/sample.zarr:/t2m", "60,10,144"),
+    ] {
+        let out = format!("{}:/r", p(d.path(), "out.zarr"));
+        ok(&["rechunk", "--overwrite", "--chunks", chunks, src, &out]);
+        let info = json(&ok(&["info", "--json", &out]));
+        let want: Vec<usize> = chunks.split(',').map(|c| c.parse().unwrap()).collect();
+        assert_eq!(info["chunks"], serde_json::json!(want), "{src}");
+        same_stats(src, &stats(src), &stats(&out));
+    }
+    // A directory output becomes a root array, readable without an inner path.
+    let root = p(d.path(), "root.zarr");
+    ok(&[
+        "rechunk",
+        "--chunks",
+        "4,4",
+        "tests/data/zarr/v2.zarr:/grp/sub/arr",
+        &root,
+    ]);
+    assert_eq!(
+        stats(&root)["sum"],
+        stats("tests/data/zarr/v2.zarr:/grp/sub/arr")["sum"]
+    );
+    // ... and is not replaced without --overwrite.
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "2,2",
+            "tests/data/zarr/v2.zarr:/grp/sub/arr",
+            &root,
+        ],
+        1,
+        "--overwrite",
+    );
+    ok(&[
+        "rechunk",
+        "--overwrite",
+        "--chunks",
+        "2,2",
+        "tests/data/zarr/v2.zarr:/grp/sub/arr",
+        &root,
+    ]);
+    assert_eq!(
+        json(&ok(&["info", "--json", &root]))["chunks"],
+        serde_json::json!([2, 2])
+    );
+}
+
+#[test]
+fn convert_zarr_round_trip_keeps_metadata() {
+    let d = tmp();
+    let v2 = format!("{}:/t2m", p(d.path(), "v2.zarr"));
+    ok(&[
+        "convert",
+        "--zarr-format",
+        "2",
+        "data/sample.zarr:/t2m",
+        &v2,
+    ]);
+    let info = json(&ok(&["info", "--json", &v2]));
+    assert_eq!(info["format"], "Zarr v2");
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["time", "lat", "lon"])
+    );
+    assert_eq!(info["attributes"]["units"], "K");
+    let back = format!("{}:/t2m", p(d.path(), "v3.zarr"));
+    ok(&["convert", "--compression-level", "0", &v2, &back]);
+    assert_eq!(stats(&back), stats("data/sample.zarr:/t2m"));
+}
+
+#[test]
+fn reduce_writes_zarr() {
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("data/sample_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let d = tmp();
+    let out = format!("{}:/tmean", p(d.path(), "r.zarr"));
+    let o = ok(&[
+        "reduce",
+        "mean",
+        "--axis",
+        "0",
+        "data/sample.zarr:/t2m",
+        &out,
+    ]);
+    assert!(o.stdout.contains("wrote"), "{}", o.stdout);
+    let info = json(&ok(&["info", "--json", &out]));
+    assert_eq!(info["shape"], serde_json::json!([73, 144]));
+    assert_eq!(info["dimension_names"], serde_json::json!(["lat", "lon"]));
+    let s = stats(&out);
+    // The mean of the time means is the global mean.
+    assert!(close(
+        s["mean"].as_f64().unwrap(),
+        exp["global_mean"].as_f64().unwrap(),
+        1e-6
+    ));
+    // Spatial means over (lat, lon), keepdims.
+    let out2 = p(d.path(), "spatial.zarr");
+    ok(&[
+        "reduce",
+        "nanmean",
+        "--axis",
+        "1,2",
+        "--keepdims",
+        "data/sample.zarr:/t2m",
+        &out2,
+    ]);
+    let info = json(&ok(&["info", "--json", &out2]));
+    assert_eq!(info["shape"], serde_json::json!([60, 1, 1]));
+    // std, var and bool sums run too.
+    for op in [
+        "std", "var", "nanstd", "nanvar", "min", "max", "nanmin", "nanmax", "sum", "nansum",
+    ] {
+        let o = format!("{}:/{op}", p(d.path(), "ops.zarr"));
+        ok(&[
+            "reduce",
+            op,
+            "--axis",
+            "0",
+            "tests/data/zarr/v3.zarr:/f4_nan_missing",
+            &o,
+        ]);
+    }
+    let o = format!("{}:/count", p(d.path(), "ops.zarr"));
+    ok(&[
+        "reduce",
+        "sum",
+        "--axis",
+        "0,1",
+        "tests/data/zarr/v3.zarr:/b1",
+        &o,
+    ]);
+}
+
+#[test]
+fn bad_paths_exit_1() {
+    let d = tmp();
+    fails(&["stats", "no/such/store.zarr:/x"], 1, "no such file");
+    fails(&["info", "no-such-thing"], 1, "no such file");
+    // A group, not an array: the message says how to name one.
+    let o = fails(&["stats", "data/sample.zarr"], 1, "ARRAY");
+    assert!(o.stderr.contains("t2m"), "lists the arrays: {}", o.stderr);
+    fails(&["stats", "data/sample.zarr:/nope"], 1, "nope");
+    fails(&["info", "Cargo.toml"], 1, "neither a Zarr store");
+    // A file where a Zarr output directory should go.
+    let f = p(d.path(), "file.zarr");
+    std::fs::write(&f, "x").unwrap();
+    fails(
+        &["convert", "data/sample.zarr:/t2m", &f],
+        1,
+        "not a Zarr array",
+    );
+}
+
+#[test]
+fn bad_options_exit_2() {
+    fails(
+        &["--memory-limit", "lots", "stats", "data/sample.zarr:/t2m"],
+        2,
+        "memory size",
+    );
+    fails(
+        &["stats", "--threads", "0", "data/sample.zarr:/t2m"],
+        2,
+        "threads",
+    );
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "4,x",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "chunks",
+    );
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "4,0,1",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        ">= 1",
+    );
+    fails(
+        &[
+            "rechunk",
+            "--chunks",
+            "4,4",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "3 axes",
+    );
+    fails(
+        &[
+            "reduce",
+            "median",
+            "--axis",
+            "0",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "median",
+    );
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "3",
+            "data/sample.zarr:/t2m",
+            "/tmp/x.zarr",
+        ],
+        2,
+        "out of range",
+    );
+    fails(
+        &["reduce", "mean", "data/sample.zarr:/t2m", "/tmp/x.zarr"],
+        2,
+        "--axis",
+    );
+    fails(&["frobnicate"], 2, "frobnicate");
+    fails(&["stats"], 2, "PATH");
+    fails(
+        &["convert", "data/sample.zarr:/t2m", "data/sample.zarr:/t2m"],
+        2,
+        "is the input",
+    );
+}
+
+#[test]
+fn memory_limit_too_small_is_a_runtime_error() {
+    let o = fails(
+        &["--memory-limit", "64KiB", "stats", "data/sample.zarr:/t2m"],
+        1,
+        "memory limit",
+    );
+    assert!(o.stderr.starts_with("error: "), "{}", o.stderr);
+}
+
+#[test]
+fn progress_lines_when_forced_without_a_terminal() {
+    let o = ok(&["stats", "--progress", "data/sample.zarr:/t2m"]);
+    assert!(o.stderr.contains("progress:"), "{}", o.stderr);
+    let o = ok(&["stats", "data/sample.zarr:/t2m"]);
+    assert!(
+        o.stderr.is_empty(),
+        "quiet when not a terminal: {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn dot_output() {
+    let d = tmp();
+    let dot = p(d.path(), "plan.dot");
+    ok(&["stats", "--dot", &dot, "data/sample.zarr:/t2m"]);
+    let s = std::fs::read_to_string(&dot).unwrap();
+    assert!(s.starts_with("digraph"), "{s}");
+    assert!(s.contains("nanstd") || s.contains("reduce"), "{s}");
+}
+
+#[test]
+fn bench_quick_json() {
+    let o = ok(&["bench", "--quick", "--json", "--threads", "2"]);
+    let v = json(&o);
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for r in rows {
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        for k in [
+            "workload",
+            "chunkwise_s",
+            "ndarray_s",
+            "ndarray_par_s",
+            "peak_bytes",
+            "tasks",
+        ] {
+            assert!(r.get(k).is_some(), "missing {k} in {r}");
+        }
+        assert_eq!(keys.len(), 6, "{r}");
+        assert!(r["chunkwise_s"].as_f64().unwrap() > 0.0);
+        assert!(r["tasks"].as_u64().unwrap() > 0);
+    }
+    assert!(rows[3]["tasks"].as_u64().unwrap() >= 10_000, "{}", rows[3]);
+    assert!(!o.stderr.contains("differ"), "{}", o.stderr);
+}
+
+#[test]
+fn html_report_draws_one_lane_per_worker() {
+    let d = tmp();
+    let report = p(d.path(), "report.html");
+    ok(&[
+        "stats",
+        "--threads",
+        "3",
+        "--report",
+        &report,
+        "data/sample.zarr:/t2m",
+    ]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("id=\"run-data\""));
+    assert!(!html.contains("<script src") && !html.contains("<link"));
+
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!("skipping the headless-Chromium check: /usr/bin/chromium not found");
+        return;
+    }
+    let profile = tmp();
+    let url = format!("file://{}", PathBuf::from(&report).display());
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            &url,
+        ])
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !dom.contains("data-error="),
+        "the page's script failed:\n{dom}\n{log}"
+    );
+    assert!(
+        dom.contains("data-ok=\"1\""),
+        "page not drawn:\n{dom}\n{log}"
+    );
+    assert!(
+        dom.contains("data-lanes=\"3\""),
+        "one lane per worker:\n{dom}"
+    );
+    let console_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") && (l.contains("ERROR") || l.contains("Uncaught")))
+        .collect();
+    assert!(
+        console_errors.is_empty(),
+        "console errors: {console_errors:?}"
+    );
+}
+
+#[cfg(not(feature = "hdf5"))]
+#[test]
+fn hdf5_paths_need_the_feature() {
+    fails(
+        &["stats", "tests/data/hdf5/fixtures.h5:/chunked_f4"],
+        1,
+        "without HDF5 support",
+    );
+    fails(
+        &[
+            "convert",
+            "data/sample.zarr:/t2m",
+            "/tmp/chunkwise-never.h5:/t2m",
+        ],
+        1,
+        "without HDF5 support",
+    );
+}
+
+#[cfg(feature = "hdf5")]
+mod hdf5 {
+    use super::*;
+
+    fn expected() -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(Path::new(ROOT).join("tests/data/hdf5/expected.json"))
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn stats_match_recorded_answers() {
+        let exp = expected();
+        for (ds, key) in [
+            ("fixtures.h5:/chunked_f4", "chunked_f4"),
+            ("fixtures.h5:/contiguous_f8", "contiguous_f8"),
+            ("fixtures.h5:/fill_f4", "fill_f4"),
+            ("fixtures.h5:/group/sub/var", "group/sub/var"),
+            ("fixtures.h5:/be_f4", "be_f4"),
+            ("fixtures.h5:/fletcher_i4", "fletcher_i4"),
+            ("fixtures.h5:ints/i2", "ints/i2"),
+            ("fixtures.h5:/ints/i8", "ints/i8"),
+            ("fixtures.h5:/ints/u1", "ints/u1"),
+            ("packed.nc:t", "nc:t_decoded"),
+            ("packed.nc:/lat", "nc:lat"),
+        ] {
+            let path = format!("tests/data/hdf5/{ds}");
+            let got = stats(&path);
+            assert_eq!(got["shape"], exp[key]["shape"], "{path}");
+            assert_stats(
+                &path,
+                &got,
+                &expected_stats(exp[key]["data"].as_array().unwrap()),
+            );
+        }
+        // Packed NetCDF: the stored type, decoded values (2 fill values skipped).
+        let t = stats("tests/data/hdf5/packed.nc:/t");
+        assert_eq!(t["dtype"], "int16");
+        assert_eq!(t["count"].as_f64(), Some(118.0));
+        // Booleans count `true` as 1.
+        let m = stats("tests/data/hdf5/fixtures.h5:/mask");
+        let trues = exp["mask"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v.as_i64() == Some(1))
+            .count();
+        assert_eq!(m["sum"].as_f64(), Some(trues as f64));
+        assert_eq!(m["count"].as_f64(), Some(20.0));
+    }
+
+    #[test]
+    fn info_of_netcdf() {
+        let v = json(&ok(&["info", "--json", "tests/data/hdf5/packed.nc:/t"]));
+        assert_eq!(v["format"], "NetCDF4 (HDF5)");
+        assert_eq!(v["dtype"], "int16");
+        assert_eq!(
+            v["dimension_names"],
+            serde_json::json!(["time", "lat", "lon"])
+        );
+        assert_eq!(v["attributes"]["units"], "K");
+        let text = ok(&["info", "tests/data/hdf5/fixtures.h5:/chunked_f4"]).stdout;
+        assert!(text.contains("HDF5") && text.contains("deflate"), "{text}");
+    }
+
+    #[test]
+    fn convert_round_trips() {
+        let d = tmp();
+        // HDF5 -> Zarr -> HDF5, values and chunks kept.
+        let z = format!("{}:/v", p(d.path(), "a.zarr"));
+        ok(&["convert", "tests/data/hdf5/fixtures.h5:/chunked_f4", &z]);
+        assert_eq!(
+            json(&ok(&["info", "--json", &z]))["chunks"],
+            serde_json::json!([10, 8])
+        );
+        let h = format!("{}:/grp/v", p(d.path(), "b.h5"));
+        ok(&["convert", &z, &h]);
+        let a = stats("tests/data/hdf5/fixtures.h5:/chunked_f4");
+        assert_eq!(stats(&z), a);
+        assert_eq!(stats(&h), a);
+        // Packed NetCDF to Zarr keeps the stored int16 and the CF attributes, so the
+        // decoded statistics agree.
+        let zt = format!("{}:/t", p(d.path(), "t.zarr"));
+        ok(&["convert", "tests/data/hdf5/packed.nc:t", &zt]);
+        let (x, y) = (stats("tests/data/hdf5/packed.nc:t"), stats(&zt));
+        for k in ["count", "min", "max"] {
+            assert_eq!(x[k], y[k], "{k}");
+        }
+        assert!(close(
+            x["mean"].as_f64().unwrap(),
+            y["mean"].as_f64().unwrap(),
+            1e-12
+        ));
+        // Zarr -> HDF5 with new chunks; then rechunk HDF5 -> Zarr.
+        let h2 = format!("{}:/t2m", p(d.path(), "s.nc"));
+        ok(&[
+            "convert",
+            "--chunks",
+            "30,73,72",
+            "data/sample.zarr:/t2m",
+            &h2,
+        ]);
+        let info = json(&ok(&["info", "--json", &h2]));
+        assert_eq!(info["chunks"], serde_json::json!([30, 73, 72]));
+        let z2 = p(d.path(), "s2.zarr");
+        ok(&["rechunk", "--chunks", "60,10,144", &h2, &z2]);
+        same_stats(&z2, &stats(&z2), &stats("data/sample.zarr:/t2m"));
+    }
+
+    #[test]
+    fn bad_hdf5_paths() {
+        fails(&["stats", "tests/data/hdf5/not_hdf5.h5:/x"], 1, "not");
+        fails(&["stats", "tests/data/hdf5/fixtures.h5:/nope"], 1, "nope");
+        fails(
+            &["stats", "tests/data/hdf5/fixtures.h5"],
+            2,
+            "name the dataset",
+        );
+        fails(
+            &["stats", "tests/data/hdf5/fixtures.h5:/strings"],
+            1,
+            "unsupported",
+        );
+        fails(&["stats", "tests/data/hdf5/fixtures.h5:/group"], 1, "group");
+    }
+}
