@@ -605,7 +605,10 @@ fn bench_quick_json() {
         assert!(r["chunkwise_s"].as_f64().unwrap() > 0.0);
         assert!(r["tasks"].as_u64().unwrap() > 0);
     }
-    assert!(rows[3]["tasks"].as_u64().unwrap() >= 10_000, "{}", rows[3]);
+    // Reductions group small blocks into ~1 MiB partial tasks, so the 10,000 blocks run as a
+    // few hundred tasks.
+    let tasks = rows[3]["tasks"].as_u64().unwrap();
+    assert!((100..10_000).contains(&tasks), "{}", rows[3]);
     assert!(!o.stderr.contains("differ"), "{}", o.stderr);
 }
 
