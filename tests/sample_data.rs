@@ -76,3 +76,28 @@ fn requesting_another_dtype_names_both() {
     assert!(matches!(err, Error::DTypeMismatch { .. }), "{err:?}");
     assert!(msg.contains("int32") && msg.contains("float32"), "{msg}");
 }
+
+/// Rechunking a store reads target-shaped regions directly only when that decodes little
+/// more than the target (here: whole time chunks merged); pencils from pancakes instead read
+/// whole store chunks and reassemble them. Values are the same either way.
+#[cfg(feature = "zarr")]
+#[test]
+fn store_rechunks_read_directly_only_when_cheap() {
+    let rt = Runtime::builder()
+        .threads(2)
+        .memory_limit("64 MiB")
+        .build()
+        .unwrap();
+    let x = ChunkedArray::<f32>::open_zarr("data/sample.zarr", "t2m").unwrap();
+    let want = x.compute(&rt).unwrap();
+    let merged = x.rechunk([20, 73, 144]).unwrap();
+    let plan = merged.explain();
+    let optimized = plan.split("as written").next().unwrap();
+    assert!(!optimized.contains("rechunk"), "{plan}");
+    assert_eq!(merged.compute(&rt).unwrap(), want);
+    let pencils = x.rechunk([60, 8, 8]).unwrap();
+    let plan = pencils.explain();
+    let optimized = plan.split("as written").next().unwrap();
+    assert!(optimized.contains("rechunk"), "{plan}");
+    assert_eq!(pencils.compute(&rt).unwrap(), want);
+}

@@ -142,7 +142,9 @@ fn rechunk_to(input: &NodeRef, target: &ChunkGrid) -> NodeRef {
         return input.clone();
     }
     match &input.op {
-        Op::Source(s) => Node::new(target.clone(), input.dtype, Op::Source(s.clone())),
+        Op::Source(s) if regrid_is_cheap(s.as_ref(), target) => {
+            Node::new(target.clone(), input.dtype, Op::Source(s.clone()))
+        }
         Op::Rechunk { input: inner } => rechunk_to(inner, target),
         Op::Elementwise { expr, inputs } => {
             let inputs: Vec<NodeRef> = inputs
@@ -170,6 +172,36 @@ fn rechunk_to(input: &NodeRef, target: &ChunkGrid) -> NodeRef {
             },
         ),
     }
+}
+
+/// Whether reading `target`-shaped regions straight from `src` is cheap: always for in-memory
+/// and generated sources, and for stores when the chunks each region overlaps hold at most
+/// twice the region's bytes. Otherwise (pancake to pencil: every pencil touches every pancake)
+/// the rechunk reads whole store chunks and reassembles them instead.
+fn regrid_is_cheap(src: &dyn crate::io::BlockSource, target: &ChunkGrid) -> bool {
+    if src.as_memory().is_some() {
+        return true;
+    }
+    let Some(natural) = src.natural_chunks() else {
+        return true;
+    };
+    let mut amplification = 1.0f64;
+    for (ax, a) in target.axes().iter().enumerate() {
+        let (len, c) = (a.len(), natural.get(ax).copied().unwrap_or(1).max(1));
+        if len == 0 {
+            continue;
+        }
+        let decoded: usize = (0..a.nblocks())
+            .map(|b| {
+                let r = a.range(b);
+                let lo = r.start / c * c;
+                let hi = (r.end.div_ceil(c) * c).min(len);
+                hi - lo
+            })
+            .sum();
+        amplification *= decoded as f64 / len as f64;
+    }
+    amplification <= 2.0
 }
 
 /// The grid an input of shape `shape` needs to be broadcast against an output with grid `out`:
