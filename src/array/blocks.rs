@@ -2,11 +2,11 @@
 //! blocks (with a halo of neighbouring elements for `map_overlap`).
 
 use super::ChunkedArray;
+use crate::chunks::for_each_index;
 use crate::chunks::{ChunkGrid, Region};
 use crate::element::{AnyArray, AnyView, DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::blockfn::BlockFn;
-use crate::graph::lower::for_each_index;
 use crate::graph::{Node, NodeRef, Op};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use std::marker::PhantomData;

@@ -234,6 +234,30 @@ impl fmt::Display for ChunkGrid {
     }
 }
 
+/// Calls `f` on every multi-index in the product of `ranges`, row-major (once for no axes,
+/// never when a range is empty).
+pub(crate) fn for_each_index(ranges: &[Range<usize>], mut f: impl FnMut(&[usize])) {
+    if ranges.iter().any(|r| r.is_empty()) {
+        return;
+    }
+    let mut idx: Vec<usize> = ranges.iter().map(|r| r.start).collect();
+    loop {
+        f(&idx);
+        let mut ax = ranges.len();
+        loop {
+            if ax == 0 {
+                return;
+            }
+            ax -= 1;
+            idx[ax] += 1;
+            if idx[ax] < ranges[ax].end {
+                break;
+            }
+            idx[ax] = ranges[ax].start;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ mod spec;
 mod unify;
 
 pub use axis::AxisChunks;
+pub(crate) use grid::for_each_index;
 pub use grid::{ChunkGrid, Region};
 pub use spec::{AxisSpec, ChunkSpec, DEFAULT_AUTO_BYTES};
 pub use unify::{broadcast_shapes, unify_axis};

@@ -7,7 +7,7 @@
 use super::blockfn::BlockFnKernel;
 use super::expr::ExprNode;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
-use crate::chunks::{ChunkGrid, Region};
+use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::exec::task::{Kernel, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
 use crate::ops::fused::Program;
@@ -162,29 +162,6 @@ fn broadcast_index(idx: &[usize], out_shape: &[usize], in_shape: &[usize]) -> Ve
             }
         })
         .collect()
-}
-
-/// Iterates the multi-indices of a box of block ranges in row-major order.
-pub(crate) fn for_each_index(ranges: &[std::ops::Range<usize>], mut f: impl FnMut(&[usize])) {
-    if ranges.iter().any(|r| r.is_empty()) {
-        return;
-    }
-    let mut idx: Vec<usize> = ranges.iter().map(|r| r.start).collect();
-    loop {
-        f(&idx);
-        let mut ax = ranges.len();
-        loop {
-            if ax == 0 {
-                return;
-            }
-            ax -= 1;
-            idx[ax] += 1;
-            if idx[ax] < ranges[ax].end {
-                break;
-            }
-            idx[ax] = ranges[ax].start;
-        }
-    }
 }
 
 impl Lowerer {

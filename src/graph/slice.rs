@@ -5,8 +5,8 @@
 //! block lies inside one input block.
 
 use super::blockfn::{BlockFn, to_standard};
-use super::lower::for_each_index;
 use super::node::NodeRef;
+use crate::chunks::for_each_index;
 use crate::chunks::{AxisChunks, ChunkGrid, Region};
 use crate::element::{AnyArray, AnyView, DType};
 use crate::error::{Error, Result};

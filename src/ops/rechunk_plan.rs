@@ -61,10 +61,9 @@
 //!
 //! (The exact figures are asserted in this module's tests.)
 
-use crate::chunks::{AxisChunks, ChunkGrid, Region};
+use crate::chunks::{AxisChunks, ChunkGrid, Region, for_each_index};
 use crate::error::{Error, Result};
 use std::fmt;
-use std::ops::Range;
 
 /// Default [`RechunkOptions::chunk_op_bytes`]: 1 MiB, about the time to read or write one
 /// chunk of a local store measured in bytes of throughput.
@@ -443,29 +442,6 @@ pub fn sources_for_target(
         ));
     });
     out
-}
-
-/// Calls `f` on every multi-index in the product of `ranges` (row-major; once for no axes).
-fn for_each_index(ranges: &[Range<usize>], mut f: impl FnMut(&[usize])) {
-    if ranges.iter().any(|r| r.is_empty()) {
-        return;
-    }
-    let mut idx: Vec<usize> = ranges.iter().map(|r| r.start).collect();
-    loop {
-        f(&idx);
-        let mut ax = ranges.len();
-        loop {
-            if ax == 0 {
-                return;
-            }
-            ax -= 1;
-            idx[ax] += 1;
-            if idx[ax] < ranges[ax].end {
-                break;
-            }
-            idx[ax] = ranges[ax].start;
-        }
-    }
 }
 
 fn to_usize(v: u128) -> usize {

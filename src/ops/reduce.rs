@@ -493,7 +493,7 @@ pub(crate) fn accumulate_into<T: Element, S: State<T>>(
         sv.index_axis_inplace(Axis(ax), 0);
     }
     let ranges: Vec<std::ops::Range<usize>> = axes.iter().map(|&ax| 0..block.shape()[ax]).collect();
-    crate::graph::lower::for_each_index(&ranges, |pos| {
+    crate::chunks::for_each_index(&ranges, |pos| {
         let mut sub = block.view();
         for (k, &ax) in axes.iter().enumerate().rev() {
             sub.index_axis_inplace(Axis(ax), pos[k]);
@@ -621,7 +621,7 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
             let ranges: Vec<std::ops::Range<usize>> =
                 axes.iter().map(|&ax| 0..v.shape()[ax]).collect();
             let mut ok = true;
-            crate::graph::lower::for_each_index(&ranges, |pos| {
+            crate::chunks::for_each_index(&ranges, |pos| {
                 let mut sub = (*v).clone();
                 for (k, &ax) in axes.iter().enumerate().rev() {
                     sub.index_axis_inplace(Axis(ax), pos[k]);
