@@ -233,40 +233,20 @@ trait Storer {
 enum TypedLoader<'a, T> {
     Flat(&'a [T]),
     Scalar(T),
-    /// Lanes along the last axis, visited in row-major order of the other axes.
+    /// Lanes along the last axis, in row-major order of the other axes (collected once per
+    /// block, so moving to the next lane is an index increment).
     Lanes {
-        view: ndarray::ArrayViewD<'a, T>,
-        pos: Vec<usize>,
-        started: bool,
+        lanes: Vec<ArrayView1<'a, T>>,
+        next: usize,
         cur: Option<ArrayView1<'a, T>>,
     },
 }
 
 impl<T: Element> Loader for TypedLoader<'_, T> {
     fn next_lane(&mut self) {
-        if let TypedLoader::Lanes {
-            view,
-            pos,
-            started,
-            cur,
-        } = self
-        {
-            let outer = &view.shape()[..view.ndim() - 1];
-            if *started {
-                for ax in (0..outer.len()).rev() {
-                    pos[ax] += 1;
-                    if pos[ax] < outer[ax] {
-                        break;
-                    }
-                    pos[ax] = 0;
-                }
-            }
-            *started = true;
-            let mut lane = view.clone();
-            for ax in (0..pos.len()).rev() {
-                lane = lane.index_axis_move(Axis(ax), pos[ax]);
-            }
-            *cur = Some(lane.into_dimensionality().expect("internal: lane is 1-d"));
+        if let TypedLoader::Lanes { lanes, next, cur } = self {
+            *cur = lanes.get(*next).cloned();
+            *next += 1;
         }
     }
     #[inline]
@@ -294,6 +274,17 @@ impl<T: Element> Loader for TypedLoader<'_, T> {
     }
 }
 
+/// The 1-d lanes along the last axis of `v`, in row-major order, keeping `v`'s lifetime.
+fn collect_lanes<'a, T>(v: ndarray::ArrayViewD<'a, T>, out: &mut Vec<ArrayView1<'a, T>>) {
+    if v.ndim() == 1 {
+        out.push(v.into_dimensionality().expect("one axis"));
+        return;
+    }
+    for sub in v.into_outer_iter() {
+        collect_lanes(sub, out);
+    }
+}
+
 fn make_loader<'a>(v: AnyView<'a>, flat: bool) -> Box<dyn Loader + 'a> {
     fn typed<'a, T: Element>(v: ndarray::ArrayViewD<'a, T>, flat: bool) -> Box<dyn Loader + 'a> {
         if flat {
@@ -304,11 +295,11 @@ fn make_loader<'a>(v: AnyView<'a>, flat: bool) -> Box<dyn Loader + 'a> {
             let s = v.to_slice().expect("flat leaf is contiguous");
             return Box::new(TypedLoader::Flat(s));
         }
-        let outer = v.ndim() - 1;
+        let mut lanes = Vec::new();
+        collect_lanes(v, &mut lanes);
         Box::new(TypedLoader::Lanes {
-            view: v,
-            pos: vec![0; outer],
-            started: false,
+            lanes,
+            next: 0,
             cur: None,
         })
     }
