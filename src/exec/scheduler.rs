@@ -151,41 +151,31 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
 }
 
 /// Picks the next admissible task, reserving its memory.
-fn admit(sh: &Shared<'_>, st: &mut State) -> Option<TaskId> {
+/// The task to admit next: the first ready one in priority order (skipping reads of a busy
+/// serial I/O lane), if its reservation fits. Nothing behind it may take its room.
+fn next_admissible(sh: &Shared<'_>, st: &State) -> Option<TaskId> {
     if st.error.is_some() {
         return None;
     }
-    for &t in st.ready.iter() {
-        let task = &sh.plan.tasks[t as usize];
-        if task.serial_io && st.serial_busy {
-            continue;
-        }
-        let need = task.out_bytes + task.scratch_bytes;
-        if st.tracked + need > sh.limit {
-            return None;
-        }
-        st.ready.remove(&t);
-        st.tracked += need;
-        st.peak = st.peak.max(st.tracked);
-        st.serial_busy |= task.serial_io;
-        st.running += 1;
-        return Some(t);
-    }
-    None
+    let t = st
+        .ready
+        .iter()
+        .copied()
+        .find(|&t| !(sh.plan.tasks[t as usize].serial_io && st.serial_busy))?;
+    let task = &sh.plan.tasks[t as usize];
+    (st.tracked + task.out_bytes + task.scratch_bytes <= sh.limit).then_some(t)
 }
 
-fn has_admissible(sh: &Shared<'_>, st: &State) -> bool {
-    if st.error.is_some() {
-        return false;
-    }
-    for &t in st.ready.iter() {
-        let task = &sh.plan.tasks[t as usize];
-        if task.serial_io && st.serial_busy {
-            continue;
-        }
-        return st.tracked + task.out_bytes + task.scratch_bytes <= sh.limit;
-    }
-    false
+/// Picks the next admissible task, reserving its memory.
+fn admit(sh: &Shared<'_>, st: &mut State) -> Option<TaskId> {
+    let t = next_admissible(sh, st)?;
+    let task = &sh.plan.tasks[t as usize];
+    st.ready.remove(&t);
+    st.tracked += task.out_bytes + task.scratch_bytes;
+    st.peak = st.peak.max(st.tracked);
+    st.serial_busy |= task.serial_io;
+    st.running += 1;
+    Some(t)
 }
 
 fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
@@ -281,7 +271,7 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
         }
         let st = &mut *guard;
         // Wake idle workers if more work became admissible.
-        if st.active < sh.threads && has_admissible(sh, st) {
+        if st.active < sh.threads && next_admissible(sh, st).is_some() {
             let extra = sh.threads - st.active;
             st.active += extra;
             for _ in 0..extra {

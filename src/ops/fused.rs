@@ -88,6 +88,12 @@ impl Program {
         r
     }
 
+    /// Whether evaluating over `views` would just copy the one view of `shape` (the block is
+    /// its own input): callers then use the view directly.
+    pub(crate) fn is_identity_over(&self, views: &[AnyView<'_>], shape: &[usize]) -> bool {
+        self.n_calls() == 0 && views.len() == 1 && views[0].shape() == shape
+    }
+
     /// Scratch bytes of one evaluation (the registers).
     pub(crate) fn scratch_bytes(&self) -> usize {
         self.reg_dtypes.iter().map(|d| d.size() * TILE).sum()

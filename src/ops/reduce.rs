@@ -856,40 +856,34 @@ pub(crate) struct PartialKernel {
 impl Kernel for PartialKernel {
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
         let mut acc: Option<Value> = None;
-        let plain = self.inputs.len() > 1
-            && self
-                .inputs
-                .iter()
-                .all(|i| i.program.n_calls() == 0 && i.leaves.len() == 1);
+        let inputs: Vec<Vec<AnyView<'_>>> = self
+            .inputs
+            .iter()
+            .map(|i| i.leaves.iter().map(|l| l.view(ctx)).collect())
+            .collect();
+        let plain = inputs
+            .iter()
+            .zip(&self.inputs)
+            .all(|(v, i)| i.program.is_identity_over(v, &i.block_shape));
         if plain {
-            let views: Vec<AnyView<'_>> =
-                self.inputs.iter().map(|i| i.leaves[0].view(ctx)).collect();
-            if views
-                .iter()
-                .zip(&self.inputs)
-                .all(|(v, i)| v.shape() == i.block_shape.as_slice())
-            {
-                if let Some(part) = self.reducer.partial_group(&views, &self.axes, None) {
-                    return self.finish(part?);
-                }
+            let views: Vec<AnyView<'_>> = inputs.iter().map(|v| v[0].clone()).collect();
+            if let Some(part) = self.reducer.partial_group(&views, &self.axes, None) {
+                return self.finish(part?);
             }
         }
-        for inp in &self.inputs {
-            let views: Vec<AnyView<'_>> = inp.leaves.iter().map(|l| l.view(ctx)).collect();
-            let identity = inp.program.n_calls() == 0
-                && views.len() == 1
-                && views[0].shape() == inp.block_shape.as_slice();
+        for (inp, views) in self.inputs.iter().zip(&inputs) {
+            let identity = inp.program.is_identity_over(views, &inp.block_shape);
             acc = Some(if identity {
                 self.reducer
                     .partial(&views[0], &self.axes, &inp.origin, acc)?
             } else if self.reducer.streams(&self.axes, inp.block_shape.len()) {
                 self.reducer.partial_stream(
-                    &mut |visit| inp.program.eval_tiles(&views, &inp.block_shape, visit),
+                    &mut |visit| inp.program.eval_tiles(views, &inp.block_shape, visit),
                     acc,
                 )?
             } else {
                 let mut block = AnyArray::zeros(self.in_dtype, &inp.block_shape);
-                inp.program.eval_into(&views, &mut block.view_mut());
+                inp.program.eval_into(views, &mut block.view_mut());
                 self.reducer
                     .partial(&block.view(), &self.axes, &inp.origin, acc)?
             });

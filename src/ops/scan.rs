@@ -94,9 +94,7 @@ impl Kernel for ScanKernel {
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
         let views: Vec<AnyView<'_>> = self.leaves.iter().map(|l| l.view(ctx)).collect();
         let prev = self.prev.map(|k| ctx.deps[k].block());
-        let identity = self.program.n_calls() == 0
-            && views.len() == 1
-            && views[0].shape() == self.block_shape.as_slice();
+        let identity = self.program.is_identity_over(&views, &self.block_shape);
         let out = if identity {
             self.op.scan(&views[0], self.axis, prev)
         } else {
