@@ -141,6 +141,16 @@ macro_rules! define_containers {
         #[allow(missing_docs)]
         pub enum AnyVec { $($v(Vec<$t>)),* }
 
+        /// A borrowed run of elements of any type (a tile of a register or of an input).
+        #[derive(Clone, Copy, Debug)]
+        #[allow(missing_docs)]
+        pub enum AnySlice<'a> { $($v(&'a [$t])),* }
+
+        /// A mutable run of elements of any type (a tile of a register or of the output).
+        #[derive(Debug)]
+        #[allow(missing_docs)]
+        pub enum AnySliceMut<'a> { $($v(&'a mut [$t])),* }
+
         impl AnyArray {
             /// The element type.
             pub fn dtype(&self) -> DType { match self { $(AnyArray::$v(_) => DType::$v),* } }
@@ -211,6 +221,38 @@ macro_rules! define_containers {
             pub fn len(&self) -> usize { match self { $(AnyVec::$v(v) => v.len()),* } }
             /// Whether the buffer is empty.
             pub fn is_empty(&self) -> bool { self.len() == 0 }
+            /// Its first `n` elements.
+            pub fn head(&self, n: usize) -> AnySlice<'_> {
+                match self { $(AnyVec::$v(v) => AnySlice::$v(&v[..n])),* }
+            }
+            /// Its first `n` elements, mutably.
+            pub fn head_mut(&mut self, n: usize) -> AnySliceMut<'_> {
+                match self { $(AnyVec::$v(v) => AnySliceMut::$v(&mut v[..n])),* }
+            }
+        }
+
+        impl AnySlice<'_> {
+            /// The element type.
+            pub fn dtype(&self) -> DType { match self { $(AnySlice::$v(_) => DType::$v),* } }
+            /// Number of elements.
+            pub fn len(&self) -> usize { match self { $(AnySlice::$v(v) => v.len()),* } }
+            /// Whether the run is empty.
+            pub fn is_empty(&self) -> bool { self.len() == 0 }
+        }
+
+        impl AnySliceMut<'_> {
+            /// The element type.
+            pub fn dtype(&self) -> DType { match self { $(AnySliceMut::$v(_) => DType::$v),* } }
+            /// Copies `src` (same dtype and length) into this run.
+            ///
+            /// # Panics
+            /// If the dtype or length differ (an internal bug, never user input).
+            pub fn copy_from(&mut self, src: AnySlice<'_>) {
+                match (self, src) {
+                    $((AnySliceMut::$v(d), AnySlice::$v(s)) => d.copy_from_slice(s),)*
+                    (d, s) => panic!("internal: copy {} into {}", s.dtype(), d.dtype()),
+                }
+            }
         }
 
         $(
@@ -240,6 +282,18 @@ macro_rules! define_containers {
                 fn vec_mut(v: &mut AnyVec) -> &mut [Self] {
                     match v { AnyVec::$v(x) => x, other => panic!("internal: register {} written as {}", other.dtype(), DType::$v) }
                 }
+                #[inline(always)]
+                fn slice_ref(s: AnySlice<'_>) -> &[Self] {
+                    match s { AnySlice::$v(x) => x, other => panic!("internal: tile {} read as {}", other.dtype(), DType::$v) }
+                }
+                #[inline(always)]
+                fn slice_mut(s: AnySliceMut<'_>) -> &mut [Self] {
+                    match s { AnySliceMut::$v(x) => x, other => panic!("internal: tile {} written as {}", other.dtype(), DType::$v) }
+                }
+                #[inline(always)]
+                fn wrap_slice(s: &[Self]) -> AnySlice<'_> { AnySlice::$v(s) }
+                #[inline(always)]
+                fn wrap_slice_mut(s: &mut [Self]) -> AnySliceMut<'_> { AnySliceMut::$v(s) }
             }
         )*
     };
@@ -355,6 +409,20 @@ pub trait Element:
     /// # Panics
     /// If the register holds another type (an internal bug).
     fn vec_mut(v: &mut AnyVec) -> &mut [Self];
+    /// The typed contents of a tile.
+    ///
+    /// # Panics
+    /// If the tile holds another type (an internal bug).
+    fn slice_ref(s: AnySlice<'_>) -> &[Self];
+    /// The typed contents of a tile, mutably.
+    ///
+    /// # Panics
+    /// If the tile holds another type (an internal bug).
+    fn slice_mut(s: AnySliceMut<'_>) -> &mut [Self];
+    /// Erases the type of a tile.
+    fn wrap_slice(s: &[Self]) -> AnySlice<'_>;
+    /// Erases the type of a mutable tile.
+    fn wrap_slice_mut(s: &mut [Self]) -> AnySliceMut<'_>;
 }
 
 for_each_dtype!(define_containers);

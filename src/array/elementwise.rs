@@ -6,6 +6,7 @@ use super::ChunkedArray;
 use crate::chunks::{AxisChunks, ChunkGrid, broadcast_shapes, unify_axis};
 use crate::element::{CastFrom, Element, Float, Numeric};
 use crate::error::Result;
+use crate::graph::arith::{ArithOp, scalar_step};
 use crate::graph::expr::{Expr, ExprNode, TileFn, map1, map2, map3};
 use crate::graph::optimize::input_grid_for;
 use crate::graph::{Node, NodeRef, Op};
@@ -117,8 +118,14 @@ impl<T: Element> ChunkedArray<T> {
     where
         F: Fn(T) -> U + Send + Sync + 'static,
     {
+        self.map_fn(map1(name, f))
+    }
+
+    /// Applies a one-argument tile function (whose output type is `U`).
+    fn map_fn<U: Element>(&self, f: Arc<dyn TileFn>) -> ChunkedArray<U> {
+        debug_assert_eq!(f.out_dtype(), U::DTYPE);
         let expr = Arc::new(ExprNode::Call(
-            map1(name, f),
+            f,
             vec![Arc::new(ExprNode::Input(0, T::DTYPE))],
         ));
         ChunkedArray::from_node(Node::new(
@@ -378,7 +385,7 @@ impl<T: Float> ChunkedArray<T> {
 }
 
 macro_rules! binop {
-    ($trait:ident, $method:ident, $name:literal, $op:ident) => {
+    ($trait:ident, $method:ident, $name:literal, $op:ident, $arith:expr) => {
         impl<T: Numeric> $trait<&ChunkedArray<T>> for &ChunkedArray<T> {
             type Output = Result<ChunkedArray<T>>;
             fn $method(self, rhs: &ChunkedArray<T>) -> Result<ChunkedArray<T>> {
@@ -406,7 +413,8 @@ macro_rules! binop {
         impl<T: Numeric> $trait<T> for &ChunkedArray<T> {
             type Output = ChunkedArray<T>;
             fn $method(self, s: T) -> ChunkedArray<T> {
-                self.map_named(&format!(concat!($name, "({:?})"), s), move |a: T| a.$op(s))
+                // A step the fused kernel can merge with a neighbouring one.
+                self.map_fn(scalar_step($arith, s))
             }
         }
         impl<T: Numeric> $trait<T> for ChunkedArray<T> {
@@ -433,11 +441,11 @@ macro_rules! binop {
     )*};
 }
 
-binop!(Add, add, "add", add_);
-binop!(Sub, sub, "sub", sub_);
-binop!(Mul, mul, "mul", mul_);
-binop!(Div, div, "div", div_);
-binop!(Rem, rem, "rem", rem_);
+binop!(Add, add, "add", add_, ArithOp::Add);
+binop!(Sub, sub, "sub", sub_, ArithOp::Sub);
+binop!(Mul, mul, "mul", mul_, ArithOp::Mul);
+binop!(Div, div, "div", div_, ArithOp::Div);
+binop!(Rem, rem, "rem", rem_, ArithOp::Rem);
 
 impl<T: Numeric> Neg for &ChunkedArray<T> {
     type Output = ChunkedArray<T>;

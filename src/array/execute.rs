@@ -7,6 +7,7 @@ use crate::element::{AnyViewMut, Element};
 use crate::error::Result;
 use crate::exec::task::Value;
 use crate::exec::{OutputSink, RunReport, Runtime, run_plan};
+use crate::graph::layout::memory_order;
 use crate::graph::lower::{Root, lower};
 use crate::graph::optimize::optimize;
 use crate::graph::{NodeRef, explain};
@@ -256,8 +257,10 @@ impl<T: Element> ChunkedArray<T> {
         // parallel, instead of by one thread up front.
         let mut out = ArrayD::<T>::from_elem(IxDyn(self.shape()), T::default());
         {
-            let sink = ArraySink::new(&mut out, self.chunks());
-            run(rt, &[(self.node.clone(), true)], &[&sink])?;
+            // Nobody sees the blocks of a result in memory: run in memory order where free.
+            let node = memory_order(&self.node, rt.memory_limit);
+            let sink = ArraySink::new(&mut out, &node.grid);
+            run(rt, &[(node, true)], &[&sink])?;
         }
         Ok(out)
     }
@@ -342,13 +345,17 @@ pub fn compute_all<T: Element>(
         .map(|a| ArrayD::<T>::from_elem(IxDyn(a.shape()), T::default()))
         .collect();
     {
+        let nodes: Vec<NodeRef> = arrays
+            .iter()
+            .map(|a| memory_order(&a.node, rt.memory_limit))
+            .collect();
         let sinks: Vec<ArraySink<'_, T>> = outs
             .iter_mut()
-            .zip(arrays)
-            .map(|(o, a)| ArraySink::new(o, a.chunks()))
+            .zip(&nodes)
+            .map(|(o, n)| ArraySink::new(o, &n.grid))
             .collect();
         let sink_refs: Vec<&dyn OutputSink> = sinks.iter().map(|s| s as &dyn OutputSink).collect();
-        let roots: Vec<(NodeRef, bool)> = arrays.iter().map(|a| (a.node.clone(), true)).collect();
+        let roots: Vec<(NodeRef, bool)> = nodes.into_iter().map(|n| (n, true)).collect();
         run(rt, &roots, &sink_refs)?;
     }
     Ok(outs)

@@ -5,21 +5,31 @@
 //! chain such as `((x * 2 + 1)^2)` becomes one expression over `x`, evaluated in one pass per
 //! block (see [`crate::ops::fused`]).
 
-use crate::element::{AnyVec, DType, Element};
+use crate::element::{AnySlice, AnySliceMut, DType, Element};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A function applied to tiles (short runs of elements) of its arguments.
 ///
-/// Arguments and result are registers of `TILE` elements; only the first `n` are valid.
+/// Arguments and result are tiles of the same length: registers of the fused kernel, or runs
+/// of an input or of the output read and written in place.
 pub(crate) trait TileFn: Send + Sync {
     /// A short name for plans (`add`, `mul_scalar`, `sqrt`, ...).
     fn name(&self) -> &str;
     /// The result's element type.
     fn out_dtype(&self) -> DType;
-    /// Computes `out[..n]` from `args[k][..n]`.
-    fn call(&self, args: &[&AnyVec], out: &mut AnyVec, n: usize);
+    /// Computes `out` from `args`, element by element.
+    fn call(&self, args: &[AnySlice<'_>], out: AnySliceMut<'_>);
+    /// This function as `Any`, for functions that others can compose with.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+    /// One function computing `next(self(x))` in a single pass, when both are known to
+    /// compose (see [`super::arith`]); `None` otherwise.
+    fn then(&self, _next: &dyn TileFn) -> Option<Arc<dyn TileFn>> {
+        None
+    }
 }
 
 /// A node of an elementwise expression.
@@ -122,9 +132,9 @@ impl<A: Element, O: Element, F: Fn(A) -> O + Send + Sync> TileFn for Map1<A, O, 
         O::DTYPE
     }
     #[inline]
-    fn call(&self, args: &[&AnyVec], out: &mut AnyVec, n: usize) {
-        let a = &A::vec_ref(args[0])[..n];
-        let o = &mut O::vec_mut(out)[..n];
+    fn call(&self, args: &[AnySlice<'_>], out: AnySliceMut<'_>) {
+        let o = O::slice_mut(out);
+        let a = &A::slice_ref(args[0])[..o.len()];
         for (o, &a) in o.iter_mut().zip(a) {
             *o = (self.f)(a);
         }
@@ -141,10 +151,10 @@ impl<A: Element, B: Element, O: Element, F: Fn(A, B) -> O + Send + Sync> TileFn
         O::DTYPE
     }
     #[inline]
-    fn call(&self, args: &[&AnyVec], out: &mut AnyVec, n: usize) {
-        let a = &A::vec_ref(args[0])[..n];
-        let b = &B::vec_ref(args[1])[..n];
-        let o = &mut O::vec_mut(out)[..n];
+    fn call(&self, args: &[AnySlice<'_>], out: AnySliceMut<'_>) {
+        let o = O::slice_mut(out);
+        let a = &A::slice_ref(args[0])[..o.len()];
+        let b = &B::slice_ref(args[1])[..o.len()];
         for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
             *o = (self.f)(a, b);
         }
@@ -161,11 +171,11 @@ impl<A: Element, B: Element, C: Element, O: Element, F: Fn(A, B, C) -> O + Send 
         O::DTYPE
     }
     #[inline]
-    fn call(&self, args: &[&AnyVec], out: &mut AnyVec, n: usize) {
-        let a = &A::vec_ref(args[0])[..n];
-        let b = &B::vec_ref(args[1])[..n];
-        let c = &C::vec_ref(args[2])[..n];
-        let o = &mut O::vec_mut(out)[..n];
+    fn call(&self, args: &[AnySlice<'_>], out: AnySliceMut<'_>) {
+        let o = O::slice_mut(out);
+        let a = &A::slice_ref(args[0])[..o.len()];
+        let b = &B::slice_ref(args[1])[..o.len()];
+        let c = &C::slice_ref(args[2])[..o.len()];
         for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
             *o = (self.f)(a, b, c);
         }
@@ -179,7 +189,7 @@ impl<T: Element> TileFn for Fill<T> {
     fn out_dtype(&self) -> DType {
         T::DTYPE
     }
-    fn call(&self, _args: &[&AnyVec], out: &mut AnyVec, n: usize) {
-        T::vec_mut(out)[..n].fill(self.0);
+    fn call(&self, _args: &[AnySlice<'_>], out: AnySliceMut<'_>) {
+        T::slice_mut(out).fill(self.0);
     }
 }

@@ -4,7 +4,7 @@
 //! cache-resident registers per task.
 
 use crate::dispatch;
-use crate::element::{AnyVec, AnyView, AnyViewMut, DType, Element};
+use crate::element::{AnySlice, AnySliceMut, AnyVec, AnyView, AnyViewMut, DType, Element};
 use crate::graph::expr::{Expr, ExprNode, TileFn};
 use ndarray::{ArrayView1, ArrayViewMut1, Axis};
 use std::collections::HashMap;
@@ -47,7 +47,9 @@ impl Program {
         };
         let mut memo: HashMap<*const ExprNode, usize> = HashMap::new();
         let mut loads: HashMap<usize, usize> = HashMap::new();
-        p.out = p.emit(expr, &mut memo, &mut loads);
+        // Composed nodes live until compilation ends: `memo` is keyed by their addresses.
+        let mut composed: Vec<Expr> = Vec::new();
+        p.out = p.emit(expr, &mut memo, &mut loads, &mut composed);
         p
     }
 
@@ -56,6 +58,7 @@ impl Program {
         e: &Expr,
         memo: &mut HashMap<*const ExprNode, usize>,
         loads: &mut HashMap<usize, usize>,
+        composed: &mut Vec<Expr>,
     ) -> usize {
         if let Some(&r) = memo.get(&Arc::as_ptr(e)) {
             return r;
@@ -73,7 +76,22 @@ impl Program {
                 }
             }
             ExprNode::Call(f, args) => {
-                let args: Vec<usize> = args.iter().map(|a| self.emit(a, memo, loads)).collect();
+                // `g(f(x))` with `f` and `g` known to compose: one call, one pass.
+                if let [inner] = args.as_slice() {
+                    if let ExprNode::Call(g, inner_args) = &**inner {
+                        if let Some(fg) = g.then(f.as_ref()) {
+                            let node = Arc::new(ExprNode::Call(fg, inner_args.clone()));
+                            composed.push(node.clone());
+                            let r = self.emit(&node, memo, loads, composed);
+                            memo.insert(Arc::as_ptr(e), r);
+                            return r;
+                        }
+                    }
+                }
+                let args: Vec<usize> = args
+                    .iter()
+                    .map(|a| self.emit(a, memo, loads, composed))
+                    .collect();
                 let dst = self.reg_dtypes.len();
                 self.reg_dtypes.push(f.out_dtype());
                 self.instrs.push(Instr::Call {
@@ -122,13 +140,16 @@ impl Program {
         &self,
         leaves: &[AnyView<'_>],
         shape: &[usize],
-        visit: &mut dyn FnMut(&AnyVec, usize),
+        visit: &mut dyn FnMut(AnySlice<'_>),
     ) {
-        struct Visit<'v>(&'v mut dyn FnMut(&AnyVec, usize));
+        struct Visit<'v>(&'v mut dyn FnMut(AnySlice<'_>));
         impl Storer for Visit<'_> {
             fn next_lane(&mut self) {}
-            fn store(&mut self, _start: usize, n: usize, src: &AnyVec) {
-                (self.0)(src, n)
+            fn direct(&mut self, _start: usize, _n: usize) -> Option<AnySliceMut<'_>> {
+                None
+            }
+            fn store(&mut self, _start: usize, _n: usize, src: AnySlice<'_>) {
+                (self.0)(src)
             }
         }
         let views = broadcast_all(leaves, shape);
@@ -139,12 +160,15 @@ impl Program {
     /// Runs the program over `views` (already broadcast to `shape`), tile by tile: in one
     /// flat pass when `flat` (every view and the output contiguous or constant), else lane by
     /// lane along the last axis.
+    ///
+    /// Contiguous runs of an input are read in place and the last operation writes straight
+    /// into a contiguous output, so registers hold only intermediate results.
     fn drive(&self, views: Vec<AnyView<'_>>, shape: &[usize], flat: bool, sink: &mut dyn Storer) {
         let total: usize = shape.iter().product();
         if total == 0 {
             return;
         }
-        let mut loaders: Vec<Box<dyn Loader + '_>> =
+        let mut loaders: Vec<Box<dyn Loader<'_> + '_>> =
             views.into_iter().map(|v| make_loader(v, flat)).collect();
         let (n_lanes, lane_len) = if flat {
             (1, total)
@@ -164,6 +188,11 @@ impl Program {
             }
         }
         let placeholder = || AnyVec::Bool(Vec::new());
+        let empty = AnySlice::Bool(&[]);
+        // Per register: the input run it aliases for the current tile (loads read in place).
+        let mut direct: Vec<Option<AnySlice<'_>>> = vec![None; regs.len()];
+        // Per register: how many elements of a constant input it already holds.
+        let mut filled = vec![0usize; regs.len()];
         for _ in 0..n_lanes {
             for l in loaders.iter_mut() {
                 l.next_lane();
@@ -172,29 +201,59 @@ impl Program {
             let mut start = 0;
             while start < lane_len {
                 let n = TILE.min(lane_len - start);
+                let mut stored = false;
                 for ins in &self.instrs {
                     match ins {
-                        Instr::Load { leaf, dst } => loaders[*leaf].load(start, n, &mut regs[*dst]),
+                        Instr::Load { leaf, dst } => {
+                            let l = &mut loaders[*leaf];
+                            direct[*dst] = l.direct(start, n);
+                            if direct[*dst].is_none() {
+                                if !l.is_constant() {
+                                    l.load(start, n, &mut regs[*dst]);
+                                } else if filled[*dst] < n {
+                                    l.load(start, n, &mut regs[*dst]);
+                                    filled[*dst] = n;
+                                }
+                            }
+                        }
                         Instr::Call { f, args, dst } => {
-                            let mut out = std::mem::replace(&mut regs[*dst], placeholder());
-                            let empty = placeholder();
-                            let mut a: [&AnyVec; 3] = [&empty; 3];
-                            let arg_refs: Vec<&AnyVec>;
-                            let a: &[&AnyVec] = if args.len() <= 3 {
+                            let direct_out = if *dst == self.out {
+                                sink.direct(start, n)
+                            } else {
+                                None
+                            };
+                            stored = direct_out.is_some();
+                            let mut taken = match direct_out {
+                                Some(_) => None,
+                                None => Some(std::mem::replace(&mut regs[*dst], placeholder())),
+                            };
+                            let mut a = [empty; 3];
+                            let more: Vec<AnySlice<'_>>;
+                            let arg = |r: usize| direct[r].unwrap_or_else(|| regs[r].head(n));
+                            let a: &[AnySlice<'_>] = if args.len() <= 3 {
                                 for (k, &r) in args.iter().enumerate() {
-                                    a[k] = &regs[r];
+                                    a[k] = arg(r);
                                 }
                                 &a[..args.len()]
                             } else {
-                                arg_refs = args.iter().map(|&r| &regs[r]).collect();
-                                &arg_refs
+                                more = args.iter().map(|&r| arg(r)).collect();
+                                &more
                             };
-                            f.call(a, &mut out, n);
-                            regs[*dst] = out;
+                            match (direct_out, taken.as_mut()) {
+                                (Some(o), _) => f.call(a, o),
+                                (None, Some(reg)) => f.call(a, reg.head_mut(n)),
+                                (None, None) => unreachable!("an output register is taken"),
+                            }
+                            if let Some(reg) = taken {
+                                regs[*dst] = reg;
+                            }
                         }
                     }
                 }
-                sink.store(start, n, &regs[self.out]);
+                if !stored {
+                    let r = self.out;
+                    sink.store(start, n, direct[r].unwrap_or_else(|| regs[r].head(n)));
+                }
                 start += n;
             }
         }
@@ -225,15 +284,23 @@ fn leaf_is_flat(v: &AnyView<'_>) -> bool {
 }
 
 /// Reads tiles of one leaf.
-trait Loader {
+trait Loader<'a> {
     fn next_lane(&mut self);
+    /// The tile in place, when it is a contiguous run of the input.
+    fn direct(&self, start: usize, n: usize) -> Option<AnySlice<'a>>;
+    /// Whether every tile holds the same value (a broadcast scalar).
+    fn is_constant(&self) -> bool;
+    /// Copies the tile into a register.
     fn load(&mut self, start: usize, n: usize, dst: &mut AnyVec);
 }
 
 /// Writes tiles of the output.
 trait Storer {
     fn next_lane(&mut self);
-    fn store(&mut self, start: usize, n: usize, src: &AnyVec);
+    /// The output tile in place, when it is a contiguous run (the last operation then writes
+    /// there directly).
+    fn direct(&mut self, start: usize, n: usize) -> Option<AnySliceMut<'_>>;
+    fn store(&mut self, start: usize, n: usize, src: AnySlice<'_>);
 }
 
 enum TypedLoader<'a, T> {
@@ -245,15 +312,37 @@ enum TypedLoader<'a, T> {
         lanes: Vec<ArrayView1<'a, T>>,
         next: usize,
         cur: Option<ArrayView1<'a, T>>,
+        /// The current lane when it is contiguous.
+        cur_slice: Option<&'a [T]>,
     },
 }
 
-impl<T: Element> Loader for TypedLoader<'_, T> {
+impl<'a, T: Element> Loader<'a> for TypedLoader<'a, T> {
     fn next_lane(&mut self) {
-        if let TypedLoader::Lanes { lanes, next, cur } = self {
+        if let TypedLoader::Lanes {
+            lanes,
+            next,
+            cur,
+            cur_slice,
+        } = self
+        {
             *cur = lanes.get(*next).cloned();
+            *cur_slice = cur.as_ref().and_then(|l| l.to_slice());
             *next += 1;
         }
+    }
+    #[inline]
+    fn direct(&self, start: usize, n: usize) -> Option<AnySlice<'a>> {
+        match self {
+            TypedLoader::Flat(s) => Some(T::wrap_slice(&s[start..start + n])),
+            TypedLoader::Lanes {
+                cur_slice: Some(s), ..
+            } => Some(T::wrap_slice(&s[start..start + n])),
+            _ => None,
+        }
+    }
+    fn is_constant(&self) -> bool {
+        matches!(self, TypedLoader::Scalar(_))
     }
     #[inline]
     fn load(&mut self, start: usize, n: usize, dst: &mut AnyVec) {
@@ -291,8 +380,11 @@ fn collect_lanes<'a, T>(v: ndarray::ArrayViewD<'a, T>, out: &mut Vec<ArrayView1<
     }
 }
 
-fn make_loader<'a>(v: AnyView<'a>, flat: bool) -> Box<dyn Loader + 'a> {
-    fn typed<'a, T: Element>(v: ndarray::ArrayViewD<'a, T>, flat: bool) -> Box<dyn Loader + 'a> {
+fn make_loader<'a>(v: AnyView<'a>, flat: bool) -> Box<dyn Loader<'a> + 'a> {
+    fn typed<'a, T: Element>(
+        v: ndarray::ArrayViewD<'a, T>,
+        flat: bool,
+    ) -> Box<dyn Loader<'a> + 'a> {
         if flat {
             if v.strides().iter().all(|&s| s == 0) {
                 let first = *v.iter().next().expect("nonempty");
@@ -307,6 +399,7 @@ fn make_loader<'a>(v: AnyView<'a>, flat: bool) -> Box<dyn Loader + 'a> {
             lanes,
             next: 0,
             cur: None,
+            cur_slice: None,
         })
     }
     dispatch!(AnyView, v, v => typed::<T>(v, flat))
@@ -328,8 +421,21 @@ impl<T: Element> Storer for TypedStorer<'_, '_, T> {
         }
     }
     #[inline]
-    fn store(&mut self, start: usize, n: usize, src: &AnyVec) {
-        let s = &T::vec_ref(src)[..n];
+    fn direct(&mut self, start: usize, n: usize) -> Option<AnySliceMut<'_>> {
+        match self {
+            TypedStorer::Flat(d) => Some(T::wrap_slice_mut(&mut d[start..start + n])),
+            TypedStorer::Lanes { cur, .. } => {
+                let lane = cur
+                    .as_mut()
+                    .expect("internal: lane stored before next_lane");
+                let d = lane.as_slice_mut()?;
+                Some(T::wrap_slice_mut(&mut d[start..start + n]))
+            }
+        }
+    }
+    #[inline]
+    fn store(&mut self, start: usize, n: usize, src: AnySlice<'_>) {
+        let s = T::slice_ref(src);
         match self {
             TypedStorer::Flat(d) => d[start..start + n].copy_from_slice(s),
             TypedStorer::Lanes { cur, .. } => {
