@@ -107,6 +107,20 @@ fn task_overhead(c: &mut Criterion) {
     let plain = x.sum();
     let run = || total.compute_scalar(&rt).expect("compute");
     let run_plain = || plain.compute_scalar(&rt).expect("compute");
+    // The map itself, streamed: one task per block, each block handed to a trivial sink.
+    let mapped = &x + 1.0;
+    let run_map = || {
+        let mut seen = 0usize;
+        mapped
+            .for_each_block(&rt, |_, b| {
+                seen += b.len();
+                Ok(())
+            })
+            .expect("stream");
+        seen
+    };
+    // One block of the map in ndarray: fill a 100² block with ones and add 1.
+    let one_map_block = || Array2::<f64>::from_elem((B, B), 1.0) + 1.0;
     assert_eq!(run(), 2.0 * (SIDE * SIDE) as f64);
     // One block's work in ndarray: fill a 100² block with ones, add 1, sum.
     let one_block = || {
@@ -135,6 +149,17 @@ fn task_overhead(c: &mut Criterion) {
             "ones.sum() (W5): {:.1} ms for {plain_tasks} tasks; overhead vs the same kernel estimate {:.2} µs/task",
             ms(plain_t),
             per_task(plain_t, plain_tasks)
+        );
+        let map_t = median_time(7, run_map);
+        let map_tasks = rt.last_report().tasks;
+        let map_block_t = median_time(2001, one_map_block);
+        let map_kernel = map_block_t.as_secs_f64() * blocks as f64 / THREADS as f64;
+        println!(
+            "(ones+1) streamed block by block: {:.1} ms for {map_tasks} tasks; ndarray one block {:.2} µs → kernel estimate {:.1} ms; overhead {:.2} µs/task",
+            ms(map_t),
+            map_block_t.as_secs_f64() * 1e6,
+            map_kernel * 1e3,
+            (map_t.as_secs_f64() - map_kernel) / map_tasks as f64 * 1e6
         );
     }
 

@@ -159,6 +159,30 @@ mod staging {
     }
 }
 
+/// Asks the kernel to back a large, not yet touched result with huge pages: the tasks that
+/// write it then take one page fault per 2 MiB instead of per 4 KiB (a fresh 512 MiB result
+/// costs ~0.2 s of 4 KiB faults on two cores), and walk it with fewer TLB misses. Advisory:
+/// where transparent huge pages are off, nothing changes.
+fn advise_huge_pages<T>(a: &mut ArrayD<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = a.len() * std::mem::size_of::<T>();
+        if bytes < 4 * HUGE {
+            return;
+        }
+        let start = a.as_mut_ptr() as usize;
+        let (lo, hi) = (start.next_multiple_of(HUGE), (start + bytes) / HUGE * HUGE);
+        if hi > lo {
+            // SAFETY: [lo, hi) lies inside the array's own allocation, and MADV_HUGEPAGE only
+            // changes how the kernel backs those pages, never their contents.
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
 /// Receives blocks into a preallocated array: each task writes its own disjoint region.
 struct ArraySink<'a, T> {
     slots: Vec<Mutex<Option<ArrayViewMutD<'a, T>>>>,
@@ -256,6 +280,7 @@ impl<T: Element> ChunkedArray<T> {
         // `from_elem` of zero is a calloc: pages are faulted in by the tasks that write them, in
         // parallel, instead of by one thread up front.
         let mut out = ArrayD::<T>::from_elem(IxDyn(self.shape()), T::default());
+        advise_huge_pages(&mut out);
         {
             // Nobody sees the blocks of a result in memory: run in memory order where free.
             let node = memory_order(&self.node, rt.memory_limit);
@@ -342,7 +367,11 @@ pub fn compute_all<T: Element>(
 ) -> Result<Vec<ArrayD<T>>> {
     let mut outs: Vec<ArrayD<T>> = arrays
         .iter()
-        .map(|a| ArrayD::<T>::from_elem(IxDyn(a.shape()), T::default()))
+        .map(|a| {
+            let mut out = ArrayD::<T>::from_elem(IxDyn(a.shape()), T::default());
+            advise_huge_pages(&mut out);
+            out
+        })
         .collect();
     {
         let nodes: Vec<NodeRef> = arrays
