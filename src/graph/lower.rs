@@ -110,7 +110,15 @@ pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
         tasks: Vec::new(),
         memo: HashMap::new(),
         produced: 0,
-        remat_after: limit / 4,
+        // Planned group by group (a staged rechunk pass), each group's input blocks were sized
+        // by the rechunk planner to be held together while the group's outputs are written:
+        // reading them again would only repeat the decoding (W4 decoded each source chunk
+        // twelve times).
+        remat_after: if roots.iter().any(|r| r.order.is_some()) {
+            usize::MAX
+        } else {
+            limit / 4
+        },
         programs: HashMap::new(),
         labels: HashMap::new(),
     };
