@@ -139,4 +139,53 @@ mod tests {
         let m = merged_grid(&g, 2 * 3 * 8 * 2).expect("merges");
         assert_eq!(m.axis(1).sizes(), vec![6, 4]);
     }
+
+    fn runtime() -> crate::Runtime {
+        crate::Runtime::builder()
+            .threads(2)
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn results_in_memory_run_in_row_bands_with_the_same_values() {
+        let data = ndarray::Array2::from_shape_fn((40, 36), |(i, j)| (i * 36 + j) as f64 * 0.5);
+        let x = crate::ChunkedArray::from_ndarray(data.clone(), [10, 7]).expect("chunks");
+        let rt = runtime();
+        let y = (&x * 2.0 + 1.0).powi(2);
+        let got = y.compute(&rt).expect("compute");
+        // 4 row bands instead of 4 × 6 blocks: one task per band.
+        assert_eq!(rt.last_report().tasks, 4);
+        let want = data.mapv(|v| (v * 2.0 + 1.0).powi(2)).into_dyn();
+        assert_eq!(got, want);
+        // Streaming consumers keep the chunks the user chose.
+        let mut blocks = 0;
+        y.for_each_block(&rt, |_, _| {
+            blocks += 1;
+            Ok(())
+        })
+        .expect("stream");
+        assert_eq!(blocks, 24);
+        // Reductions over row bands keep their output shape and values.
+        let m = x.mean_axis(0).expect("axis").compute(&rt).expect("compute");
+        let want = data.mean_axis(ndarray::Axis(0)).expect("rows").into_dyn();
+        assert!(
+            m.iter()
+                .zip(&want)
+                .all(|(a, b)| (a - b).abs() <= 1e-12 * b.abs())
+        );
+    }
+
+    #[test]
+    fn other_leaves_keep_their_chunks() {
+        let rt = runtime();
+        // Constants have no memory order; transposed arrays are not row-major.
+        let ones = crate::ChunkedArray::<f64>::ones(&[40, 36], [10, 7]).expect("chunks");
+        (&ones + 1.0).compute(&rt).expect("compute");
+        assert_eq!(rt.last_report().tasks, 24);
+        let t = ndarray::Array2::<f64>::zeros((36, 40)).reversed_axes();
+        let x = crate::ChunkedArray::from_ndarray(t, [10, 7]).expect("chunks");
+        (&x + 1.0).compute(&rt).expect("compute");
+        assert_eq!(rt.last_report().tasks, 24);
+    }
 }
