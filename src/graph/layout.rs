@@ -22,6 +22,9 @@ use crate::element::AnyArray;
 /// The largest merged block (bytes, at 8 bytes an element).
 const MAX_MERGED_BYTES: usize = 64 << 20;
 
+/// About how large the tasks over merged blocks are kept (bytes, at 8 bytes an element).
+const TASK_BYTES: usize = 16 << 20;
+
 /// `root` with blocks merged along the last axis where that is free (see the module docs);
 /// `root` itself otherwise. The result has the same shape, dtype and values.
 pub(crate) fn memory_order(root: &NodeRef, memory_limit: usize) -> NodeRef {
@@ -111,6 +114,22 @@ fn merged_grid(grid: &ChunkGrid, cap: usize) -> Option<ChunkGrid> {
         .collect();
     let mut axes = grid.axes().to_vec();
     axes[nd - 1] = AxisChunks::from_sizes(&sizes);
+    // Whole rows make large blocks (64 MiB for 1024 rows of 8192 f64): split the first axis
+    // so tasks stay near TASK_BYTES, or the slowest of a few large tasks sets the end of the
+    // run while the other threads wait.
+    let merged: usize = axes.iter().map(|a| a.max_size()).product::<usize>() * 8;
+    if merged > TASK_BYTES {
+        let f = merged.div_ceil(TASK_BYTES);
+        let split: Vec<usize> = axes[0]
+            .sizes()
+            .iter()
+            .flat_map(|&s| {
+                let piece = s.div_ceil(f).max(1);
+                (0..s).step_by(piece).map(move |o| piece.min(s - o))
+            })
+            .collect();
+        axes[0] = AxisChunks::from_sizes(&split);
+    }
     Some(ChunkGrid::new(axes))
 }
 
@@ -122,8 +141,9 @@ mod tests {
     fn merges_the_last_axis_within_the_cap() {
         let g = ChunkGrid::regular(&[8192, 8192], &[1024, 1024]);
         let m = merged_grid(&g, 64 << 20).expect("merges");
-        assert_eq!(m.axis(0), g.axis(0));
         assert_eq!(m.axis(1).sizes(), vec![8192]);
+        // Whole rows, in bands of 256 rows (16 MiB) rather than 1024 (64 MiB).
+        assert_eq!(m.axis(0).sizes(), vec![256; 32]);
         // Only two blocks of 8 MiB fit 16 MiB: pairs.
         let m = merged_grid(&g, 16 << 20).expect("merges");
         assert_eq!(m.axis(1).sizes(), vec![2048; 4]);
