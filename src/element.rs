@@ -349,16 +349,40 @@ macro_rules! dispatch {
 #[doc(hidden)]
 macro_rules! dispatch_dtype {
     ($dtype:expr, $body:expr) => {
-        $crate::dispatch_dtype!(@arms $dtype, $body,
+        $crate::dispatch_dtype!($dtype, $body, else unreachable!("every dtype is listed"))
+    };
+    // `$other` for dtypes added after the caller was written (`DType` is non-exhaustive).
+    ($dtype:expr, $body:expr, else $other:expr) => {
+        $crate::dispatch_dtype!(@arms $dtype, $body, $other,
             Bool bool, I8 i8, I16 i16, I32 i32, I64 i64, U8 u8, U16 u16, U32 u32, U64 u64, F32 f32, F64 f64)
     };
-    (@arms $dtype:expr, $body:expr, $($var:ident $t:ty),*) => {
+    (@arms $dtype:expr, $body:expr, $other:expr, $($var:ident $t:ty),*) => {
         match $dtype {
             $($crate::element::DType::$var => {
                 #[allow(dead_code)]
                 type T = $t;
                 $body
             })*
+            #[allow(unreachable_patterns)]
+            _ => $other,
+        }
+    };
+}
+
+/// Like [`dispatch_dtype!`] for the numeric types only, with `$bool` evaluated for `bool`
+/// (for bodies that need [`Numeric`] or `bytemuck::Pod`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch_numeric {
+    ($dtype:expr, $body:expr, bool => $bool:expr) => {
+        $crate::dispatch_numeric!($dtype, $body, bool => $bool,
+            else unreachable!("every dtype is listed"))
+    };
+    ($dtype:expr, $body:expr, bool => $bool:expr, else $other:expr) => {
+        match $dtype {
+            $crate::element::DType::Bool => $bool,
+            dtype => $crate::dispatch_dtype!(@arms dtype, $body, $other,
+                I8 i8, I16 i16, I32 i32, I64 i64, U8 u8, U16 u16, U32 u32, U64 u64, F32 f32, F64 f64),
         }
     };
 }

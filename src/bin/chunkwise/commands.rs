@@ -2,7 +2,7 @@
 
 use crate::args::{ReduceOp, ZarrOutOpts};
 use crate::paths::{self, Location, Meta};
-use crate::{Ctx, UsageError, with_dtype, with_numeric};
+use crate::{Ctx, UsageError};
 use anyhow::{Context, Result, anyhow, bail};
 use chunkwise::io::cf::CfDecode;
 use chunkwise::io::zarr::{ZarrCompression, ZarrFormat, ZarrWriteOptions};
@@ -134,7 +134,7 @@ fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
     if CfDecode::from_attributes(&meta.attributes).is_some() {
         return paths::open::<f64>(loc, &OpenOptions::default());
     }
-    with_dtype!(meta.dtype, T => Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
+    chunkwise::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
         else Err(unsupported(meta, "stats")))
 }
 
@@ -533,10 +533,11 @@ pub fn reduce(
         let x = paths::open::<bool>(&loc, &raw())?.astype::<i64>();
         reduce_typed(ctx, &x, a, &out, o, &desc)?
     } else {
-        with_numeric!(meta.dtype, T => {
+        chunkwise::dispatch_numeric!(meta.dtype, {
             let x = paths::open::<T>(&loc, &raw())?;
             reduce_typed(ctx, &x, a, &out, o, &desc)?
-        }, else return Err(unsupported(&meta, "reduce")))
+        }, bool => return Err(unsupported(&meta, "reduce")),
+        else return Err(unsupported(&meta, "reduce")))
     };
     print_written(&out, &shape, dtype, &report);
     Ok(())
@@ -575,7 +576,7 @@ fn copy(
         .into());
     }
     let desc = copy_desc(meta, chunks);
-    let report = with_dtype!(meta.dtype, T => {
+    let report = chunkwise::dispatch_dtype!(meta.dtype, {
         let x = paths::open::<T>(loc, &raw())?;
         write_out(ctx, &x, out, o, &desc)?
     }, else return Err(unsupported(meta, "copy")));

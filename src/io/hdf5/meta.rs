@@ -184,7 +184,7 @@ fn fixed_strings(attr: &::hdf5::Attribute, n: usize) -> Option<Vec<String>> {
 /// The fill value of a dataset of element type `dtype`, as JSON.
 pub(super) fn fill_value_json(dataset: &::hdf5::Dataset, dtype: DType) -> Option<Value> {
     let fill = dataset.fill_value().ok()??;
-    super::with_dtype!(dtype, T => {
+    crate::dispatch_dtype!(dtype, {
         let v: T = fill.cast::<T>().ok()?;
         Some(scalar_json(v))
     })

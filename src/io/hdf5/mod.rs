@@ -31,59 +31,6 @@ pub use writer::{Hdf5WriteOptions, Hdf5Writer};
 /// The attribute that marks a dataset whose write has not committed.
 pub const INCOMPLETE_ATTR: &str = "chunkwise_incomplete";
 
-/// Runs `$body` with the type alias `$T` bound to the Rust type of `$dtype`.
-macro_rules! with_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            $crate::element::DType::Bool => {
-                type $T = bool;
-                $body
-            }
-            $crate::element::DType::I8 => {
-                type $T = i8;
-                $body
-            }
-            $crate::element::DType::I16 => {
-                type $T = i16;
-                $body
-            }
-            $crate::element::DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            $crate::element::DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            $crate::element::DType::U8 => {
-                type $T = u8;
-                $body
-            }
-            $crate::element::DType::U16 => {
-                type $T = u16;
-                $body
-            }
-            $crate::element::DType::U32 => {
-                type $T = u32;
-                $body
-            }
-            $crate::element::DType::U64 => {
-                type $T = u64;
-                $body
-            }
-            $crate::element::DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            $crate::element::DType::F64 => {
-                type $T = f64;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_dtype;
-
 /// `file:/path/in/file`, the name errors and plans use for a dataset.
 fn display_path(file: &Path, dataset: &str) -> String {
     format!("{}:/{}", file.display(), dataset)

@@ -2,7 +2,7 @@
 
 use super::meta::{self, Hdf5Info};
 use super::raw::RawPlan;
-use super::{display_path, storage, store_error, with_dtype};
+use super::{display_path, storage, store_error};
 use crate::chunks::Region;
 use crate::element::{AnyArray, DType, Element};
 use crate::error::{Error, Result, StoreErrorKind};
@@ -92,7 +92,7 @@ impl Hdf5Source {
         } else {
             None
         };
-        let raw = with_dtype!(dtype, T => {
+        let raw = crate::dispatch_dtype!(dtype, {
             if dtype == DType::Bool {
                 None
             } else {
@@ -222,55 +222,6 @@ impl Hdf5Source {
     }
 }
 
-/// Runs `$body` with `$T` bound to every numeric type (the raw path excludes `bool`).
-macro_rules! with_numeric {
-    ($dtype:expr, $T:ident => $body:expr, bool => $other:expr) => {
-        match $dtype {
-            DType::Bool => $other,
-            DType::I8 => {
-                type $T = i8;
-                $body
-            }
-            DType::I16 => {
-                type $T = i16;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::U8 => {
-                type $T = u8;
-                $body
-            }
-            DType::U16 => {
-                type $T = u16;
-                $body
-            }
-            DType::U32 => {
-                type $T = u32;
-                $body
-            }
-            DType::U64 => {
-                type $T = u64;
-                $body
-            }
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-        }
-    };
-}
-
 impl BlockSource for Hdf5Source {
     fn dtype(&self) -> DType {
         self.info.dtype
@@ -288,11 +239,11 @@ impl BlockSource for Hdf5Source {
         self.check_region(region)?;
         if let Some(plan) = self.raw.as_ref().filter(|_| self.raw_enabled) {
             if plan.is_aligned(&region.0, &self.info.shape) {
-                return with_numeric!(self.info.dtype, T => self.read_raw::<T>(plan, region),
+                return crate::dispatch_numeric!(self.info.dtype, self.read_raw::<T>(plan, region),
                     bool => self.read_typed::<bool>(region));
             }
         }
-        with_dtype!(self.info.dtype, T => self.read_typed::<T>(region))
+        crate::dispatch_dtype!(self.info.dtype, self.read_typed::<T>(region))
     }
 
     fn read_scratch_bytes(&self, region: &Region) -> usize {

@@ -1,6 +1,6 @@
 //! [`Hdf5Writer`]: blocks written into a new HDF5 dataset.
 
-use super::{INCOMPLETE_ATTR, display_path, storage, store_error, with_dtype};
+use super::{INCOMPLETE_ATTR, display_path, storage, store_error};
 use crate::chunks::Region;
 use crate::element::{AnyView, DType, Element};
 use crate::error::{Error, Result, StoreErrorKind};
@@ -162,7 +162,7 @@ impl Hdf5Writer {
             }
             filters.push(::hdf5::filters::Filter::Deflate(level.min(9)));
         }
-        let dataset = with_dtype!(dtype, T => {
+        let dataset = crate::dispatch_dtype!(dtype, {
             let b = parent.new_dataset::<T>();
             let b = if shape.is_empty() {
                 b
@@ -248,7 +248,7 @@ impl BlockWriter for Hdf5Writer {
                 actual: self.dtype,
             });
         }
-        with_dtype!(self.dtype, T => self.write_typed::<T>(region, block))
+        crate::dispatch_dtype!(self.dtype, self.write_typed::<T>(region, block))
     }
 
     fn commit(&self) -> Result<()> {
