@@ -234,25 +234,11 @@ macro_rules! define_containers {
         impl AnySlice<'_> {
             /// The element type.
             pub fn dtype(&self) -> DType { match self { $(AnySlice::$v(_) => DType::$v),* } }
-            /// Number of elements.
-            pub fn len(&self) -> usize { match self { $(AnySlice::$v(v) => v.len()),* } }
-            /// Whether the run is empty.
-            pub fn is_empty(&self) -> bool { self.len() == 0 }
         }
 
         impl AnySliceMut<'_> {
             /// The element type.
             pub fn dtype(&self) -> DType { match self { $(AnySliceMut::$v(_) => DType::$v),* } }
-            /// Copies `src` (same dtype and length) into this run.
-            ///
-            /// # Panics
-            /// If the dtype or length differ (an internal bug, never user input).
-            pub fn copy_from(&mut self, src: AnySlice<'_>) {
-                match (self, src) {
-                    $((AnySliceMut::$v(d), AnySlice::$v(s)) => d.copy_from_slice(s),)*
-                    (d, s) => panic!("internal: copy {} into {}", s.dtype(), d.dtype()),
-                }
-            }
         }
 
         $(

@@ -10,11 +10,7 @@ static ALLOC: Counting = Counting;
 #[test]
 fn streamed_elementwise_stays_within_limit() {
     let limit = 16 * MIB;
-    let rt = Runtime::builder()
-        .threads(2)
-        .memory_limit(limit)
-        .build()
-        .unwrap();
+    let rt = runtime(limit);
     // 160 MiB of f64 in 2 MiB blocks, generated on the fly.
     let x = ChunkedArray::<f64>::random_uniform(&[2048, 10240], [256, 1024], 7, -1.0, 1.0).unwrap();
     let y = (&x * 2.0 + 1.0).powi(2);

@@ -10,11 +10,7 @@ static ALLOC: Counting = Counting;
 #[test]
 fn mean_over_axis0_stays_within_limit() {
     let limit = 16 * MIB;
-    let rt = Runtime::builder()
-        .threads(2)
-        .memory_limit(limit)
-        .build()
-        .unwrap();
+    let rt = runtime(limit);
     let x = ChunkedArray::<f64>::from_shape_fn(&[160, 256, 512], [8, 128, 256], |i| {
         (i[0] * 3 + i[2]) as f64
     })

@@ -11,11 +11,7 @@ static ALLOC: Counting = Counting;
 #[test]
 fn three_reductions_over_shared_inputs_stay_within_limit() {
     let limit = 16 * MIB;
-    let rt = Runtime::builder()
-        .threads(2)
-        .memory_limit(limit)
-        .build()
-        .unwrap();
+    let rt = runtime(limit);
     let shape = [1280, 8192];
     let u = ChunkedArray::<f64>::random_uniform(&shape, [256, 1024], 1, 0.0, 1.0).unwrap();
     let v = ChunkedArray::<f64>::random_uniform(&shape, [256, 1024], 2, 0.0, 1.0).unwrap();

@@ -9,11 +9,7 @@ static ALLOC: Counting = Counting;
 #[test]
 fn sum_over_all_axes_stays_within_limit() {
     let limit = 16 * MIB;
-    let rt = Runtime::builder()
-        .threads(2)
-        .memory_limit(limit)
-        .build()
-        .unwrap();
+    let rt = runtime(limit);
     let x = ChunkedArray::<f64>::from_shape_fn(&[40, 256, 2048], [4, 128, 512], |i| {
         (i[0] + i[1] + i[2]) as f64
     })

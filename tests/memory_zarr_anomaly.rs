@@ -17,11 +17,7 @@ fn climatology_and_anomaly_over_a_1gib_store_stay_within_256mib() {
     let (t, y, x) = (1024usize, 512usize, 512usize);
     {
         // A smooth field (seasonal cycle + gradient) plus noise: compresses like real data.
-        let rt = Runtime::builder()
-            .threads(2)
-            .memory_limit("256MiB")
-            .build()
-            .unwrap();
+        let rt = runtime(256 * MIB);
         let base = ChunkedArray::<f32>::from_shape_fn(&[t, y, x], [1, y, x], move |i| {
             let season = (i[0] as f32 * std::f32::consts::TAU / 365.0).sin() * 10.0;
             280.0 + season - 30.0 * (i[1] as f32 / y as f32) + (i[2] % 16) as f32 * 0.1
@@ -36,11 +32,7 @@ fn climatology_and_anomaly_over_a_1gib_store_stay_within_256mib() {
         field.to_zarr_with(&rt, &store, "t2m", opts, None).unwrap();
     }
     let limit = 256 * MIB;
-    let rt = Runtime::builder()
-        .threads(2)
-        .memory_limit(limit)
-        .build()
-        .unwrap();
+    let rt = runtime(limit);
     let x2 = ChunkedArray::<f32>::open_zarr(&store, "t2m").unwrap();
     assert!(x2.len() * 4 >= 1 << 30);
 

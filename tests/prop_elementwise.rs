@@ -11,6 +11,8 @@ use proptest::strategy::Union;
 use std::collections::HashSet;
 use std::fmt::Debug;
 use std::sync::OnceLock;
+mod strategies;
+use strategies::*;
 
 type CA<T> = ChunkedArray<T>;
 
@@ -521,50 +523,6 @@ fn ref_eval<T: TE>(e: &E<T>, ops: &[ArrayD<T>]) -> ArrayD<T> {
 // ---------------------------------------------------------------------------------------------
 // Shapes and chunkings.
 // ---------------------------------------------------------------------------------------------
-
-fn dim() -> impl Strategy<Value = usize> {
-    prop_oneof![1 => Just(0usize), 2 => Just(1usize), 6 => 2usize..=6]
-}
-
-fn base_shape() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(dim(), 0..=4)
-}
-
-/// A random partition of `len` into positive sizes (for `len == 0`: no chunk, or one empty).
-fn partition(len: usize) -> BoxedStrategy<Vec<usize>> {
-    if len == 0 {
-        return prop_oneof![Just(vec![]), Just(vec![0])].boxed();
-    }
-    prop::collection::vec(any::<bool>(), len - 1)
-        .prop_map(move |cuts| {
-            let mut sizes = vec![];
-            let mut cur = 1;
-            for c in cuts {
-                if c {
-                    sizes.push(cur);
-                    cur = 1;
-                } else {
-                    cur += 1;
-                }
-            }
-            sizes.push(cur);
-            sizes
-        })
-        .boxed()
-}
-
-fn axis_spec(len: usize) -> BoxedStrategy<AxisSpec> {
-    prop_oneof![
-        3 => (1..=len + 1).prop_map(AxisSpec::Size),
-        1 => Just(AxisSpec::Whole),
-        2 => partition(len).prop_map(AxisSpec::Explicit),
-    ]
-    .boxed()
-}
-
-fn chunks_for(shape: &[usize]) -> Vec<BoxedStrategy<AxisSpec>> {
-    shape.iter().map(|&l| axis_spec(l)).collect()
-}
 
 /// The shape of one operand broadcast-compatible with `base`: some leading axes dropped,
 /// some axes set to 1.

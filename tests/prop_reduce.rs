@@ -5,6 +5,8 @@ use chunkwise::prelude::*;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use std::sync::OnceLock;
+mod strategies;
+use strategies::*;
 
 type CA<T> = ChunkedArray<T>;
 type TestResult = std::result::Result<(), TestCaseError>;
@@ -28,49 +30,6 @@ fn rt(threads: usize) -> &'static Runtime {
 // ---------------------------------------------------------------------------------------------
 // Shapes, chunkings, axes.
 // ---------------------------------------------------------------------------------------------
-
-fn dim() -> impl Strategy<Value = usize> {
-    prop_oneof![1 => Just(0usize), 2 => Just(1usize), 6 => 2usize..=6]
-}
-
-fn base_shape() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(dim(), 0..=4)
-}
-
-fn partition(len: usize) -> BoxedStrategy<Vec<usize>> {
-    if len == 0 {
-        return prop_oneof![Just(vec![]), Just(vec![0])].boxed();
-    }
-    prop::collection::vec(any::<bool>(), len - 1)
-        .prop_map(move |cuts| {
-            let mut sizes = vec![];
-            let mut cur = 1;
-            for c in cuts {
-                if c {
-                    sizes.push(cur);
-                    cur = 1;
-                } else {
-                    cur += 1;
-                }
-            }
-            sizes.push(cur);
-            sizes
-        })
-        .boxed()
-}
-
-fn axis_spec(len: usize) -> BoxedStrategy<AxisSpec> {
-    prop_oneof![
-        3 => (1..=len + 1).prop_map(AxisSpec::Size),
-        1 => Just(AxisSpec::Whole),
-        2 => partition(len).prop_map(AxisSpec::Explicit),
-    ]
-    .boxed()
-}
-
-fn chunks_for(shape: &[usize]) -> Vec<BoxedStrategy<AxisSpec>> {
-    shape.iter().map(|&l| axis_spec(l)).collect()
-}
 
 /// Reduction axes: all, one, or any subset (sorted).
 fn axes_for(nd: usize) -> BoxedStrategy<Vec<usize>> {

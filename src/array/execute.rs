@@ -159,6 +159,14 @@ mod staging {
     }
 }
 
+/// A zeroed result array for the tasks to write into. `from_elem` of zero is a calloc: pages
+/// are faulted in by the tasks that write them, in parallel, instead of by one thread up front.
+fn new_result<T: Element>(shape: &[usize]) -> ArrayD<T> {
+    let mut out = ArrayD::<T>::from_elem(IxDyn(shape), T::default());
+    advise_huge_pages(&mut out);
+    out
+}
+
 /// Asks the kernel to back a large, not yet touched result with huge pages: the tasks that
 /// write it then take one page fault per 2 MiB instead of per 4 KiB (a fresh 512 MiB result
 /// costs ~0.2 s of 4 KiB faults on two cores), and walk it with fewer TLB misses. Advisory:
@@ -277,10 +285,7 @@ impl<T: Element> ChunkedArray<T> {
     /// [`crate::Error::TaskTooLarge`] before anything runs if one task cannot fit the memory
     /// limit; any error of a task (I/O, a user closure, a deferred shape error).
     pub fn compute(&self, rt: &Runtime) -> Result<ArrayD<T>> {
-        // `from_elem` of zero is a calloc: pages are faulted in by the tasks that write them, in
-        // parallel, instead of by one thread up front.
-        let mut out = ArrayD::<T>::from_elem(IxDyn(self.shape()), T::default());
-        advise_huge_pages(&mut out);
+        let mut out = new_result::<T>(self.shape());
         {
             // Nobody sees the blocks of a result in memory: run in memory order where free.
             let node = memory_order(&self.node, rt.memory_limit);
@@ -365,14 +370,7 @@ pub fn compute_all<T: Element>(
     rt: &Runtime,
     arrays: &[&ChunkedArray<T>],
 ) -> Result<Vec<ArrayD<T>>> {
-    let mut outs: Vec<ArrayD<T>> = arrays
-        .iter()
-        .map(|a| {
-            let mut out = ArrayD::<T>::from_elem(IxDyn(a.shape()), T::default());
-            advise_huge_pages(&mut out);
-            out
-        })
-        .collect();
+    let mut outs: Vec<ArrayD<T>> = arrays.iter().map(|a| new_result::<T>(a.shape())).collect();
     {
         let nodes: Vec<NodeRef> = arrays
             .iter()

@@ -11,7 +11,6 @@
 //! a fixed shape (`split_every` children per node, default 4).
 
 use super::ChunkedArray;
-use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::element::{Element, Numeric};
 use crate::error::{Error, Result};
 use crate::graph::node::ReduceSpec;
@@ -83,16 +82,6 @@ impl<T: Element> ChunkedArray<T> {
         opts: ReduceOpts,
         reducer: Arc<dyn Reducer>,
     ) -> ChunkedArray<O> {
-        let mut out_axes = Vec::new();
-        for (ax, a) in self.chunks().axes().iter().enumerate() {
-            if axes.contains(&ax) {
-                if opts.keepdims {
-                    out_axes.push(AxisChunks::regular(1, 1));
-                }
-            } else {
-                out_axes.push(a.clone());
-            }
-        }
         let spec = ReduceSpec {
             input: self.node.clone(),
             axes,
@@ -100,11 +89,7 @@ impl<T: Element> ChunkedArray<T> {
             split_every: opts.split_every.max(2),
             reducer,
         };
-        ChunkedArray::from_node(Node::new(
-            ChunkGrid::new(out_axes),
-            O::DTYPE,
-            Op::Reduce(spec),
-        ))
+        ChunkedArray::from_node(Node::new(spec.out_grid(), O::DTYPE, Op::Reduce(spec)))
     }
 
     fn reduce_checked<O: Element>(

@@ -32,17 +32,6 @@ impl ArithOp {
             ArithOp::Rem => "rem",
         }
     }
-
-    #[inline(always)]
-    fn apply<T: Numeric>(self, x: T, s: T) -> T {
-        match self {
-            ArithOp::Add => x.add_(s),
-            ArithOp::Sub => x.sub_(s),
-            ArithOp::Mul => x.mul_(s),
-            ArithOp::Div => x.div_(s),
-            ArithOp::Rem => x.rem_(s),
-        }
-    }
 }
 
 /// `x op scalar`, elementwise.
@@ -137,11 +126,7 @@ impl<T: Numeric> TileFn for ScalarPair<T> {
                     ArithOp::Sub => run!($f, sub_),
                     ArithOp::Mul => run!($f, mul_),
                     ArithOp::Div => run!($f, div_),
-                    ArithOp::Rem => {
-                        for (o, &x) in o.iter_mut().zip(x) {
-                            *o = op2.apply(op1.apply(x, a), b);
-                        }
-                    }
+                    ArithOp::Rem => run!($f, rem_),
                 }
             };
         }
@@ -150,11 +135,7 @@ impl<T: Numeric> TileFn for ScalarPair<T> {
             ArithOp::Sub => second!(sub_),
             ArithOp::Mul => second!(mul_),
             ArithOp::Div => second!(div_),
-            ArithOp::Rem => {
-                for (o, &x) in o.iter_mut().zip(x) {
-                    *o = op2.apply(op1.apply(x, a), b);
-                }
-            }
+            ArithOp::Rem => second!(rem_),
         }
     }
 }

@@ -40,27 +40,14 @@ pub(crate) fn memory_order(root: &NodeRef, memory_limit: usize) -> NodeRef {
             let Some(grid) = merged_grid(&r.input.grid, cap) else {
                 return root.clone();
             };
-            let out_axes: Vec<AxisChunks> = grid
-                .axes()
-                .iter()
-                .enumerate()
-                .filter_map(|(ax, a)| match r.axes.contains(&ax) {
-                    true if r.keepdims => Some(AxisChunks::regular(1, 1)),
-                    true => None,
-                    false => Some(a.clone()),
-                })
-                .collect();
-            Node::new(
-                ChunkGrid::new(out_axes),
-                root.dtype,
-                Op::Reduce(ReduceSpec {
-                    input: rechunked(&r.input, grid),
-                    axes: r.axes.clone(),
-                    keepdims: r.keepdims,
-                    split_every: r.split_every,
-                    reducer: r.reducer.clone(),
-                }),
-            )
+            let spec = ReduceSpec {
+                input: rechunked(&r.input, grid),
+                axes: r.axes.clone(),
+                keepdims: r.keepdims,
+                split_every: r.split_every,
+                reducer: r.reducer.clone(),
+            };
+            Node::new(spec.out_grid(), root.dtype, Op::Reduce(spec))
         }
         _ => root.clone(),
     }

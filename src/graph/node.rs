@@ -1,6 +1,6 @@
 use super::blockfn::BlockFn;
 use super::expr::Expr;
-use crate::chunks::ChunkGrid;
+use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::element::DType;
 use crate::io::BlockSource;
 use crate::ops::reduce::Reducer;
@@ -55,6 +55,22 @@ pub(crate) struct ReduceSpec {
     pub keepdims: bool,
     pub split_every: usize,
     pub reducer: Arc<dyn Reducer>,
+}
+
+impl ReduceSpec {
+    /// The grid of the reduction's output: the input's chunks on kept axes, one length-1
+    /// block on reduced axes with `keepdims`.
+    pub(crate) fn out_grid(&self) -> ChunkGrid {
+        let axes = self.input.grid.axes().iter().enumerate();
+        ChunkGrid::new(
+            axes.filter_map(|(ax, a)| match self.axes.contains(&ax) {
+                true if self.keepdims => Some(AxisChunks::regular(1, 1)),
+                true => None,
+                false => Some(a.clone()),
+            })
+            .collect(),
+        )
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -222,10 +222,15 @@ impl Program {
                             } else {
                                 None
                             };
-                            stored = direct_out.is_some();
-                            let mut taken = match direct_out {
-                                Some(_) => None,
-                                None => Some(std::mem::replace(&mut regs[*dst], placeholder())),
+                            stored |= direct_out.is_some();
+                            // Without a direct output, the destination register is taken out
+                            // of `regs` while its arguments borrow the others.
+                            let mut taken = None;
+                            let out = match direct_out {
+                                Some(o) => o,
+                                None => taken
+                                    .insert(std::mem::replace(&mut regs[*dst], placeholder()))
+                                    .head_mut(n),
                             };
                             let mut a = [empty; 3];
                             let more: Vec<AnySlice<'_>>;
@@ -239,11 +244,7 @@ impl Program {
                                 more = args.iter().map(|&r| arg(r)).collect();
                                 &more
                             };
-                            match (direct_out, taken.as_mut()) {
-                                (Some(o), _) => f.call(a, o),
-                                (None, Some(reg)) => f.call(a, reg.head_mut(n)),
-                                (None, None) => unreachable!("an output register is taken"),
-                            }
+                            f.call(a, out);
                             if let Some(reg) = taken {
                                 regs[*dst] = reg;
                             }

@@ -75,9 +75,12 @@ pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
     /// loop that vectorizes.
     #[inline]
     fn push_rows(states: &mut [Self], rows: &[&[T]]) {
-        for row in rows {
-            for (s, &x) in states.iter_mut().zip(*row) {
-                s.push(x);
+        for cols in column_tiles(states.len()) {
+            let st = &mut states[cols.clone()];
+            for row in rows {
+                for (s, &x) in st.iter_mut().zip(&row[cols.clone()]) {
+                    s.push(x);
+                }
             }
         }
     }
@@ -89,6 +92,14 @@ pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
 /// many f64, up to 256 KiB) stay in L2 while every row streams through them, and rows are
 /// read in runs this long (short runs far apart cost TLB misses and prefetch restarts).
 const ROW_TILE: usize = 8192;
+
+/// The column ranges, [`ROW_TILE`] wide, of a `push_rows` over `m` states: each tile of states
+/// stays in cache while every row streams through it.
+fn column_tiles(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..m)
+        .step_by(ROW_TILE)
+        .map(move |t0| t0..(t0 + ROW_TILE).min(m))
+}
 
 // ---------------------------------------------------------------------------------------------
 // States
@@ -220,15 +231,14 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MeanState<T, SKIP_NAN> {
     fn push_rows(states: &mut [Self], rows: &[&[T]]) {
         let width = states.len().min(ROW_TILE);
         let (mut s, mut n) = (vec![0.0f64; width], vec![0.0f64; width]);
-        for t0 in (0..states.len()).step_by(ROW_TILE) {
-            let m = states.len();
-            let st = &mut states[t0..(t0 + ROW_TILE).min(m)];
+        for cols in column_tiles(states.len()) {
+            let st = &mut states[cols.clone()];
             let w = st.len();
             let (s, n) = (&mut s[..w], &mut n[..w]);
             s.fill(0.0);
             n.fill(0.0);
             for row in rows {
-                let row = &row[t0..t0 + w];
+                let row = &row[cols.clone()];
                 for j in 0..w {
                     let x = row[j].to_f64_();
                     if SKIP_NAN {
@@ -359,9 +369,8 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
         let width = states.len().min(ROW_TILE);
         let mut k = vec![0.0f64; width];
         let (mut s1, mut s2, mut n) = (vec![0.0; width], vec![0.0; width], vec![0.0; width]);
-        for t0 in (0..states.len()).step_by(ROW_TILE) {
-            let m = states.len();
-            let st = &mut states[t0..(t0 + ROW_TILE).min(m)];
+        for cols in column_tiles(states.len()) {
+            let st = &mut states[cols.clone()];
             let w = st.len();
             // The shift of an empty state is the first value it will see (the first non-NaN
             // one when NaN is skipped), as `push` would choose it.
@@ -369,7 +378,7 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
                 if state.n == 0.0 {
                     let first = rows
                         .iter()
-                        .map(|r| r[t0 + j].to_f64_())
+                        .map(|r| r[cols.start + j].to_f64_())
                         .find(|x| !(SKIP_NAN && x.is_nan()));
                     state.k = first.unwrap_or(0.0);
                 }
@@ -380,7 +389,7 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
             s2.fill(0.0);
             n.fill(0.0);
             for row in rows {
-                let row = &row[t0..t0 + w];
+                let row = &row[cols.clone()];
                 for j in 0..w {
                     let x = row[j].to_f64_();
                     if SKIP_NAN {
@@ -752,16 +761,7 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
             }
         }
         let mut states = self.states_or_new(acc, &state_shape(first.shape(), axes));
-        {
-            let st = states.as_slice_mut()?;
-            // Tiles of states stay in cache while every row streams through them.
-            const TILE: usize = ROW_TILE;
-            for t0 in (0..m).step_by(TILE) {
-                let t1 = (t0 + TILE).min(m);
-                let tile_rows: Vec<&[T]> = rows.iter().map(|r| &r[t0..t1]).collect();
-                S::push_rows(&mut st[t0..t1], &tile_rows);
-            }
-        }
+        S::push_rows(states.as_slice_mut()?, &rows);
         let bytes = self.partial_bytes(states.len());
         Some(Ok(Value::Partial(Box::new(states), bytes)))
     }

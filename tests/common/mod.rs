@@ -63,6 +63,15 @@ pub fn peak() -> usize {
 
 pub const MIB: usize = 1 << 20;
 
+/// A two-thread runtime with memory limit `limit` (bytes).
+pub fn runtime(limit: usize) -> chunkwise::Runtime {
+    chunkwise::Runtime::builder()
+        .threads(2)
+        .memory_limit(limit)
+        .build()
+        .expect("runtime")
+}
+
 /// Asserts the run kept tracked bytes within `limit` and the heap within `limit + slack`
 /// above `baseline`.
 pub fn assert_within(

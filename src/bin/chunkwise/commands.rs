@@ -412,15 +412,22 @@ fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &R
     );
 }
 
-fn check_same_store(input: &Location, output: &Location) -> Result<()> {
-    if input == output {
+/// The input and output locations of a command that writes a new array; `zarr_only` names
+/// what to do instead when the output is HDF5 and the command writes only Zarr.
+fn in_and_out(input: &str, output: &str, zarr_only: Option<&str>) -> Result<(Location, Location)> {
+    let loc = paths::parse_input(input)?;
+    let out = paths::parse_output(output)?;
+    if loc == out {
         return Err(UsageError(format!(
             "the output {} is the input; write to another array",
-            output.display()
+            out.display()
         ))
         .into());
     }
-    Ok(())
+    if let (true, Some(instead)) = (out.is_hdf5(), zarr_only) {
+        return Err(UsageError(format!("{}: {instead}", out.display())).into());
+    }
+    Ok((loc, out))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -476,16 +483,11 @@ pub fn reduce(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let loc = paths::parse_input(input)?;
-    let out = paths::parse_output(output)?;
-    check_same_store(&loc, &out)?;
-    if out.is_hdf5() {
-        return Err(UsageError(format!(
-            "{}: reduce writes Zarr; write a Zarr array and `chunkwise convert` it",
-            out.display()
-        ))
-        .into());
-    }
+    let (loc, out) = in_and_out(
+        input,
+        output,
+        Some("reduce writes Zarr; write a Zarr array and `chunkwise convert` it"),
+    )?;
     let meta = paths::probe(&loc)?;
     let ndim = meta.shape.len();
     if let Some(&bad) = a.axes.iter().find(|&&ax| ax >= ndim) {
@@ -591,16 +593,11 @@ pub fn rechunk(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let loc = paths::parse_input(input)?;
-    let out = paths::parse_output(output)?;
-    check_same_store(&loc, &out)?;
-    if out.is_hdf5() {
-        return Err(UsageError(format!(
-            "{}: rechunk writes Zarr; use `chunkwise convert --chunks ...` for HDF5 output",
-            out.display()
-        ))
-        .into());
-    }
+    let (loc, out) = in_and_out(
+        input,
+        output,
+        Some("rechunk writes Zarr; use `chunkwise convert --chunks ...` for HDF5 output"),
+    )?;
     let meta = paths::probe(&loc)?;
     copy(ctx, &loc, &out, &meta, Some(chunks), o)
 }
@@ -612,9 +609,7 @@ pub fn convert(
     chunks: Option<&[usize]>,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let loc = paths::parse_input(input)?;
-    let out = paths::parse_output(output)?;
-    check_same_store(&loc, &out)?;
+    let (loc, out) = in_and_out(input, output, None)?;
     let meta = paths::probe(&loc)?;
     copy(ctx, &loc, &out, &meta, chunks, o)
 }
