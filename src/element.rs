@@ -464,23 +464,29 @@ pub trait Numeric:
     fn sub_(self, b: Self) -> Self;
     /// `a * b`, wrapping on integer overflow.
     fn mul_(self, b: Self) -> Self;
-    /// `a / b`; integer division by zero gives 0.
+    /// `a / b`: true division for floats; for integers NumPy's floor division `a // b`
+    /// (rounds toward negative infinity, `-7 / 2 == -4`, not Rust's truncation), with
+    /// division by zero giving 0 and `MIN / -1` wrapping to `MIN`.
     fn div_(self, b: Self) -> Self;
-    /// `a % b` (sign of the dividend, as Rust and ndarray); integer remainder by zero gives 0.
+    /// `a % b` as NumPy's `%` (`np.remainder`): the result takes the **divisor's** sign
+    /// (`-7 % 2 == 1`, `7 % -2 == -1`), so `a == (a / b) * b + a % b` for integers. Integer
+    /// remainder by zero gives 0; for floats, remainder by zero is NaN and `x % ±inf` follows
+    /// NumPy (`-5.0 % inf == inf`). Rust's `%` (C's `fmod`, the dividend's sign) differs.
     fn rem_(self, b: Self) -> Self;
     /// `-a`, wrapping for integers (unsigned: two's complement).
     fn neg_(self) -> Self;
     /// `|a|` (identity for unsigned types).
     fn abs_(self) -> Self;
     /// `a` raised to an integer power (wrapping for integers; negative powers of integers give 0
-    /// unless `a` is ±1).
+    /// unless `a` is ±1). For floats within 1 ulp of `powf` (not Rust's `powi`, whose repeated
+    /// squaring drifts by tens of ulp for large exponents).
     fn powi_(self, n: i32) -> Self;
     /// Whether the value is NaN (always false for integers).
     fn is_nan_(self) -> bool;
     /// Lossy conversion to f64.
     fn to_f64_(self) -> f64;
-    /// Conversion from f64 as NumPy's `astype` does (saturating for floats out of an integer's
-    /// range, NaN to 0).
+    /// Conversion from f64 (Rust's `as`): to integers truncating toward zero, **saturating**
+    /// at the type's bounds, NaN to 0; to `f32` rounding to nearest.
     fn from_f64_(v: f64) -> Self;
 }
 
@@ -496,8 +502,8 @@ macro_rules! impl_int {
             #[inline(always)] fn add_(self, b: Self) -> Self { self.wrapping_add(b) }
             #[inline(always)] fn sub_(self, b: Self) -> Self { self.wrapping_sub(b) }
             #[inline(always)] fn mul_(self, b: Self) -> Self { self.wrapping_mul(b) }
-            #[inline(always)] fn div_(self, b: Self) -> Self { if b == 0 { 0 } else { self.wrapping_div(b) } }
-            #[inline(always)] fn rem_(self, b: Self) -> Self { if b == 0 { 0 } else { self.wrapping_rem(b) } }
+            #[inline(always)] fn div_(self, b: Self) -> Self { floor_div!(self, b, $t) }
+            #[inline(always)] fn rem_(self, b: Self) -> Self { floor_rem!(self, b, $t) }
             #[inline(always)] fn neg_(self) -> Self { self.wrapping_neg() }
             #[inline(always)] fn abs_(self) -> Self { abs_int!(self, $t) }
             #[inline(always)] fn powi_(self, n: i32) -> Self {
@@ -527,6 +533,46 @@ macro_rules! abs_int {
     ($x:expr, $t:ident) => {
         $x.wrapping_abs()
     };
+}
+/// NumPy's `//` for integers: floor division, 0 for a zero divisor, `MIN // -1` wraps.
+macro_rules! floor_div {
+    ($a:expr, $b:expr, u8) => { floor_div!(@unsigned $a, $b) };
+    ($a:expr, $b:expr, u16) => { floor_div!(@unsigned $a, $b) };
+    ($a:expr, $b:expr, u32) => { floor_div!(@unsigned $a, $b) };
+    ($a:expr, $b:expr, u64) => { floor_div!(@unsigned $a, $b) };
+    (@unsigned $a:expr, $b:expr) => {
+        if $b == 0 { 0 } else { $a / $b }
+    };
+    ($a:expr, $b:expr, $t:ident) => {{
+        let (a, b) = ($a, $b);
+        if b == 0 {
+            0
+        } else {
+            let q = a.wrapping_div(b);
+            let r = a.wrapping_rem(b);
+            // Truncation rounded toward zero; step down when the exact quotient is negative.
+            if r != 0 && ((r < 0) != (b < 0)) { q.wrapping_sub(1) } else { q }
+        }
+    }};
+}
+/// NumPy's `%` for integers: the remainder has the divisor's sign, 0 for a zero divisor.
+macro_rules! floor_rem {
+    ($a:expr, $b:expr, u8) => { floor_rem!(@unsigned $a, $b) };
+    ($a:expr, $b:expr, u16) => { floor_rem!(@unsigned $a, $b) };
+    ($a:expr, $b:expr, u32) => { floor_rem!(@unsigned $a, $b) };
+    ($a:expr, $b:expr, u64) => { floor_rem!(@unsigned $a, $b) };
+    (@unsigned $a:expr, $b:expr) => {
+        if $b == 0 { 0 } else { $a % $b }
+    };
+    ($a:expr, $b:expr, $t:ident) => {{
+        let (a, b) = ($a, $b);
+        if b == 0 {
+            0
+        } else {
+            let r = a.wrapping_rem(b);
+            if r != 0 && ((r < 0) != (b < 0)) { r.wrapping_add(b) } else { r }
+        }
+    }};
 }
 macro_rules! neg_one_pow {
     ($x:expr, $n:expr, u8) => {
@@ -564,24 +610,55 @@ macro_rules! impl_float {
             #[inline(always)] fn sub_(self, b: Self) -> Self { self - b }
             #[inline(always)] fn mul_(self, b: Self) -> Self { self * b }
             #[inline(always)] fn div_(self, b: Self) -> Self { self / b }
-            #[inline(always)] fn rem_(self, b: Self) -> Self { self % b }
+            #[inline(always)] fn rem_(self, b: Self) -> Self {
+                // NumPy's `npy_divmod`: C's fmod, moved into the divisor's sign.
+                let m = self % b;
+                if b == 0.0 {
+                    m
+                } else if m != 0.0 {
+                    if (b < 0.0) != (m < 0.0) { m + b } else { m }
+                } else {
+                    (0.0 as $t).copysign(b)
+                }
+            }
             #[inline(always)] fn neg_(self) -> Self { -self }
             #[inline(always)] fn abs_(self) -> Self { self.abs() }
-            #[inline(always)] fn powi_(self, n: i32) -> Self { self.powi(n) }
+            #[inline(always)] fn powi_(self, n: i32) -> Self {
+                // `powi` squares repeatedly and its error grows with |n|; up to |n| = 2 it is
+                // one correctly rounded operation. Beyond, libm's `pow` in f64 (within 1 ulp of
+                // f64, so correctly rounded or within 1 ulp after narrowing to f32).
+                if (-2..=2).contains(&n) {
+                    self.powi(n)
+                } else {
+                    (self as f64).powf(n as f64) as $t
+                }
+            }
             #[inline(always)] fn is_nan_(self) -> bool { self.is_nan() }
             #[inline(always)] fn to_f64_(self) -> f64 { self as f64 }
             #[inline(always)] fn from_f64_(v: f64) -> Self { v as $t }
         }
-        impl Float for $t {}
+        impl Float for $t {
+            #[inline]
+            fn next_below(self) -> Self { self.next_down() }
+        }
     )*};
 }
 impl_float!(f32, f64);
 
 /// A floating-point element type (`f32`, `f64`): the transcendental functions and NaN.
-pub trait Float: Numeric + num_traits::Float {}
+pub trait Float: Numeric + num_traits::Float {
+    /// The largest value of the type below this one (`-inf` stays, NaN stays NaN).
+    fn next_below(self) -> Self;
+}
 
-/// Converts one element to another type as NumPy's `astype` does (floats to integers truncate
-/// and saturate, NaN becomes 0; `bool` is 0/1; anything nonzero becomes `true`).
+/// Converts one element to another type with Rust's `as` semantics, which chunkwise defines
+/// for every input: floats to integers truncate toward zero and **saturate** at the target's
+/// bounds, NaN becomes 0; integers to narrower integers wrap (two's complement, as NumPy);
+/// `bool` is 0/1 and anything nonzero (NaN included) becomes `true`.
+///
+/// NumPy leaves float-to-integer casts of out-of-range values and NaN undefined (the result
+/// depends on the platform, e.g. `int32` gets `-2147483648` on x86-64 for NaN and `1e20`);
+/// chunkwise's answer is the same everywhere.
 pub trait CastFrom<S>: Element {
     /// The converted value.
     fn cast_from(s: S) -> Self;
@@ -619,11 +696,97 @@ mod tests {
     fn integer_arithmetic_never_panics() {
         assert_eq!(7i32.div_(0), 0);
         assert_eq!(7i32.rem_(0), 0);
+        assert_eq!((-7i32).div_(2), -4);
         assert_eq!(i32::MIN.div_(-1), i32::MIN);
         assert_eq!(i8::MAX.add_(1), i8::MIN);
         assert_eq!(200u8.mul_(2), 144);
         assert_eq!(2i32.powi_(-1), 0);
         assert_eq!((-1i32).powi_(-3), -1);
+    }
+
+    /// NumPy 2.4: `a // b` and `a % b` for these int32 pairs (zero divisors give 0).
+    #[test]
+    fn integer_division_floors_as_numpy() {
+        let a = [-7i32, 7, -1, 7, -7, 0, 5];
+        let b = [2i32, 2, 2, -2, -2, 3, 0];
+        let q: Vec<i32> = a.iter().zip(&b).map(|(&a, &b)| a.div_(b)).collect();
+        let r: Vec<i32> = a.iter().zip(&b).map(|(&a, &b)| a.rem_(b)).collect();
+        assert_eq!(q, [-4, 3, -1, -4, 3, 0, 0]);
+        assert_eq!(r, [1, 1, 1, -1, -1, 0, 0]);
+        assert_eq!(i8::MIN.div_(-1), i8::MIN);
+        assert_eq!(i8::MIN.rem_(-1), 0);
+        assert_eq!(7u8.div_(2), 3);
+        assert_eq!(7u8.rem_(0), 0);
+        // Exhaustively over i8: floor of the exact quotient, and a == q*b + r with r having
+        // b's sign and |r| < |b|.
+        for a in i8::MIN..=i8::MAX {
+            for b in i8::MIN..=i8::MAX {
+                if b == 0 || (a == i8::MIN && b == -1) {
+                    continue;
+                }
+                let (q, r) = (a.div_(b), a.rem_(b));
+                assert_eq!(q as f64, (a as f64 / b as f64).floor(), "{a} // {b}");
+                assert_eq!(q as i32 * b as i32 + r as i32, a as i32, "{a} % {b}");
+                assert!(r == 0 || (r < 0) == (b < 0), "{a} % {b} = {r}");
+            }
+        }
+    }
+
+    /// NumPy 2.4: `np.remainder` of these float64 pairs (bit patterns, so `-0.0` counts).
+    #[test]
+    fn float_remainder_takes_the_divisor_sign() {
+        let inf = f64::INFINITY;
+        let x = [-7.5, 7.5, -1.0, 5.0, -5.0, 0.0, -0.0, 5.0, inf, 3.0];
+        let y = [2.0, -2.0, 2.0, inf, inf, -3.0, 3.0, 0.0, 2.0, -inf];
+        let want = [0.5, -0.5, 1.0, 5.0, inf, -0.0, 0.0, f64::NAN, f64::NAN, -inf];
+        for ((&x, &y), &w) in x.iter().zip(&y).zip(&want) {
+            let got = x.rem_(y);
+            assert!(
+                got.to_bits() == w.to_bits() || (got.is_nan() && w.is_nan()),
+                "{x} % {y} = {got}, NumPy {w}"
+            );
+        }
+        assert_eq!((-7.5f32).rem_(2.0), 0.5);
+        assert_eq!((-7.5f64).div_(2.0), -3.75);
+    }
+
+    /// Distance in ulp between two finite f64 of the same sign.
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn powi_is_within_an_ulp_of_powf() {
+        let mut h = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            h ^= h << 13;
+            h ^= h >> 7;
+            h ^= h << 17;
+            h
+        };
+        let mut worst = (0u64, 0u64);
+        for _ in 0..20_000 {
+            let base = 0.5 + (next() >> 11) as f64 / (1u64 << 53) as f64 * 1.5;
+            let n = (next() % 2000) as i32 - 1000;
+            let want = base.powf(n as f64);
+            let got = base.powi_(n);
+            if want.is_finite() && want != 0.0 && want.is_normal() {
+                worst.0 = worst.0.max(ulps(got, want));
+            }
+            let (b32, w32) = (base as f32, (base as f32 as f64).powf(n as f64) as f32);
+            let g32 = b32.powi_(n);
+            if w32.is_normal() {
+                worst.1 = worst.1.max(ulps(g32 as f64, w32 as f64).min(
+                    (g32.to_bits() as i64 - w32.to_bits() as i64).unsigned_abs(),
+                ));
+            }
+        }
+        assert!(worst.0 <= 1, "f64 powi off by {} ulp", worst.0);
+        assert!(worst.1 <= 1, "f32 powi off by {} ulp", worst.1);
+        assert_eq!(2.0f64.powi_(10), 1024.0);
+        assert_eq!((-2.0f64).powi_(3), -8.0);
+        assert_eq!(f64::NAN.powi_(0), 1.0);
+        assert_eq!(0.0f64.powi_(-3), f64::INFINITY);
     }
 
     #[test]
