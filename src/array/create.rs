@@ -218,8 +218,9 @@ impl<T: Float> ChunkedArray<T> {
         Ok(Self::from_source_with_grid(Arc::new(src), grid))
     }
 
-    /// Uniform random values in `[low, high)`. Element `i` depends only on `seed` and `i`, so
-    /// the values do not change with chunking or thread count.
+    /// Uniform random values in `[low, high)` (never `high`, also after rounding to `f32`).
+    /// Element `i` depends only on `seed` and `i`, so the values do not change with chunking or
+    /// thread count.
     ///
     /// # Errors
     /// Invalid chunks.
@@ -232,7 +233,14 @@ impl<T: Float> ChunkedArray<T> {
     ) -> Result<Self> {
         let (lo, hi) = (low.to_f64_(), high.to_f64_());
         Self::random_with(shape, chunks, "random_uniform", move |i| {
-            T::from_f64_(lo + (hi - lo) * uniform01(seed, i))
+            let v = T::from_f64_(lo + (hi - lo) * uniform01(seed, i));
+            // Rounding (of the f64 draw to `f32`, or of `lo + (hi - lo) * u`) can reach `high`:
+            // the interval is half-open, so step back to the largest value below it.
+            if v >= high && low < high {
+                high.next_below().max(low)
+            } else {
+                v
+            }
         })
     }
 

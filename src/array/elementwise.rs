@@ -243,8 +243,10 @@ impl<T: Element> ChunkedArray<T> {
         )))
     }
 
-    /// Converts every element to `U` as NumPy's `astype` (floats to integers truncate and
-    /// saturate, NaN becomes 0, nonzero becomes `true`).
+    /// Converts every element to `U` (NumPy's `astype`, with every case defined): floats to
+    /// integers truncate toward zero and **saturate** at `U`'s bounds, NaN becomes 0 (NumPy's
+    /// result for these is platform-dependent); integers to narrower integers wrap; nonzero
+    /// becomes `true`. See [`CastFrom`].
     pub fn astype<U: Element + CastFrom<T>>(&self) -> ChunkedArray<U> {
         self.map_named(&format!("astype<{}>", U::DTYPE), U::cast_from)
     }
@@ -332,7 +334,7 @@ impl<T: Numeric> ChunkedArray<T> {
         self.map_named("abs", T::abs_)
     }
 
-    /// Integer power (wrapping for integers).
+    /// Integer power (wrapping for integers; for floats within 1 ulp of `powf`).
     pub fn powi(&self, n: i32) -> ChunkedArray<T> {
         if n == 2 {
             return self.map_named("square", |a: T| a.mul_(a));
@@ -340,15 +342,21 @@ impl<T: Numeric> ChunkedArray<T> {
         self.map_named(&format!("powi({n})"), move |a: T| a.powi_(n))
     }
 
-    /// Limits values to `[min, max]` (NaN stays NaN).
+    /// Limits values to `[min, max]` as NumPy's `clip`: `minimum(maximum(x, min), max)`, so
+    /// with `min > max` every element becomes `max`, and NaN (in `x` or either bound)
+    /// propagates.
     pub fn clip(&self, min: T, max: T) -> ChunkedArray<T> {
         self.map_named(&format!("clip({min:?}, {max:?})"), move |a: T| {
-            if a < min {
-                min
-            } else if a > max {
-                max
-            } else {
+            // NumPy's `maximum`/`minimum`: the NaN operand wins.
+            let lo = if a.is_nan_() || (!min.is_nan_() && a >= min) {
                 a
+            } else {
+                min
+            };
+            if lo.is_nan_() || (!max.is_nan_() && lo <= max) {
+                lo
+            } else {
+                max
             }
         })
     }
@@ -385,7 +393,8 @@ impl<T: Float> ChunkedArray<T> {
 }
 
 macro_rules! binop {
-    ($trait:ident, $method:ident, $name:literal, $op:ident, $arith:expr) => {
+    ($(#[$doc:meta])* $trait:ident, $method:ident, $name:literal, $op:ident, $arith:expr) => {
+        $(#[$doc])*
         impl<T: Numeric> $trait<&ChunkedArray<T>> for &ChunkedArray<T> {
             type Output = Result<ChunkedArray<T>>;
             fn $method(self, rhs: &ChunkedArray<T>) -> Result<ChunkedArray<T>> {
@@ -410,6 +419,7 @@ macro_rules! binop {
                 self.$method(&rhs)
             }
         }
+        $(#[$doc])*
         impl<T: Numeric> $trait<T> for &ChunkedArray<T> {
             type Output = ChunkedArray<T>;
             fn $method(self, s: T) -> ChunkedArray<T> {
@@ -444,8 +454,17 @@ macro_rules! binop {
 binop!(Add, add, "add", add_, ArithOp::Add);
 binop!(Sub, sub, "sub", sub_, ArithOp::Sub);
 binop!(Mul, mul, "mul", mul_, ArithOp::Mul);
-binop!(Div, div, "div", div_, ArithOp::Div);
-binop!(Rem, rem, "rem", rem_, ArithOp::Rem);
+binop!(
+    /// `a / b` elementwise: true division for floats; for **integers NumPy's floor division
+    /// `a // b`** (`-7 / 2 == -4`, not Rust's `-3`), division by zero giving 0 and
+    /// `MIN / -1` wrapping. See [`Numeric::div_`].
+    Div, div, "div", div_, ArithOp::Div);
+binop!(
+    /// `a % b` elementwise as NumPy's `%` (`np.remainder`): the result has the **divisor's
+    /// sign** (`-7 % 2 == 1`; for floats `-7.5 % 2.0 == 0.5`, not Rust's `fmod` `-1.5`), so
+    /// `a == (a / b) * b + a % b` for integers; integer remainder by zero gives 0, float NaN.
+    /// See [`Numeric::rem_`].
+    Rem, rem, "rem", rem_, ArithOp::Rem);
 
 impl<T: Numeric> Neg for &ChunkedArray<T> {
     type Output = ChunkedArray<T>;

@@ -295,12 +295,23 @@ impl<T: Element> ChunkedArray<T> {
         Ok(out)
     }
 
-    /// Computes a 0-d array (the result of a full reduction) and returns its element; for
-    /// arrays with elements, the first element.
+    /// Computes a 0-d array (the result of a full reduction) and returns its element.
     ///
     /// # Errors
-    /// As [`ChunkedArray::compute`]; [`crate::Error::Shape`] for an empty array.
+    /// [`crate::Error::Shape`] before anything runs when the array is not 0-d (a 1-element
+    /// array included: reduce it, or `compute` and index it); otherwise as
+    /// [`ChunkedArray::compute`].
     pub fn compute_scalar(&self, rt: &Runtime) -> Result<T> {
+        if self.ndim() != 0 {
+            return Err(crate::Error::Shape {
+                op: "compute_scalar",
+                detail: format!(
+                    "array of shape {:?} is not 0-d; compute_scalar takes the result of a full \
+                     reduction (use compute for arrays)",
+                    self.shape()
+                ),
+            });
+        }
         let a = self.compute(rt)?;
         a.iter().next().copied().ok_or_else(|| crate::Error::Shape {
             op: "compute_scalar",

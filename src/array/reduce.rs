@@ -132,6 +132,45 @@ impl<T: Element> ChunkedArray<T> {
 }
 
 macro_rules! reduction_family {
+    (@all_fallible $bound:ident, $out:ty, $mk:expr;
+     $($(#[$doc:meta])* $all:ident, $axis:ident, $axes:ident, $name:literal);* $(;)?) => {
+        impl<T: $bound> ChunkedArray<T> {
+            $(
+                $(#[$doc])*
+                ///
+                /// Over all axes (a 0-d result).
+                ///
+                /// # Errors
+                /// [`Error::InvalidArgument`] for an array with no element (as NumPy: the
+                /// reduction has no identity).
+                pub fn $all(&self) -> Result<ChunkedArray<$out>> {
+                    self.reduce_checked($name, None, ReduceOpts::default(), true, $mk($name))
+                }
+
+                $(#[$doc])*
+                ///
+                /// Over one axis.
+                ///
+                /// # Errors
+                /// [`Error::Axis`] for an axis out of range; [`Error::InvalidArgument`] for an
+                /// empty axis.
+                pub fn $axis(&self, axis: usize) -> Result<ChunkedArray<$out>> {
+                    self.reduce_checked($name, Some(&[axis]), ReduceOpts::default(), true, $mk($name))
+                }
+
+                $(#[$doc])*
+                ///
+                /// Over several axes; `opts` is `keepdims` (a `bool`) or a [`ReduceOpts`].
+                ///
+                /// # Errors
+                /// [`Error::Axis`] for an axis out of range or repeated;
+                /// [`Error::InvalidArgument`] when the reduced axes hold no element.
+                pub fn $axes(&self, axes: &[usize], opts: impl Into<ReduceOpts>) -> Result<ChunkedArray<$out>> {
+                    self.reduce_checked($name, Some(axes), opts.into(), true, $mk($name))
+                }
+            )*
+        }
+    };
     ($bound:ident, $out:ty, $nonempty:expr, $mk:expr;
      $($(#[$doc:meta])* $all:ident, $axis:ident, $axes:ident, $name:literal);* $(;)?) => {
         impl<T: $bound> ChunkedArray<T> {
@@ -183,16 +222,16 @@ reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc(n, Mean
 reduction_family!(Numeric, T::Mean, false, |n| StateReducer::<T, _>::arc(n, MeanState::<T, true>::new());
     /// Mean of the non-NaN elements (NaN for an all-NaN slice).
     nanmean, nanmean_axis, nanmean_axes, "nanmean");
-reduction_family!(Numeric, T, true, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, false, false>::new());
+reduction_family!(@all_fallible Numeric, T, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, false, false>::new());
     /// Minimum (NaN propagates). An empty reduction is an error.
     min, min_axis, min_axes, "min");
-reduction_family!(Numeric, T, true, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, true, false>::new());
+reduction_family!(@all_fallible Numeric, T, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, true, false>::new());
     /// Maximum (NaN propagates). An empty reduction is an error.
     max, max_axis, max_axes, "max");
-reduction_family!(Numeric, T, true, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, false, true>::new());
+reduction_family!(@all_fallible Numeric, T, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, false, true>::new());
     /// Minimum ignoring NaN (NaN for an all-NaN slice). An empty reduction is an error.
     nanmin, nanmin_axis, nanmin_axes, "nanmin");
-reduction_family!(Numeric, T, true, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, true, true>::new());
+reduction_family!(@all_fallible Numeric, T, |n| StateReducer::<T, _>::arc(n, ExtremeState::<T, true, true>::new());
     /// Maximum ignoring NaN (NaN for an all-NaN slice). An empty reduction is an error.
     nanmax, nanmax_axis, nanmax_axes, "nanmax");
 reduction_family!(Element, i64, false, |n| StateReducer::<T, _>::arc(n, CountState(0));

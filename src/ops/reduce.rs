@@ -302,10 +302,16 @@ impl<T, const SKIP_NAN: bool> MomentState<T, SKIP_NAN> {
         if self.n == 0.0 {
             return (f64::NAN, f64::NAN);
         }
-        (
-            self.k + self.s1 / self.n,
-            self.s2 - self.s1 * self.s1 / self.n,
-        )
+        // `s1 * (s1 / n)`, not `s1 * s1 / n`: it cannot overflow where `s2` does not. When the
+        // squares of finite deviations overflow (|x| > ~1e154), `s2` is +inf with `s1` finite:
+        // the variance is inf, as NumPy's (not `inf - inf = NaN`). An infinite input makes `s1`
+        // infinite too and the result NaN, as NumPy's.
+        let m2 = if self.s2 == f64::INFINITY && self.s1.is_finite() {
+            f64::INFINITY
+        } else {
+            self.s2 - self.s1 * (self.s1 / self.n)
+        };
+        (self.k + self.s1 / self.n, m2)
     }
 }
 
@@ -462,6 +468,8 @@ pub(crate) struct ExtremeState<T, const MAX: bool, const SKIP_NAN: bool> {
     v: T,
     seen: bool,
     nan: bool,
+    /// A NaN was skipped (nan-variants): an all-NaN slice, not an empty one.
+    skipped: bool,
 }
 
 impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> ExtremeState<T, MAX, SKIP_NAN> {
@@ -470,6 +478,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> ExtremeState<T, MAX, SKI
             v: T::zero(),
             seen: false,
             nan: false,
+            skipped: false,
         }
     }
 }
@@ -486,6 +495,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
                 self.nan = true;
                 self.v = x;
             }
+            self.skipped = true;
             return;
         }
         if !self.seen || (if MAX { x > self.v } else { x < self.v }) {
@@ -496,6 +506,7 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
         }
     }
     fn merge(&mut self, o: &Self) {
+        self.skipped |= o.skipped;
         if self.nan {
             return;
         }
@@ -509,12 +520,18 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
         }
     }
     fn finish(&self, _ctx: &()) -> Result<T> {
-        if self.nan || !self.seen {
-            // All-NaN slice of a nan-variant (or NaN propagated): NaN, as NumPy.
-            return Ok(if self.nan {
-                self.v
-            } else {
-                T::from_f64_(f64::NAN)
+        if self.nan {
+            return Ok(self.v);
+        }
+        if !self.seen {
+            // Only NaN seen by a nan-variant: NaN, as NumPy. Nothing seen at all is an empty
+            // reduction, refused when the node is built; never answer it with a number.
+            if SKIP_NAN && T::IS_FLOAT && self.skipped {
+                return Ok(T::from_f64_(f64::NAN));
+            }
+            return Err(Error::InvalidArgument {
+                op: if MAX { "max" } else { "min" },
+                detail: "zero-size reduction: min/max of no element has no identity".into(),
             });
         }
         Ok(self.v)

@@ -157,8 +157,8 @@ pub fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
         let valid = x.is_nan().not().astype::<f64>();
         let r_count = valid.sum();
         let r_sum = x.nansum();
-        let r_min = x.nanmin();
-        let r_max = x.nanmax();
+        let r_min = x.nanmin()?;
+        let r_max = x.nanmax()?;
         let r_mean = x.nanmean();
         let r_std = x.nanstd(0.0)?;
         let all = [&r_count, &r_sum, &r_min, &r_max, &r_mean, &r_std];
