@@ -178,7 +178,7 @@ macro_rules! define_containers {
             /// The shape.
             pub fn shape(&self) -> &[usize] { match self { $(AnyView::$v(a) => a.shape()),* } }
             /// An owned copy in standard layout.
-            pub fn to_owned(&self) -> AnyArray { match self { $(AnyView::$v(a) => AnyArray::$v(a.to_owned())),* } }
+            pub fn to_owned(&self) -> AnyArray { match self { $(AnyView::$v(a) => AnyArray::$v(a.as_standard_layout().into_owned())),* } }
             /// This view broadcast to `shape` (NumPy rules), or `None` if it cannot be.
             pub fn broadcast_to(&self, shape: &[usize]) -> Option<AnyView<'a>> {
                 match self { $(AnyView::$v(a) => broadcast_view(a, shape).map(AnyView::$v)),* }
@@ -288,26 +288,36 @@ macro_rules! define_containers {
 /// `v` broadcast to `shape`, with the lifetime of the data `v` borrows.
 ///
 /// ndarray's `broadcast` ties the result to the borrow of the view itself; the fused kernels
-/// need views that live as long as the block. Returns `None` when the shapes are incompatible
-/// or the view has a negative stride (callers then copy first).
+/// need views that live as long as the block. Returns `None` when the shapes are incompatible.
+/// Negative strides (`a.slice(s![..;-1])`) are kept: those axes are flipped to positive
+/// strides for the raw construction and flipped back after.
 pub(crate) fn broadcast_view<'a, T>(
     v: &ArrayViewD<'a, T>,
     shape: &[usize],
 ) -> Option<ArrayViewD<'a, T>> {
     use ndarray::ShapeBuilder;
-    if v.strides().iter().any(|&s| s < 0) {
-        return None;
+    let mut v = v.clone();
+    let flipped: Vec<usize> = (0..v.ndim()).filter(|&k| v.strides()[k] < 0).collect();
+    for &ax in &flipped {
+        v.invert_axis(ndarray::Axis(ax));
     }
     let b = v.broadcast(shape)?;
     let strides: Vec<usize> = b.strides().iter().map(|&s| s as usize).collect();
     let ptr = b.as_ptr();
-    // SAFETY: `ptr` and `strides` describe `b`, a valid broadcast of `v` (only zero strides
-    // added, no negative ones), and every element they reach lies in the data `v` borrows for
-    // `'a`; shared views allow aliasing, so repeated (zero-stride) elements are fine. Tested by
+    // SAFETY: `ptr` and `strides` describe `b`, a valid broadcast of `v` whose strides are all
+    // non-negative (negative ones were inverted above; broadcasting only adds zero strides),
+    // and every element they reach lies in the data `v` borrows for `'a`; shared views allow
+    // aliasing, so repeated (zero-stride) elements are fine. Tested by
     // `element::tests::broadcast_view_matches_ndarray`.
-    Some(unsafe {
+    let mut out = unsafe {
         ArrayViewD::from_shape_ptr(ndarray::IxDyn(shape).strides(ndarray::IxDyn(&strides)), ptr)
-    })
+    };
+    // Broadcasting prepends axes: the flipped input axes sit `lead` places later.
+    let lead = shape.len() - v.ndim();
+    for &ax in &flipped {
+        out.invert_axis(ndarray::Axis(ax + lead));
+    }
+    Some(out)
 }
 
 /// Runs `$body` with `$v` bound to the typed value inside any of the type-erased enums
@@ -810,6 +820,17 @@ mod tests {
         let big = ndarray::Array::from_shape_fn((4, 6), |(i, j)| (i * 6 + j) as f64).into_dyn();
         let sub = big.slice(ndarray::s![1..3, 2..5]).into_dyn();
         assert_eq!(broadcast_view(&sub, &[2, 3]).unwrap(), sub);
+        // Negative strides, on a broadcast axis of length 1 too.
+        let rev = big.slice(ndarray::s![..;-1, 1..;-2]).into_dyn();
+        assert_eq!(
+            broadcast_view(&rev, &[3, 4, 3]).unwrap(),
+            rev.broadcast(vec![3, 4, 3]).unwrap()
+        );
+        let row = big.slice(ndarray::s![2..3;-1, ..;-1]).into_dyn();
+        assert_eq!(
+            broadcast_view(&row, &[5, 6]).unwrap(),
+            row.broadcast(vec![5, 6]).unwrap()
+        );
     }
 
     #[test]

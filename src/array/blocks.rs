@@ -281,6 +281,11 @@ where
         shape: &[usize],
         _dtype: DType,
     ) -> Result<AnyArray> {
+        if region.len() == 0 {
+            // A block of an empty axis: nothing to compute (and no neighbour to take a halo
+            // from); `f` is not called.
+            return Ok(AnyArray::zeros(U::DTYPE, shape));
+        }
         let halo = self.halo(region);
         let nd = halo.len();
         // Per axis and haloed position: (axis position of the dep block among the deps'
@@ -466,7 +471,8 @@ impl<T: Element> ChunkedArray<T> {
     /// (taken from neighbouring blocks, filled by `boundary` beyond the array's edges), then
     /// trims the halo from the result. `f` gets the haloed block and the core block's
     /// [`BlockInfo`] and must return an array of the haloed block's shape. A halo may be
-    /// deeper than a chunk (more neighbouring blocks are gathered).
+    /// deeper than a chunk (more neighbouring blocks are gathered). An array with a length-0
+    /// axis gives an empty result without calling `f`.
     ///
     /// # Errors
     /// [`Error::Axis`] when `depth` has another length than the number of axes.

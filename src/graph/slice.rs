@@ -185,7 +185,18 @@ impl SliceSpec {
         let mut cover = Vec::new();
         let mut rel = Vec::with_capacity(self.elems.len());
         let mut oax = 0;
+        // An empty output region (a slice that empties an axis, a new one included) covers no
+        // input element: an empty region on every axis, so no block is read or needed.
+        let empty = region.0.iter().any(|r| r.start >= r.end);
         for e in &self.elems {
+            if empty {
+                match *e {
+                    SliceAxis::NewAxis => {}
+                    SliceAxis::Index(i) => cover.push(i..i),
+                    SliceAxis::Range { start, .. } => cover.push(start..start),
+                }
+                continue;
+            }
             match *e {
                 SliceAxis::NewAxis => {
                     rel.push(SliceInfoElem::NewAxis);
@@ -294,6 +305,12 @@ pub(crate) fn slice_block(
     contiguous: bool,
     out_shape: &[usize],
 ) -> AnyArray {
+    // Reads of in-memory sources keep their layout; the reshape below needs C order.
+    let block = if crate::dispatch!(AnyArray, &block, a => a.is_standard_layout()) {
+        block
+    } else {
+        to_standard(&block.view())
+    };
     if contiguous {
         // Unit steps over the covering region: the block already holds the output's elements
         // in order; only length-1 axes are added or dropped.
@@ -338,6 +355,9 @@ impl BlockSource for SlicedSource {
         &self.shape
     }
     fn read(&self, region: &Region) -> Result<AnyArray> {
+        if region.len() == 0 {
+            return Ok(AnyArray::zeros(self.inner.dtype(), &region.shape()));
+        }
         let (cover, rel) = self.spec.input_region(region);
         let block = self.inner.read(&cover)?;
         if block.shape() != cover.shape().as_slice() || block.dtype() != self.inner.dtype() {
@@ -425,7 +445,7 @@ impl BlockFn for SliceFn {
         dtype: DType,
     ) -> Result<AnyArray> {
         let (cover, rel) = self.spec.input_region(region);
-        if deps.is_empty() {
+        if deps.is_empty() || region.len() == 0 {
             return Ok(AnyArray::zeros(dtype, shape));
         }
         if deps.len() == 1 {
