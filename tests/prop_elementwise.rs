@@ -1,6 +1,7 @@
 //! Property tests of elementwise expressions: random shapes (0–4 axes, size-0 and size-1
 //! axes), random and independent chunkings per operand (regular, ragged, irregular),
-//! broadcasting operands and random expression trees, checked against the same expression
+//! broadcasting operands, every memory layout of the inputs (C, F, negative strides, strided)
+//! and random expression trees, checked against the same expression
 //! evaluated eagerly on in-memory `ndarray` arrays.
 
 use chunkwise::IntoOperand;
@@ -71,8 +72,20 @@ macro_rules! int_te {
             fn r_add(a: Self, b: Self) -> Self { a.wrapping_add(b) }
             fn r_sub(a: Self, b: Self) -> Self { a.wrapping_sub(b) }
             fn r_mul(a: Self, b: Self) -> Self { a.wrapping_mul(b) }
-            fn r_div(a: Self, b: Self) -> Self { if b == 0 { 0 } else { a.wrapping_div(b) } }
-            fn r_rem(a: Self, b: Self) -> Self { if b == 0 { 0 } else { a.wrapping_rem(b) } }
+            // NumPy's `//` and `%`: floor of the exact quotient (in i128, wrapped back), and
+            // the remainder that goes with it (the divisor's sign); 0 for a zero divisor.
+            fn r_div(a: Self, b: Self) -> Self {
+                if b == 0 { return 0; }
+                let (a, b) = (a as i128, b as i128);
+                let q = if b > 0 { a.div_euclid(b) } else { (-a).div_euclid(-b) };
+                q as $t
+            }
+            fn r_rem(a: Self, b: Self) -> Self {
+                if b == 0 { return 0; }
+                let (a, b) = (a as i128, b as i128);
+                let q = if b > 0 { a.div_euclid(b) } else { (-a).div_euclid(-b) };
+                (a - q * b) as $t
+            }
             fn r_neg(a: Self) -> Self { a.wrapping_neg() }
             fn r_abs(a: Self) -> Self { ($abs)(a) }
             fn r_powi(a: Self, n: i32) -> Self {
@@ -156,7 +169,10 @@ macro_rules! float_te {
             fn r_sub(a: Self, b: Self) -> Self { a - b }
             fn r_mul(a: Self, b: Self) -> Self { a * b }
             fn r_div(a: Self, b: Self) -> Self { a / b }
-            fn r_rem(a: Self, b: Self) -> Self { a % b }
+            // `np.remainder`: in `[0, b)` for `b > 0`, in `(b, 0]` for `b < 0`.
+            fn r_rem(a: Self, b: Self) -> Self {
+                if b > 0.0 { a.rem_euclid(b) } else if b < 0.0 { -(-a).rem_euclid(-b) } else { a % b }
+            }
             fn r_neg(a: Self) -> Self { -a }
             fn r_abs(a: Self) -> Self { a.abs() }
             fn r_powi(a: Self, n: i32) -> Self { a.powi(n) }
@@ -546,6 +562,8 @@ struct Operand<T> {
     shape: Vec<usize>,
     chunks: Vec<AxisSpec>,
     data: Vec<T>,
+    /// How the `ndarray` given to `from_ndarray` lies in memory.
+    layout: Layout,
 }
 
 impl<T: TE> Operand<T> {
@@ -553,7 +571,8 @@ impl<T: TE> Operand<T> {
         ArrayD::from_shape_vec(IxDyn(&self.shape), self.data.clone()).unwrap()
     }
     fn chunked(&self) -> CA<T> {
-        CA::from_ndarray(self.ndarray(), ChunkSpec::PerAxis(self.chunks.clone())).unwrap()
+        let a = with_layout(&self.ndarray(), &self.layout);
+        CA::from_ndarray(a, ChunkSpec::PerAxis(self.chunks.clone())).unwrap()
     }
 }
 
@@ -563,11 +582,13 @@ fn operand_with_shape<T: TE>(shape: Vec<usize>) -> impl Strategy<Value = Operand
         chunks_for(&shape),
         prop::collection::vec(T::elem(), n),
         Just(shape),
+        layout(),
     )
-        .prop_map(|(chunks, data, shape)| Operand {
+        .prop_map(|(chunks, data, shape, layout)| Operand {
             shape,
             chunks,
             data,
+            layout,
         })
 }
 

@@ -1,6 +1,9 @@
 //! Property tests of structural operations (slicing, transposes, axes, concatenation,
-//! stacking, reshaping) against ndarray on random shapes and chunkings, plus read culling and
-//! typed errors.
+//! stacking, reshaping) and `map_overlap` against ndarray on random shapes, chunkings and
+//! memory layouts of the inputs (C, F, negative strides, strided; broadcast operands), plus
+//! read culling and typed errors.
+
+mod strategies;
 
 use chunkwise::prelude::*;
 use ndarray::{ArrayD, Axis, Dimension, IxDyn, SliceInfo, SliceInfoElem, s};
@@ -8,6 +11,7 @@ use proptest::prelude::*;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use strategies::{layout, with_layout};
 
 fn rt() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
@@ -82,12 +86,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn slice_matches_ndarray((shape, chunks, elems) in slice_case(), seed in 0u64..1000) {
+    fn slice_matches_ndarray((shape, chunks, elems) in slice_case(), seed in 0u64..1000, lay in layout()) {
         let a = data(&shape, seed);
         let want = nd_slice(&a, &elems);
         let spec = chunk_spec(&chunks);
         // Of an in-memory source (sliced reads).
-        let x = ChunkedArray::from_ndarray(a.clone(), spec.clone()).unwrap();
+        let x = ChunkedArray::from_ndarray(with_layout(&a, &lay), spec.clone()).unwrap();
         let y = x.slice(&elems).unwrap();
         prop_assert_eq!(y.shape(), want.shape());
         prop_assert_eq!(y.compute(rt()).unwrap(), want.clone());
@@ -117,14 +121,14 @@ proptest! {
     }
 
     #[test]
-    fn permute_matches_ndarray((shape, chunks) in shape_chunks(4), seed in 0u64..1000, rot in 0usize..4, swap in any::<bool>()) {
+    fn permute_matches_ndarray((shape, chunks) in shape_chunks(4), seed in 0u64..1000, rot in 0usize..4, swap in any::<bool>(), lay in layout()) {
         let a = data(&shape, seed);
         let n = shape.len();
         let mut perm: Vec<usize> = (0..n).map(|k| (k + rot) % n).collect();
         if swap && n >= 2 {
             perm.swap(0, 1);
         }
-        let x = ChunkedArray::from_ndarray(a.clone(), chunk_spec(&chunks)).unwrap();
+        let x = ChunkedArray::from_ndarray(with_layout(&a, &lay), chunk_spec(&chunks)).unwrap();
         let want = a.clone().permuted_axes(perm.clone());
         let y = x.permuted_axes(&perm).unwrap();
         prop_assert_eq!(y.compute(rt()).unwrap(), want);
@@ -135,17 +139,24 @@ proptest! {
     }
 
     #[test]
-    fn axes_concat_stack_match_ndarray((shape, chunks) in shape_chunks(3), seed in 0u64..1000, c2 in 1usize..5, ax in 0usize..4) {
+    fn axes_concat_stack_match_ndarray((shape, chunks) in shape_chunks(3), seed in 0u64..1000, c2 in 1usize..5, ax in 0usize..4, lay in layout(), lay2 in layout()) {
         let a = data(&shape, seed);
         let b = data(&shape, seed + 7);
-        let x = ChunkedArray::from_ndarray(a.clone(), chunk_spec(&chunks)).unwrap();
+        let x = ChunkedArray::from_ndarray(with_layout(&a, &lay), chunk_spec(&chunks)).unwrap();
         let other: Vec<usize> = shape.iter().map(|&l| c2.min(l.max(1))).collect();
-        let y = ChunkedArray::from_ndarray(b.clone(), chunk_spec(&other)).unwrap();
+        let y = ChunkedArray::from_ndarray(with_layout(&b, &lay2), chunk_spec(&other)).unwrap();
         let n = shape.len();
         let ia = ax % (n + 1);
         let xi = x.insert_axis(ia).unwrap();
         prop_assert_eq!(xi.compute(rt()).unwrap(), a.clone().insert_axis(Axis(ia)));
         prop_assert_eq!(xi.remove_axis(ia).unwrap().compute(rt()).unwrap(), a.clone());
+        // The new axis sliced empty, then elementwise work and a reduction on it.
+        let mut empty = vec![SliceInfoElem::Slice { start: 0, end: None, step: 1 }; n + 1];
+        empty[ia] = SliceInfoElem::Slice { start: 1, end: None, step: 1 };
+        let xe = xi.slice(&empty).unwrap();
+        let want_e = nd_slice(&a.clone().insert_axis(Axis(ia)), &empty);
+        prop_assert_eq!(xe.compute(rt()).unwrap(), want_e.clone());
+        prop_assert_eq!((&xe + 1.0).sum().compute_scalar(rt()).unwrap(), 0.0);
         let ca = ax % n;
         let got = concatenate(ca, &[&x, &y, &x]).unwrap().compute(rt()).unwrap();
         let want = ndarray::concatenate(Axis(ca), &[a.view(), b.view(), a.view()]).unwrap();
@@ -156,7 +167,7 @@ proptest! {
     }
 
     #[test]
-    fn into_shape_matches_ndarray((shape, chunks) in shape_chunks(3), seed in 0u64..1000, pick in 0usize..64) {
+    fn into_shape_matches_ndarray((shape, chunks) in shape_chunks(3), seed in 0u64..1000, pick in 0usize..64, lay in layout()) {
         let a = data(&shape, seed);
         let total: usize = shape.iter().product();
         // A random factorization of the total into up to 3 axes.
@@ -172,7 +183,7 @@ proptest! {
         if pick % 2 == 0 && total != 0 {
             new.insert(1, 1);
         }
-        let x = ChunkedArray::from_ndarray(a.clone(), chunk_spec(&chunks)).unwrap();
+        let x = ChunkedArray::from_ndarray(with_layout(&a, &lay), chunk_spec(&chunks)).unwrap();
         let y = x.into_shape(&new).unwrap();
         let want = a.to_shape(IxDyn(&new)).unwrap().to_owned();
         prop_assert_eq!(y.compute(rt()).unwrap(), want);
@@ -323,18 +334,22 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn map_overlap_mean_filter_matches_direct(n in 1usize..14, m in 1usize..14, cn in 1usize..6, cm in 1usize..6, seed in 0u64..100, mode in 0usize..5) {
+    fn map_overlap_mean_filter_matches_direct(n in 0usize..14, m in 0usize..14, cn in 1usize..6, cm in 1usize..6, seed in 0u64..100, mode in 0usize..5, lay in layout()) {
         let a = data(&[n, m], seed).into_dimensionality::<ndarray::Ix2>().unwrap();
         let boundary = [Boundary::None, Boundary::Constant(-3.5), Boundary::Reflect, Boundary::Periodic, Boundary::Nearest][mode];
-        let want = if boundary == Boundary::None {
+        let want = if n == 0 || m == 0 {
+            ndarray::Array2::zeros((n, m))
+        } else if boundary == Boundary::None {
             mean3(a.view())
         } else {
             let p = pad(&a, 1, boundary);
             mean3(p.view()).slice(s![1..n + 1, 1..m + 1]).to_owned()
         };
-        let x = ChunkedArray::from_ndarray(a.clone(), [cn.min(n), cm.min(m)]).unwrap();
+        let stored = with_layout(&a.clone().into_dyn(), &lay);
+        let x = ChunkedArray::from_ndarray(stored, [cn.min(n).max(1), cm.min(m).max(1)]).unwrap();
         let y = x.map_overlap(&[1, 1], boundary, mean_filter).unwrap();
         let got = y.compute(rt()).unwrap();
+        prop_assert_eq!(got.shape(), want.shape());
         prop_assert!(got.iter().zip(want.iter()).all(|(p, q)| (p - q).abs() < 1e-9), "{} vs {}", got, want);
     }
 }
