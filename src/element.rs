@@ -449,8 +449,10 @@ for_each_dtype!(define_containers);
 
 /// A numeric element type (every [`Element`] but `bool`): arithmetic, ordering, conversion.
 ///
-/// Integer arithmetic follows NumPy rather than debug-mode Rust: overflow wraps, and division
-/// or remainder by zero gives 0 instead of panicking. Float arithmetic is IEEE 754.
+/// Integer arithmetic follows NumPy rather than debug-mode Rust: overflow wraps, `/` is floor
+/// division (NumPy's `//`), `%` takes the divisor's sign, and division or remainder by zero
+/// gives 0 instead of panicking. Float arithmetic is IEEE 754, with NumPy's `%`
+/// (`np.remainder`). The README's semantics section lists every deviation from NumPy.
 pub trait Numeric:
     Element + num_traits::NumCast + num_traits::Bounded + num_traits::Zero + num_traits::One
 {
@@ -748,7 +750,18 @@ mod tests {
         let inf = f64::INFINITY;
         let x = [-7.5, 7.5, -1.0, 5.0, -5.0, 0.0, -0.0, 5.0, inf, 3.0];
         let y = [2.0, -2.0, 2.0, inf, inf, -3.0, 3.0, 0.0, 2.0, -inf];
-        let want = [0.5, -0.5, 1.0, 5.0, inf, -0.0, 0.0, f64::NAN, f64::NAN, -inf];
+        let want = [
+            0.5,
+            -0.5,
+            1.0,
+            5.0,
+            inf,
+            -0.0,
+            0.0,
+            f64::NAN,
+            f64::NAN,
+            -inf,
+        ];
         for ((&x, &y), &w) in x.iter().zip(&y).zip(&want) {
             let got = x.rem_(y);
             assert!(
@@ -786,9 +799,10 @@ mod tests {
             let (b32, w32) = (base as f32, (base as f32 as f64).powf(n as f64) as f32);
             let g32 = b32.powi_(n);
             if w32.is_normal() {
-                worst.1 = worst.1.max(ulps(g32 as f64, w32 as f64).min(
-                    (g32.to_bits() as i64 - w32.to_bits() as i64).unsigned_abs(),
-                ));
+                worst.1 = worst.1.max(
+                    ulps(g32 as f64, w32 as f64)
+                        .min((g32.to_bits() as i64 - w32.to_bits() as i64).unsigned_abs()),
+                );
             }
         }
         assert!(worst.0 <= 1, "f64 powi off by {} ulp", worst.0);

@@ -9,16 +9,30 @@ use ndarray::{ArrayD, Axis, Dimension, IxDyn, s};
 use strategies::{Layout, with_layout};
 
 fn rt() -> Runtime {
-    Runtime::builder().threads(2).memory_limit("64 MiB").build().unwrap()
+    Runtime::builder()
+        .threads(2)
+        .memory_limit("64 MiB")
+        .build()
+        .unwrap()
 }
 
 fn data(shape: &[usize]) -> ArrayD<f64> {
     ArrayD::from_shape_fn(IxDyn(shape), |i| {
-        i.slice().iter().enumerate().map(|(k, &x)| (x as f64) * 10f64.powi(k as i32)).sum()
+        i.slice()
+            .iter()
+            .enumerate()
+            .map(|(k, &x)| (x as f64) * 10f64.powi(k as i32))
+            .sum()
     })
 }
 
-const LAYOUTS: [Layout; 5] = [Layout::C, Layout::F, Layout::Reversed(1), Layout::Reversed(3), Layout::Strided];
+const LAYOUTS: [Layout; 5] = [
+    Layout::C,
+    Layout::F,
+    Layout::Reversed(1),
+    Layout::Reversed(3),
+    Layout::Strided,
+];
 
 /// Item 8: `x[::-1] + 1` and friends on a negatively strided array.
 #[test]
@@ -49,7 +63,11 @@ fn insert_axis_and_stack_on_every_layout() {
         let x = ChunkedArray::from_ndarray(with_layout(&a, l), [2, 3]).unwrap();
         for ax in 0..=2 {
             let got = x.insert_axis(ax).unwrap().compute(&rt).unwrap();
-            assert_eq!(got, a.clone().insert_axis(Axis(ax)), "{l:?} insert_axis({ax})");
+            assert_eq!(
+                got,
+                a.clone().insert_axis(Axis(ax)),
+                "{l:?} insert_axis({ax})"
+            );
         }
         let got = stack(1, &[&x, &x]).unwrap().compute(&rt).unwrap();
         let want = ndarray::stack(Axis(1), &[a.view(), a.view()]).unwrap();
@@ -67,7 +85,11 @@ fn inserted_axis_sliced_empty() {
         let y = x.insert_axis(0).unwrap().slice(s![1.., .., ..]).unwrap();
         assert_eq!(y.shape(), &[0, 3, 4]);
         assert_eq!(y.compute(&rt).unwrap().shape(), &[0, 3, 4], "{l:?}");
-        let z = x.insert_axis(0).unwrap().slice(s![0..0, 1.., ..;2]).unwrap();
+        let z = x
+            .insert_axis(0)
+            .unwrap()
+            .slice(s![0..0, 1.., ..;2])
+            .unwrap();
         assert_eq!(z.compute(&rt).unwrap().shape(), &[0, 2, 2], "{l:?}");
         assert_eq!((&y + 1.0).sum().compute_scalar(&rt).unwrap(), 0.0);
     }
@@ -78,9 +100,17 @@ fn inserted_axis_sliced_empty() {
 fn map_overlap_with_an_empty_axis() {
     let rt = rt();
     for shape in [[0usize, 4], [3, 0]] {
-        for boundary in [Boundary::None, Boundary::Reflect, Boundary::Periodic, Boundary::Nearest, Boundary::Constant(0.0)] {
+        for boundary in [
+            Boundary::None,
+            Boundary::Reflect,
+            Boundary::Periodic,
+            Boundary::Nearest,
+            Boundary::Constant(0.0),
+        ] {
             let x = ChunkedArray::from_ndarray(data(&shape), [2, 2]).unwrap();
-            let y = x.map_overlap(&[1, 1], boundary, |b, _| b.to_owned()).unwrap();
+            let y = x
+                .map_overlap(&[1, 1], boundary, |b, _| b.to_owned())
+                .unwrap();
             let got = y.compute(&rt).unwrap();
             assert_eq!(got.shape(), &shape, "{shape:?} {boundary:?}");
         }

@@ -37,7 +37,13 @@ fn extremes_of_an_empty_array_are_errors() {
     }
     // Not empty: still a value, and an all-NaN nanmin is NaN (as NumPy, with a warning).
     let nan = ChunkedArray::from_ndarray(arr1(&[f64::NAN, f64::NAN]), [1]).unwrap();
-    assert!(nan.nanmin().unwrap().compute_scalar(&rt()).unwrap().is_nan());
+    assert!(
+        nan.nanmin()
+            .unwrap()
+            .compute_scalar(&rt())
+            .unwrap()
+            .is_nan()
+    );
     let x = ChunkedArray::from_ndarray(arr1(&[3i32, -2, 5]), [2]).unwrap();
     assert_eq!(x.min().unwrap().compute_scalar(&rt()).unwrap(), -2);
 }
@@ -86,7 +92,10 @@ fn random_uniform_f32_is_half_open() {
     let hi = 1.0f32 + f32::EPSILON;
     let x = ChunkedArray::<f32>::random_uniform(&[4000], [1000], 7, 1.0, hi).unwrap();
     let v = vec_of(&x);
-    assert!(v.iter().all(|&e| (1.0..hi).contains(&e)), "a draw reached high");
+    assert!(
+        v.iter().all(|&e| (1.0..hi).contains(&e)),
+        "a draw reached high"
+    );
     let y = ChunkedArray::<f32>::random_uniform(&[20_000], [5000], 3, -1.0, 1.0).unwrap();
     assert!(vec_of(&y).iter().all(|&e| (-1.0..1.0).contains(&e)));
 }
@@ -113,10 +122,19 @@ fn var_of_overflowing_squares_is_inf() {
     let rt = rt();
     for chunk in [1, 2, 3] {
         let x = ChunkedArray::from_ndarray(arr1(&[1e155f64, -1e155, 3.0]), [chunk]).unwrap();
-        assert_eq!(x.var(0.0).unwrap().compute_scalar(&rt).unwrap(), f64::INFINITY);
-        assert_eq!(x.nanstd(1.0).unwrap().compute_scalar(&rt).unwrap(), f64::INFINITY);
+        assert_eq!(
+            x.var(0.0).unwrap().compute_scalar(&rt).unwrap(),
+            f64::INFINITY
+        );
+        assert_eq!(
+            x.nanstd(1.0).unwrap().compute_scalar(&rt).unwrap(),
+            f64::INFINITY
+        );
         let y = ChunkedArray::from_ndarray(arr1(&[1e200f64, 1.0, 2.0]), [chunk]).unwrap();
-        assert_eq!(y.std(0.0).unwrap().compute_scalar(&rt).unwrap(), f64::INFINITY);
+        assert_eq!(
+            y.std(0.0).unwrap().compute_scalar(&rt).unwrap(),
+            f64::INFINITY
+        );
         let z = ChunkedArray::from_ndarray(arr1(&[1.0f64, f64::INFINITY, 2.0]), [chunk]).unwrap();
         assert!(z.var(0.0).unwrap().compute_scalar(&rt).unwrap().is_nan());
     }

@@ -23,7 +23,16 @@ fn check(t2m: &ChunkedArray<f32>, what: &str) {
         .collect();
     assert_eq!(t2m.shape(), shape.as_slice(), "{what}");
     let x = t2m.astype::<f64>();
-    let stats = compute_all(&rt, &[&x.mean(), &x.std(0.0).unwrap(), &x.min().unwrap(), &x.max().unwrap()]).unwrap();
+    let stats = compute_all(
+        &rt,
+        &[
+            &x.mean(),
+            &x.std(0.0).unwrap(),
+            &x.min().unwrap(),
+            &x.max().unwrap(),
+        ],
+    )
+    .unwrap();
     let close = |got: f64, key: &str, tol: f64| {
         let want = e[key].as_f64().unwrap();
         assert!(
