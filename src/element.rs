@@ -651,7 +651,18 @@ macro_rules! impl_float {
         }
         impl Float for $t {
             #[inline]
-            fn next_below(self) -> Self { self.next_down() }
+            fn next_below(self) -> Self {
+                // `next_down` needs Rust 1.86 (MSRV 1.85): step the bit pattern by hand.
+                if self.is_nan() || self == <$t>::NEG_INFINITY {
+                    self
+                } else if self == 0.0 {
+                    -<$t>::from_bits(1)
+                } else if self > 0.0 {
+                    <$t>::from_bits(self.to_bits() - 1)
+                } else {
+                    <$t>::from_bits(self.to_bits() + 1)
+                }
+            }
         }
     )*};
 }
@@ -810,6 +821,10 @@ mod tests {
         assert_eq!(2.0f64.powi_(10), 1024.0);
         assert_eq!((-2.0f64).powi_(3), -8.0);
         assert_eq!(f64::NAN.powi_(0), 1.0);
+        assert_eq!(1.0f32.next_below(), 1.0 - f32::EPSILON / 2.0);
+        assert_eq!((-1.0f64).next_below(), -1.0 - f64::EPSILON);
+        assert_eq!(0.0f64.next_below(), -f64::from_bits(1));
+        assert_eq!(f32::INFINITY.next_below(), f32::MAX);
         assert_eq!(0.0f64.powi_(-3), f64::INFINITY);
     }
 

@@ -281,7 +281,7 @@ where
         shape: &[usize],
         _dtype: DType,
     ) -> Result<AnyArray> {
-        if region.len() == 0 {
+        if region.is_empty() {
             // A block of an empty axis: nothing to compute (and no neighbour to take a halo
             // from); `f` is not called.
             return Ok(AnyArray::zeros(U::DTYPE, shape));

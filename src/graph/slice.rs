@@ -355,7 +355,7 @@ impl BlockSource for SlicedSource {
         &self.shape
     }
     fn read(&self, region: &Region) -> Result<AnyArray> {
-        if region.len() == 0 {
+        if region.is_empty() {
             return Ok(AnyArray::zeros(self.inner.dtype(), &region.shape()));
         }
         let (cover, rel) = self.spec.input_region(region);
@@ -445,7 +445,7 @@ impl BlockFn for SliceFn {
         dtype: DType,
     ) -> Result<AnyArray> {
         let (cover, rel) = self.spec.input_region(region);
-        if deps.is_empty() || region.len() == 0 {
+        if deps.is_empty() || region.is_empty() {
             return Ok(AnyArray::zeros(dtype, shape));
         }
         if deps.len() == 1 {
