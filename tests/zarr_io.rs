@@ -798,6 +798,7 @@ fn bad_writes_are_typed_errors() {
         Err(Error::InvalidArgument { .. })
     ));
     // An array inside an array.
+    w.commit().unwrap();
     assert!(matches!(
         ZarrWriter::create(&store, "a/inner", &[5], &[1], DType::I8, opts()),
         Err(Error::Storage { .. })

@@ -1229,6 +1229,28 @@ impl BlockWriter for ZarrWriter {
                 });
             }
         }
+        // What took the path meanwhile (a group made by another writer) is never replaced.
+        match node_kind(&self.dir, &self.path, "commit zarr")? {
+            NodeKind::Group => {
+                return Err(storage(
+                    "commit zarr",
+                    &self.path,
+                    "a Zarr group was created at this path during the write; refusing to \
+                     replace it",
+                ));
+            }
+            NodeKind::Nothing
+                if std::fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_some()) =>
+            {
+                return Err(storage(
+                    "commit zarr",
+                    &self.path,
+                    "a directory that is not a Zarr array appeared at this path during the \
+                     write; refusing to replace it",
+                ));
+            }
+            _ => {}
+        }
         // The complete array replaces the old one in one step; only then is the old removed.
         super::guard::swap_into_place(&dir.0, &self.dir)?;
         if let Some(moved) = staging.take() {
