@@ -7,11 +7,12 @@
 //! The kill tests re-execute this test binary with `CHUNKWISE_WRITES_CHILD` set: the child
 //! starts the write and blocks inside it; the parent SIGKILLs it.
 #![cfg(feature = "zarr")]
+#![allow(clippy::single_range_in_vec_init)]
 
+use chunkwise::AnyArray;
 use chunkwise::io::zarr::{ZarrCompression, ZarrSource, ZarrWriteOptions, ZarrWriter};
 use chunkwise::io::{BlockSource, BlockWriter};
 use chunkwise::prelude::*;
-use chunkwise::AnyArray;
 use ndarray::ArrayD;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,7 +85,10 @@ fn run_child_and_kill(name: &str, value: &str, ready: &Path) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the child ended ({status}) before it was inside the write");
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "the child never got ready");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the child never got ready"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
@@ -132,7 +136,9 @@ fn killed_zarr_overwrite_keeps_the_old_array() {
     // The killed writer's staging directory is there, until the next write of the array.
     let grp = store.join("grp");
     assert!(
-        entries(&grp).iter().any(|e| e.starts_with(".a.chunkwise-tmp-")),
+        entries(&grp)
+            .iter()
+            .any(|e| e.starts_with(".a.chunkwise-tmp-")),
         "{:?}",
         entries(&grp)
     );
@@ -140,7 +146,10 @@ fn killed_zarr_overwrite_keeps_the_old_array() {
         .to_zarr_with(&rt(), &store, "grp/a", opts(true), None)
         .unwrap();
     assert_eq!(read_all(&store, "grp/a"), want_ramp(64, 7.0));
-    assert_eq!(entries(&grp), vec!["a".to_string(), "zarr.json".to_string()]);
+    assert_eq!(
+        entries(&grp),
+        vec!["a".to_string(), "zarr.json".to_string()]
+    );
 }
 
 #[test]
@@ -157,7 +166,10 @@ fn failing_overwrite_before_running_keeps_the_old_array() {
         .unwrap_err();
     assert!(matches!(err, Error::TaskTooLarge { .. }), "{err}");
     assert_eq!(read_all(&store, "a"), want_ramp(4096, 1.0));
-    assert_eq!(entries(&store), vec!["a".to_string(), "zarr.json".to_string()]);
+    assert_eq!(
+        entries(&store),
+        vec!["a".to_string(), "zarr.json".to_string()]
+    );
 }
 
 /// A small tmpfs mounted for the test (as root), unmounted on drop.
@@ -206,7 +218,10 @@ fn full_disk_overwrite_keeps_the_old_array() {
     assert!(err.to_string().contains("space"), "{err}");
     assert_eq!(read_all(&store, "a"), want_ramp(8192, 1.0));
     // Neither the staging directory nor the lock is left behind.
-    assert_eq!(entries(&store), vec!["a".to_string(), "zarr.json".to_string()]);
+    assert_eq!(
+        entries(&store),
+        vec!["a".to_string(), "zarr.json".to_string()]
+    );
 }
 
 #[test]
@@ -221,11 +236,17 @@ fn writing_over_the_arrays_own_source_is_refused() {
     let x = ChunkedArray::<f64>::open_zarr(&store, "t2m").unwrap();
     let y = (&x * 2.0).rechunk([25]).unwrap();
     // The same array through a symlink and with a differently spelled path.
-    for (s, a) in [(link.clone(), "/t2m/"), (tmp.path().join("./s.zarr"), "t2m")] {
+    for (s, a) in [
+        (link.clone(), "/t2m/"),
+        (tmp.path().join("./s.zarr"), "t2m"),
+    ] {
         let err = y.to_zarr_with(&rt(), &s, a, opts(true), None).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("this computation reads"), "{msg}");
-        assert!(msg.contains(&store.join("t2m").display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&store.join("t2m").display().to_string()),
+            "{msg}"
+        );
     }
     assert_eq!(read_all(&store, "t2m"), want_ramp(100, 1.0));
     // Another array of the same store is fine.
@@ -239,13 +260,17 @@ fn writing_over_the_arrays_own_source_is_refused() {
 fn two_writers_of_one_output_exclude_each_other() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("w.zarr");
-    let create = |overwrite| ZarrWriter::create(&store, "a", &[4], &[2], DType::F64, opts(overwrite));
+    let create =
+        |overwrite| ZarrWriter::create(&store, "a", &[4], &[2], DType::F64, opts(overwrite));
     let first = create(false).unwrap();
     for overwrite in [false, true] {
         let err = create(overwrite).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("another writer"), "{msg}");
-        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
     }
     let data = AnyArray::F64(ArrayD::from_shape_vec(vec![4], vec![1.0, 2.0, 3.0, 4.0]).unwrap());
     first.write(&Region(vec![0..4]), &data.view()).unwrap();
@@ -378,7 +403,9 @@ fn scratch_dir_is_chosen_exclusive_and_removed() {
     assert_eq!(total[[]], 64.0 * 64.0 * 64.0);
     let during = seen.lock().unwrap().clone();
     assert!(
-        during.iter().any(|e| e.starts_with("chunkwise-rechunk-") && *e != other),
+        during
+            .iter()
+            .any(|e| e.starts_with("chunkwise-rechunk-") && *e != other),
         "{during:?}"
     );
     // ... and removes its own afterwards, on success and on failure.
@@ -392,7 +419,13 @@ mod hdf5 {
     use super::*;
     use chunkwise::io::hdf5::{Hdf5Source, Hdf5WriteOptions, Hdf5Writer};
 
-    fn write(file: &Path, name: &str, a: &ChunkedArray<f64>, rt: &Runtime, overwrite: bool) -> Result<RunReport> {
+    fn write(
+        file: &Path,
+        name: &str,
+        a: &ChunkedArray<f64>,
+        rt: &Runtime,
+        overwrite: bool,
+    ) -> Result<RunReport> {
         let w = Hdf5Writer::create(
             file,
             name,
@@ -436,7 +469,10 @@ mod hdf5 {
         write(&file, "g/x", &ramp(64, 8, 4.0), &rt(), true).unwrap();
         assert_eq!(read(&file, "g/x"), want_ramp(64, 4.0));
         let f = ::hdf5::File::open(&file).unwrap();
-        assert_eq!(f.group("g").unwrap().member_names().unwrap(), vec!["x".to_string()]);
+        assert_eq!(
+            f.group("g").unwrap().member_names().unwrap(),
+            vec!["x".to_string()]
+        );
     }
 
     #[test]
@@ -455,7 +491,8 @@ mod hdf5 {
         drop(x);
         assert_eq!(read(&file, "x"), want_ramp(4096, 1.0));
         // Two writers of one file exclude each other.
-        let w = Hdf5Writer::create(&file, "y", &[2], &[2], DType::F64, &Default::default()).unwrap();
+        let w =
+            Hdf5Writer::create(&file, "y", &[2], &[2], DType::F64, &Default::default()).unwrap();
         let err = Hdf5Writer::create(&file, "z", &[2], &[2], DType::F64, &Default::default())
             .unwrap_err();
         assert!(err.to_string().contains("another writer"), "{err}");

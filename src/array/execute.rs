@@ -80,10 +80,7 @@ mod staging {
     /// Creates this run's scratch directory, exclusively, under the runtime's scratch root
     /// (default: the system temp directory), after removing those of dead processes there.
     fn scratch_dir(rt: &Runtime) -> Result<PathBuf> {
-        let root = rt
-            .scratch_dir
-            .clone()
-            .unwrap_or_else(std::env::temp_dir);
+        let root = rt.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
         let io = |p: &std::path::Path, source| crate::Error::Io {
             op: "create rechunk scratch directory",
             path: p.to_path_buf(),
@@ -92,10 +89,7 @@ mod staging {
         std::fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
         crate::io::guard::clean_stale(&root, SCRATCH_PREFIX);
         loop {
-            let dir = root.join(format!(
-                "{SCRATCH_PREFIX}{}",
-                crate::io::guard::owner_tag()
-            ));
+            let dir = root.join(format!("{SCRATCH_PREFIX}{}", crate::io::guard::owner_tag()));
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(dir),
                 // Someone else's (or ours from a forgotten run): never reuse it.

@@ -466,7 +466,11 @@ mod tests {
         assert_eq!(parse_owner("12-3"), Some((me, 12)));
         assert_eq!(parse_owner("node-a-7-0"), Some(("node-a".into(), 7)));
         assert_eq!(parse_owner("x"), None);
-        assert!(!owner_is_dead(&format!("{}-{}-0", hostname(), std::process::id())));
+        assert!(!owner_is_dead(&format!(
+            "{}-{}-0",
+            hostname(),
+            std::process::id()
+        )));
         assert!(!owner_is_dead("some-other-host-1-0"));
     }
 

@@ -10,13 +10,25 @@
 //! float16, strings, ...) is refused with [`Error::UnsupportedDType`] at open time.
 //!
 //! # Failure semantics of writes
-//! [`ZarrWriter::create`] writes no Zarr metadata at all: it creates the array's directory and
-//! a marker file named [`INCOMPLETE_MARKER`] in it. Chunks are written as blocks arrive.
-//! [`BlockWriter::commit`] writes the metadata (`zarr.json`, or `.zarray` + `.zattrs`) and only
-//! then removes the marker. So an array whose writer failed, was dropped or was killed has no
-//! metadata: no Zarr reader (zarr-python, zarrs, xarray) sees an array there, and
-//! [`ZarrSource::open`] says it was "written incompletely". This is stronger than an attribute
-//! flag in the metadata, which other readers would ignore.
+//! [`ZarrWriter::create`] takes an exclusive lock on the output (see [`super::guard`]: a
+//! second writer of the same array fails at once, naming the first one's PID and host) and
+//! creates a staging directory beside the array (`.NAME.chunkwise-tmp-HOST-PID-N`, same
+//! parent) holding a marker file named [`INCOMPLETE_MARKER`] and no Zarr metadata. Chunks are
+//! written there as blocks arrive. [`BlockWriter::commit`] writes the metadata (`zarr.json`,
+//! or `.zarray` + `.zattrs`), removes the marker, and only then swaps the staging directory
+//! into place (atomically exchanging it with the old array, which is removed after). So:
+//! - with `overwrite`, the old array stays whole and readable until the new one is complete;
+//!   a kill, a full disk or an error (even one found before anything runs) leaves it as it
+//!   was;
+//! - a writer that fails or is dropped removes its staging directory; one that is killed
+//!   leaves it (hidden, without metadata, so no Zarr reader sees an array), and the next
+//!   writer of that array removes it once its process no longer runs;
+//! - an array an older chunkwise left with the marker is still refused by
+//!   [`ZarrSource::open`] as "written incompletely".
+//!
+//! A [`ZarrSource`] remembers the identity of the array's directory and metadata file when
+//! opened; a read that finds them changed (the array was replaced) or the marker present
+//! fails with a clear error instead of mixing old and new chunks.
 //!
 //! # Example: write an array and read a region back
 //! ```

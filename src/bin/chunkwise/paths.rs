@@ -54,9 +54,7 @@ impl Location {
                 };
                 StoredLocation::new(&dir, "", self.display())
             }
-            Location::Hdf5 { file, dataset } => {
-                StoredLocation::new(file, dataset, self.display())
-            }
+            Location::Hdf5 { file, dataset } => StoredLocation::new(file, dataset, self.display()),
         }
     }
 }
