@@ -824,3 +824,61 @@ mod hdf5 {
         fails(&["stats", "tests/data/hdf5/fixtures.h5:/group"], 1, "group");
     }
 }
+
+#[test]
+fn an_output_that_is_the_input_is_refused_however_spelled() {
+    let d = tmp();
+    let store = p(d.path(), "s.zarr");
+    let src = format!("{store}:/t2m");
+    ok(&["convert", "tests/data/zarr/v3.zarr:/f4_nan_missing", &src]);
+    let before = stats(&src);
+    std::os::unix::fs::symlink(d.path().join("s.zarr"), d.path().join("l.zarr")).unwrap();
+    for out in [
+        src.clone(),
+        format!("{}/./s.zarr:/t2m", d.path().display()),
+        format!("{}:/t2m", p(d.path(), "l.zarr")),
+        format!("{store}/t2m"),
+    ] {
+        let o = fails(
+            &["rechunk", "--overwrite", "--chunks", "5,3", &src, &out],
+            2,
+            "is the input",
+        );
+        assert!(o.stderr.contains(&out), "{}", o.stderr);
+    }
+    same_stats(&src, &before, &stats(&src));
+}
+
+#[test]
+fn an_existing_output_asks_for_the_overwrite_flag() {
+    let d = tmp();
+    let out = format!("{}:/a", p(d.path(), "o.zarr"));
+    ok(&["convert", "tests/data/zarr/v3.zarr:/f4_nan_missing", &out]);
+    let o = fails(
+        &["convert", "tests/data/zarr/v3.zarr:/f4_nan_missing", &out],
+        1,
+        "pass --overwrite",
+    );
+    assert!(!o.stderr.contains("ZarrWriteOptions"), "{}", o.stderr);
+}
+
+#[test]
+fn scratch_dir_is_accepted_and_left_clean() {
+    let d = tmp();
+    let scratch = p(d.path(), "scratch");
+    let out = format!("{}:/r", p(d.path(), "o.zarr"));
+    ok(&[
+        "rechunk",
+        "--scratch-dir",
+        &scratch,
+        "--memory-limit",
+        "8MiB",
+        "--chunks",
+        "60,8,8",
+        "data/sample.zarr:/t2m",
+        &out,
+    ]);
+    if let Ok(rd) = std::fs::read_dir(&scratch) {
+        assert_eq!(rd.count(), 0, "scratch left behind in {scratch}");
+    }
+}

@@ -606,9 +606,13 @@ fn overwrite_needs_the_option_and_never_removes_groups() {
     w.commit().unwrap();
     drop(w);
     match create(false) {
-        Err(Error::Storage { path, detail, .. }) => {
+        Err(e @ Error::Store { .. }) => {
+            assert!(e.to_string().contains("overwrite"), "{e}");
+            let Error::Store { path, kind, .. } = e else {
+                unreachable!()
+            };
             assert!(path.ends_with("arr"), "{path}");
-            assert!(detail.contains("overwrite"), "{detail}");
+            assert_eq!(kind, chunkwise::error::StoreErrorKind::AlreadyExists);
         }
         other => panic!("{other:?}"),
     }
@@ -618,10 +622,11 @@ fn overwrite_needs_the_option_and_never_removes_groups() {
         elems(&src.read(&Region(vec![0..3])).unwrap()),
         vec![Elem::Int(1), Elem::Int(2), Elem::Int(3)]
     );
-    // With overwrite: the old chunks are gone.
+    // With overwrite: the old array stays readable until the new one commits, then is gone.
     let w = create(true).unwrap();
-    assert!(!store.join("grp/arr/c/0").exists());
+    assert!(store.join("grp/arr/c/0").exists());
     w.commit().unwrap();
+    assert!(!store.join("grp/arr/c/0").exists());
     let src = ZarrSource::open(&store, "grp/arr").unwrap();
     assert_eq!(
         elems(&src.read(&Region(vec![0..3])).unwrap()),
@@ -679,16 +684,29 @@ fn uncommitted_writes_never_look_complete() {
         w.write(&region, &data.view().slice_region(&region.0))
             .unwrap();
     }
+    // Nothing was moved into place, and the staging directory went with the writer.
     match ZarrSource::open(&store, "t") {
         Err(Error::Storage { detail, path, .. }) => {
             assert!(path.ends_with('t'), "{path}");
+            assert!(detail.contains("no Zarr array here"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let left: Vec<_> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["zarr.json".to_string()]);
+    // An array that an older writer left marked incomplete is refused by readers, and
+    // replaced only with overwrite.
+    std::fs::create_dir_all(store.join("t")).unwrap();
+    std::fs::write(store.join("t").join(INCOMPLETE_MARKER), "").unwrap();
+    match ZarrSource::open(&store, "t") {
+        Err(Error::Storage { detail, .. }) => {
             assert!(detail.contains("written incompletely"), "{detail}");
         }
         other => panic!("{other:?}"),
     }
-    // No Zarr metadata exists, so other readers see no array either.
-    assert!(!store.join("t/zarr.json").exists());
-    // Writing again needs overwrite; then it completes.
     assert!(
         ZarrWriter::create(
             &store,
@@ -780,6 +798,7 @@ fn bad_writes_are_typed_errors() {
         Err(Error::InvalidArgument { .. })
     ));
     // An array inside an array.
+    w.commit().unwrap();
     assert!(matches!(
         ZarrWriter::create(&store, "a/inner", &[5], &[1], DType::I8, opts()),
         Err(Error::Storage { .. })

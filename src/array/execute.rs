@@ -73,7 +73,31 @@ mod staging {
     use crate::io::zarr::{ZarrCompression, ZarrSource, ZarrWriteOptions, ZarrWriter};
     use std::path::PathBuf;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The prefix of per-run scratch directories.
+    pub(crate) const SCRATCH_PREFIX: &str = "chunkwise-rechunk-";
+
+    /// Creates this run's scratch directory, exclusively, under the runtime's scratch root
+    /// (default: the system temp directory), after removing those of dead processes there.
+    fn scratch_dir(rt: &Runtime) -> Result<PathBuf> {
+        let root = rt.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let io = |p: &std::path::Path, source| crate::Error::Io {
+            op: "create rechunk scratch directory",
+            path: p.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
+        crate::io::guard::clean_stale(&root, SCRATCH_PREFIX);
+        loop {
+            let dir = root.join(format!("{SCRATCH_PREFIX}{}", crate::io::guard::owner_tag()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(dir),
+                // Someone else's (or ours from a forgotten run): never reuse it.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io(&dir, e)),
+            }
+        }
+    }
 
     /// A temporary directory removed (with everything in it) on drop.
     struct TempDir(PathBuf);
@@ -99,19 +123,8 @@ mod staging {
             rt: &Runtime,
             pass: &NodeRef,
         ) -> Result<Arc<dyn BlockSource>> {
-            static RUNS: AtomicUsize = AtomicUsize::new(0);
             if self.dir.is_none() {
-                let dir = std::env::temp_dir().join(format!(
-                    "chunkwise-rechunk-{}-{}",
-                    std::process::id(),
-                    RUNS.fetch_add(1, Ordering::Relaxed)
-                ));
-                std::fs::create_dir_all(&dir).map_err(|e| crate::Error::Io {
-                    op: "rechunk",
-                    path: dir.clone(),
-                    source: e,
-                })?;
-                self.dir = Some(TempDir(dir));
+                self.dir = Some(TempDir(scratch_dir(rt)?));
             }
             let dir = &self.dir.as_ref().expect("created above").0;
             let name = format!("stage{}", self.passes);
@@ -157,6 +170,39 @@ mod staging {
             }
         }
     }
+}
+
+/// Refuses to write `writer`'s array when the graph of `root` reads that same array (however
+/// it was spelled): the output would replace the input while it is read.
+fn refuse_own_source(root: &NodeRef, writer: &dyn BlockWriter) -> Result<()> {
+    let Some(out) = writer.location() else {
+        return Ok(());
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n.id) {
+            continue;
+        }
+        if let crate::graph::Op::Source(src) = &n.op
+            && let Some(input) = src.location()
+            && input.same_array(&out)
+        {
+            return Err(crate::Error::InvalidArgument {
+                op: "store",
+                detail: format!(
+                    "the output {} is the array {} that this computation reads (the same \
+                     array: {}); writing it would replace the input while it is read. \
+                     Write to another array, then move it",
+                    out.shown,
+                    input.shown,
+                    out.path.display()
+                ),
+            });
+        }
+        stack.extend(n.inputs());
+    }
+    Ok(())
 }
 
 /// A zeroed result array for the tasks to write into. `from_elem` of zero is a calloc: pages
@@ -342,6 +388,7 @@ impl<T: Element> ChunkedArray<T> {
     /// # Errors
     /// As [`ChunkedArray::compute`], plus the writer's errors.
     pub fn store(&self, rt: &Runtime, writer: &dyn BlockWriter) -> Result<RunReport> {
+        refuse_own_source(&self.node, writer)?;
         let sink = WriterSink {
             grid: self.chunks().clone(),
             writer,

@@ -21,6 +21,7 @@ pub struct Runtime {
     pub(crate) memory_limit: usize,
     pub(crate) record_events: bool,
     pub(crate) progress: Option<ProgressFn>,
+    pub(crate) scratch_dir: Option<std::path::PathBuf>,
     pub(crate) last: Mutex<Option<RunReport>>,
 }
 
@@ -35,6 +36,7 @@ pub struct RuntimeBuilder {
     memory_limit: Option<Result<usize, String>>,
     record_events: bool,
     progress: Option<ProgressFn>,
+    scratch_dir: Option<std::path::PathBuf>,
 }
 
 /// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
@@ -87,6 +89,17 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The directory under which staged rechunks keep their intermediate arrays (default: the
+    /// system temp directory, `std::env::temp_dir()`). Choose one with room for the largest
+    /// array being rechunked (HPC nodes often have a small `/tmp`). It is created if missing;
+    /// each run makes its own `chunkwise-rechunk-HOST-PID-N` directory in it exclusively and
+    /// removes it on success, error and panic; those of processes that were killed are
+    /// removed by the next run that needs scratch space there.
+    pub fn scratch_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.scratch_dir = Some(dir.into());
+        self
+    }
+
     /// Builds the runtime and its thread pool.
     ///
     /// # Errors
@@ -126,6 +139,7 @@ impl RuntimeBuilder {
             memory_limit,
             record_events: self.record_events,
             progress: self.progress,
+            scratch_dir: self.scratch_dir,
             last: Mutex::new(None),
         })
     }
@@ -155,6 +169,11 @@ impl Runtime {
         self.memory_limit
     }
 
+    /// The scratch directory set with [`RuntimeBuilder::scratch_dir`], if any.
+    pub fn scratch_dir(&self) -> Option<&std::path::Path> {
+        self.scratch_dir.as_deref()
+    }
+
     /// The report of the last run on this runtime (empty before the first).
     pub fn last_report(&self) -> RunReport {
         self.last
@@ -171,6 +190,7 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("memory_limit", &self.memory_limit)
             .field("record_events", &self.record_events)
             .field("progress", &self.progress.is_some())
+            .field("scratch_dir", &self.scratch_dir)
             .finish()
     }
 }

@@ -399,6 +399,9 @@ impl BlockSource for SlicedSource {
     fn describe(&self) -> String {
         format!("{}{}", self.inner.describe(), self.spec)
     }
+    fn location(&self) -> Option<crate::io::guard::StoredLocation> {
+        self.inner.location()
+    }
 }
 
 /// Slices blocks of a computed input: each output block is a strided piece of the input

@@ -377,4 +377,7 @@ impl crate::io::BlockSource for CfSource {
     fn describe(&self) -> String {
         format!("cf_decode({})", self.inner.describe())
     }
+    fn location(&self) -> Option<crate::io::guard::StoredLocation> {
+        self.inner.location()
+    }
 }

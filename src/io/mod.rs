@@ -11,6 +11,7 @@ use std::fmt;
 
 pub mod cf;
 pub mod generate;
+pub mod guard;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod memory;
@@ -68,6 +69,11 @@ pub trait BlockSource: Send + Sync + fmt::Debug {
     }
     /// A short description for plans (`explain`, DOT): the kind and path.
     fn describe(&self) -> String;
+    /// Where the data is stored, for a source that reads a stored array (Zarr, HDF5, or a
+    /// wrapper of one): writers refuse to write over an array the same computation reads.
+    fn location(&self) -> Option<guard::StoredLocation> {
+        None
+    }
 }
 
 /// Something that receives the finished blocks of an array, e.g. a Zarr array being written.
@@ -90,5 +96,10 @@ pub trait BlockWriter: Send + Sync {
     fn write_scratch_bytes(&self, region: &Region) -> usize {
         let _ = region;
         0
+    }
+    /// The stored array this writer replaces or creates, when it writes one: storing refuses
+    /// to run when the computation reads that same array.
+    fn location(&self) -> Option<guard::StoredLocation> {
+        None
     }
 }

@@ -10,13 +10,25 @@
 //! float16, strings, ...) is refused with [`Error::UnsupportedDType`] at open time.
 //!
 //! # Failure semantics of writes
-//! [`ZarrWriter::create`] writes no Zarr metadata at all: it creates the array's directory and
-//! a marker file named [`INCOMPLETE_MARKER`] in it. Chunks are written as blocks arrive.
-//! [`BlockWriter::commit`] writes the metadata (`zarr.json`, or `.zarray` + `.zattrs`) and only
-//! then removes the marker. So an array whose writer failed, was dropped or was killed has no
-//! metadata: no Zarr reader (zarr-python, zarrs, xarray) sees an array there, and
-//! [`ZarrSource::open`] says it was "written incompletely". This is stronger than an attribute
-//! flag in the metadata, which other readers would ignore.
+//! [`ZarrWriter::create`] takes an exclusive lock on the output (see [`super::guard`]: a
+//! second writer of the same array fails at once, naming the first one's PID and host) and
+//! creates a staging directory beside the array (`.NAME.chunkwise-tmp-HOST-PID-N`, same
+//! parent) holding a marker file named [`INCOMPLETE_MARKER`] and no Zarr metadata. Chunks are
+//! written there as blocks arrive. [`BlockWriter::commit`] writes the metadata (`zarr.json`,
+//! or `.zarray` + `.zattrs`), removes the marker, and only then swaps the staging directory
+//! into place (atomically exchanging it with the old array, which is removed after). So:
+//! - with `overwrite`, the old array stays whole and readable until the new one is complete;
+//!   a kill, a full disk or an error (even one found before anything runs) leaves it as it
+//!   was;
+//! - a writer that fails or is dropped removes its staging directory; one that is killed
+//!   leaves it (hidden, without metadata, so no Zarr reader sees an array), and the next
+//!   writer of that array removes it once its process no longer runs;
+//! - an array an older chunkwise left with the marker is still refused by
+//!   [`ZarrSource::open`] as "written incompletely".
+//!
+//! A [`ZarrSource`] remembers the identity of the array's directory and metadata file when
+//! opened; a read that finds them changed (the array was replaced) or the marker present
+//! fails with a clear error instead of mixing old and new chunks.
 //!
 //! # Example: write an array and read a region back
 //! ```
@@ -121,6 +133,71 @@ pub struct ZarrSource {
     /// The read granularity: inner chunks of a sharded array, else the chunks.
     read_chunk: Vec<usize>,
     codec_options: CodecOptions,
+    /// What the array looked like when opened; reads fail when it changes.
+    opened: Fingerprint,
+}
+
+/// The identity of an array's directory and metadata file: a write that replaces the array
+/// (a swap into place, or another tool rewriting it) changes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    dir: PathBuf,
+    /// `(device, inode)` of the directory.
+    dir_id: (u64, u64),
+    /// `(inode, length, modification time in ns)` of the metadata file.
+    meta_id: (u64, u64, i128),
+}
+
+impl Fingerprint {
+    fn take(dir: &Path) -> Option<Fingerprint> {
+        let d = std::fs::metadata(dir).ok()?;
+        let meta = ["zarr.json", ".zarray"]
+            .iter()
+            .find_map(|f| std::fs::metadata(dir.join(f)).ok())?;
+        Some(Fingerprint {
+            dir: dir.to_path_buf(),
+            dir_id: file_id(&d),
+            meta_id: {
+                let ino = file_id(&meta).1;
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i128);
+                (ino, meta.len(), mtime)
+            },
+        })
+    }
+
+    /// Fails when the array at the path is no longer the one opened (replaced, being
+    /// rewritten in place, or marked incomplete by a writer).
+    fn check(&self, path: &str) -> Result<()> {
+        let now = Fingerprint::take(&self.dir);
+        let incomplete = self.dir.join(INCOMPLETE_MARKER).exists();
+        if incomplete || now.as_ref() != Some(self) {
+            return Err(storage(
+                "read zarr",
+                path,
+                if incomplete {
+                    "another writer started rewriting this array while it was being read                      (its incomplete marker appeared); the values read would mix old and new                      data. Read it again once the write has finished"
+                } else {
+                    "the array changed on disk while it was being read (it was overwritten                      or removed since it was opened); the values read would mix old and new                      data. Open it again and recompute"
+                },
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_m: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
 }
 
 impl fmt::Debug for ZarrSource {
@@ -326,6 +403,13 @@ impl ZarrSource {
             }
         }
 
+        let opened = Fingerprint::take(&dir).ok_or_else(|| {
+            storage(
+                OP,
+                &path,
+                "the array's metadata disappeared while it was being opened",
+            )
+        })?;
         let store = FilesystemStore::new(store_path).map_err(|e| storage(OP, &path, e))?;
         let array = Array::open(Arc::new(store), &node_path(array_path))
             .map_err(|e| storage(OP, &path, describe_create_error(&e)))?;
@@ -391,6 +475,7 @@ impl ZarrSource {
             codec_options: CodecOptions::default()
                 .with_concurrent_target(1)
                 .with_chunk_concurrent_minimum(1),
+            opened,
         })
     }
 
@@ -550,7 +635,9 @@ impl BlockSource for ZarrSource {
             .map(|r| r.start as u64..r.end as u64)
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
-        match self.info.dtype {
+        // Before and after: a write that replaced the array mid-read is caught either way.
+        self.opened.check(&self.path)?;
+        let block = match self.info.dtype {
             DType::Bool => self.read_typed::<bool>(region, &subset),
             DType::I8 => self.read_typed::<i8>(region, &subset),
             DType::I16 => self.read_typed::<i16>(region, &subset),
@@ -562,7 +649,9 @@ impl BlockSource for ZarrSource {
             DType::U64 => self.read_typed::<u64>(region, &subset),
             DType::F32 => self.read_typed::<f32>(region, &subset),
             DType::F64 => self.read_typed::<f64>(region, &subset),
-        }
+        }?;
+        self.opened.check(&self.path)?;
+        Ok(block)
     }
 
     /// zarrs decodes the region into its own byte buffer (region-sized) that is then copied
@@ -575,6 +664,14 @@ impl BlockSource for ZarrSource {
         let dsize = self.info.dtype.size();
         let chunk_elems: usize = self.read_chunk.iter().product();
         region.len() * dsize + 2 * chunk_elems * dsize
+    }
+
+    fn location(&self) -> Option<super::guard::StoredLocation> {
+        Some(super::guard::StoredLocation::new(
+            &self.opened.dir,
+            "",
+            self.path.clone(),
+        ))
     }
 
     fn describe(&self) -> String {
@@ -649,7 +746,13 @@ pub struct ZarrWriteOptions {
 pub struct ZarrWriter {
     array: Array<FilesystemStore>,
     path: String,
+    /// The array's final directory.
     dir: PathBuf,
+    /// Where the array is written until commit moves it to `dir`; `None` once moved.
+    staging: std::sync::Mutex<Option<StagingDir>>,
+    /// Held from create to commit (or drop).
+    lock: std::sync::Mutex<Option<super::guard::OutputLock>>,
+    location: super::guard::StoredLocation,
     shape: Vec<usize>,
     chunk_shape: Vec<usize>,
     dtype: DType,
@@ -666,6 +769,16 @@ impl fmt::Debug for ZarrWriter {
             .field("dtype", &self.dtype)
             .field("committed", &self.committed.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+/// A staging directory, removed with its contents on drop unless it was moved into place.
+#[derive(Debug)]
+struct StagingDir(PathBuf);
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -774,11 +887,13 @@ impl ZarrWriter {
                 source,
             }
         };
+        // Names first: nothing is created for a path that could never be written.
+        super::guard::validate_array_path(OP, &path, rel)?;
+        let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
 
         // Parent groups, from the root down.
         std::fs::create_dir_all(store_path).map_err(io("create Zarr store", store_path))?;
         let mut parent = store_path.to_path_buf();
-        let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
         for (i, comp) in std::iter::once("")
             .chain(components[..components.len() - 1].iter().copied())
             .enumerate()
@@ -808,8 +923,13 @@ impl ZarrWriter {
             }
         }
 
-        // The array's own directory.
+        // One writer at a time, for the whole write.
         let dir = store_path.join(rel);
+        let lock = super::guard::OutputLock::acquire(OP, &dir, &path)?;
+        let name = components[components.len() - 1];
+        super::guard::clean_stale(&parent, &super::guard::staging_prefix(name));
+
+        // What is there now stays untouched until the new array is complete.
         match node_kind(&dir, &path, OP)? {
             NodeKind::Nothing => {
                 let non_empty = std::fs::read_dir(&dir)
@@ -836,22 +956,25 @@ impl ZarrWriter {
             }
             NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
                 if !options.overwrite {
-                    return Err(storage(
-                        OP,
-                        &path,
-                        "an array already exists here; set ZarrWriteOptions::overwrite to \
-                         replace it",
-                    ));
+                    return Err(Error::Store {
+                        op: OP,
+                        path,
+                        kind: crate::error::StoreErrorKind::AlreadyExists,
+                    });
                 }
-                std::fs::remove_dir_all(&dir).map_err(io("remove existing Zarr array", &dir))?;
             }
         }
-        std::fs::create_dir_all(&dir).map_err(io("create Zarr array", &dir))?;
-        let marker = dir.join(INCOMPLETE_MARKER);
+
+        // The new array is written beside it, in a staging directory of its own.
+        let staging = parent.join(super::guard::staging_name(name));
+        std::fs::create_dir(&staging).map_err(io("create Zarr staging directory", &staging))?;
+        let staged = StagingDir(staging.clone());
+        let marker = staging.join(INCOMPLETE_MARKER);
         std::fs::write(
             &marker,
-            "This Zarr array is being written by chunkwise, or its writer failed before \
-             committing. Its metadata is written last; delete this directory and write again.\n",
+            "This Zarr array is being written by chunkwise, or its writer was killed before \
+             committing. When complete it is moved into place; a later write of the same \
+             array removes it once its process no longer runs.\n",
         )
         .map_err(io("create Zarr array", &marker))?;
 
@@ -861,13 +984,17 @@ impl ZarrWriter {
             ZarrFormat::V2 => serde_json::from_value(meta).map(ArrayMetadata::V2),
         }
         .map_err(|e| storage(OP, &path, format!("internal: invalid metadata built: {e}")))?;
-        let store = FilesystemStore::new(store_path).map_err(|e| storage(OP, &path, e))?;
-        let array = Array::new_with_metadata(Arc::new(store), &node_path(rel), metadata)
+        let store = FilesystemStore::new(&staging).map_err(|e| storage(OP, &path, e))?;
+        let array = Array::new_with_metadata(Arc::new(store), "/", metadata)
             .map_err(|e| storage(OP, &path, describe_create_error(&e)))?;
+        let location = super::guard::StoredLocation::new(&dir, "", path.clone());
         Ok(ZarrWriter {
             array,
             path,
             dir,
+            staging: std::sync::Mutex::new(Some(staged)),
+            lock: std::sync::Mutex::new(Some(lock)),
+            location,
             shape: shape.to_vec(),
             chunk_shape: chunk_shape.to_vec(),
             dtype,
@@ -1079,8 +1206,10 @@ impl BlockWriter for ZarrWriter {
         }
     }
 
-    /// Writes the array's metadata, then removes the [`INCOMPLETE_MARKER`]. Committing twice
-    /// is harmless.
+    /// Writes the array's metadata into the staging directory, removes the
+    /// [`INCOMPLETE_MARKER`], then moves the array into place (exchanging it atomically with
+    /// the old array, if any, which is removed only then) and releases the output lock.
+    /// Committing twice is harmless.
     fn commit(&self) -> Result<()> {
         if self.committed.load(Ordering::Acquire) {
             return Ok(());
@@ -1089,7 +1218,18 @@ impl BlockWriter for ZarrWriter {
         self.array
             .store_metadata_opt(&options)
             .map_err(|e| storage("commit zarr", &self.path, format!("writing metadata: {e}")))?;
-        let marker = self.dir.join(INCOMPLETE_MARKER);
+        let mut staging = self
+            .staging
+            .lock()
+            .map_err(|_| storage("commit zarr", &self.path, "a writer thread panicked"))?;
+        let Some(dir) = staging.as_ref() else {
+            return Err(storage(
+                "commit zarr",
+                &self.path,
+                "the array was already moved into place",
+            ));
+        };
+        let marker = dir.0.join(INCOMPLETE_MARKER);
         match std::fs::remove_file(&marker) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -1101,6 +1241,37 @@ impl BlockWriter for ZarrWriter {
                 });
             }
         }
+        // What took the path meanwhile (a group made by another writer) is never replaced.
+        match node_kind(&self.dir, &self.path, "commit zarr")? {
+            NodeKind::Group => {
+                return Err(storage(
+                    "commit zarr",
+                    &self.path,
+                    "a Zarr group was created at this path during the write; refusing to \
+                     replace it",
+                ));
+            }
+            NodeKind::Nothing
+                if std::fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_some()) =>
+            {
+                return Err(storage(
+                    "commit zarr",
+                    &self.path,
+                    "a directory that is not a Zarr array appeared at this path during the \
+                     write; refusing to replace it",
+                ));
+            }
+            _ => {}
+        }
+        // The complete array replaces the old one in one step; only then is the old removed.
+        super::guard::swap_into_place(&dir.0, &self.dir)?;
+        if let Some(moved) = staging.take() {
+            std::mem::forget(moved);
+        }
+        drop(staging);
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
         self.committed.store(true, Ordering::Release);
         Ok(())
     }
@@ -1109,5 +1280,9 @@ impl BlockWriter for ZarrWriter {
     /// bytes (at most about chunk-sized); chunks are written one after another.
     fn write_scratch_bytes(&self, _region: &Region) -> usize {
         2 * self.chunk_shape.iter().product::<usize>() * self.dtype.size()
+    }
+
+    fn location(&self) -> Option<super::guard::StoredLocation> {
+        Some(self.location.clone())
     }
 }

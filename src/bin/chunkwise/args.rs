@@ -51,6 +51,11 @@ pub struct GlobalOpts {
     /// Write the plan as Graphviz DOT.
     #[arg(long, global = true, value_name = "FILE")]
     pub dot: Option<PathBuf>,
+    /// Where staged rechunks keep their intermediate arrays (default: the system temp
+    /// directory, $TMPDIR or /tmp). Each run uses its own directory inside it and removes it
+    /// when done; those of killed runs are removed by the next run.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub scratch_dir: Option<PathBuf>,
 }
 
 fn parse_memory(s: &str) -> Result<usize, String> {

@@ -267,6 +267,18 @@ fn is_zarr_array_dir(dir: &Path) -> bool {
         .is_some_and(|v| v.get("node_type").and_then(Value::as_str) == Some("array"))
 }
 
+/// The library's "already exists" error says what to pass on the command line.
+fn overwrite_hint(e: chunkwise::Error) -> anyhow::Error {
+    match e {
+        chunkwise::Error::Store {
+            path,
+            kind: chunkwise::error::StoreErrorKind::AlreadyExists,
+            ..
+        } => anyhow!("{path}: an array already exists there; pass --overwrite to replace it"),
+        e => anyhow::Error::new(e),
+    }
+}
+
 /// Writes `arr` to the output location.
 fn write_out<T: Element>(
     ctx: &Ctx,
@@ -291,6 +303,7 @@ fn write_out<T: Element>(
                 zarr_options(o, desc),
                 chunks.as_deref(),
             )
+            .map_err(overwrite_hint)
             .with_context(|| format!("writing {}", out.display())),
         Location::Zarr { store: dir, .. } => write_root_array(ctx, arr, dir, o, desc, chunks),
         #[cfg(feature = "hdf5")]
@@ -329,6 +342,7 @@ fn write_root_array<T: Element>(
             }
         }
     }
+    use chunkwise::io::guard;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -338,11 +352,12 @@ fn write_root_array<T: Element>(
         .ok_or_else(|| UsageError(format!("{shown}: not a usable output directory name")))?
         .to_string_lossy()
         .to_string();
-    let tmp = parent.join(format!(".{name}.chunkwise-tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)
-            .with_context(|| format!("cannot remove the stale {}", tmp.display()))?;
-    }
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create the directory {}", parent.display()))?;
+    // One writer at a time; what killed runs left beside the output goes first.
+    let _lock = guard::OutputLock::acquire("write zarr", dir, &shown.to_string())?;
+    guard::clean_stale(&parent, &guard::staging_prefix(&name));
+    let tmp = parent.join(guard::staging_name(&name));
     let result = arr
         .to_zarr_with(
             &ctx.rt,
@@ -352,16 +367,12 @@ fn write_root_array<T: Element>(
             chunks.as_deref(),
         )
         .with_context(|| format!("writing {shown}"));
-    let finish = || -> Result<()> {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)
-                .with_context(|| format!("cannot remove the existing array {shown}"))?;
-        }
-        std::fs::rename(tmp.join("array"), dir)
+    // The old array is replaced only by a complete new one, in one step.
+    let result = result.and_then(|r| {
+        guard::swap_into_place(&tmp.join("array"), dir)
             .with_context(|| format!("cannot move the new array into {shown}"))?;
-        Ok(())
-    };
-    let result = result.and_then(|r| finish().map(|()| r));
+        Ok(r)
+    });
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -417,10 +428,18 @@ fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &R
 fn in_and_out(input: &str, output: &str, zarr_only: Option<&str>) -> Result<(Location, Location)> {
     let loc = paths::parse_input(input)?;
     let out = paths::parse_output(output)?;
-    if loc == out {
+    let (a, b) = (loc.stored(), out.stored());
+    if a.same_array(&b) {
+        let spelled = if input == output {
+            String::new()
+        } else {
+            format!(" (`{input}` and `{output}` are both {})", a.path.display())
+        };
         return Err(UsageError(format!(
-            "the output {} is the input; write to another array",
-            out.display()
+            "the output {} is the input {}{spelled}; writing it would destroy the input while \
+             it is read. Write to another array, then move it",
+            out.display(),
+            loc.display()
         ))
         .into());
     }

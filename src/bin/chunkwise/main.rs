@@ -60,6 +60,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(t) = g.threads {
         builder = builder.threads(usize::from(t));
     }
+    if let Some(dir) = &g.scratch_dir {
+        builder = builder.scratch_dir(dir);
+    }
     if let Some(cb) = bar.callback() {
         builder = builder.on_progress(cb);
     }

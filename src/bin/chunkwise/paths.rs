@@ -39,6 +39,24 @@ impl Location {
     pub fn is_hdf5(&self) -> bool {
         matches!(self, Location::Hdf5 { .. })
     }
+
+    /// Where the array lives, canonically (symlinks, `./` and `..` resolved; an array
+    /// directory named as `dir.zarr/t2m` and as `dir.zarr:/t2m` is one location).
+    pub fn stored(&self) -> chunkwise::io::guard::StoredLocation {
+        use chunkwise::io::guard::StoredLocation;
+        match self {
+            Location::Zarr { store, array } => {
+                let rel = array.trim_matches('/');
+                let dir = if rel.is_empty() {
+                    store.clone()
+                } else {
+                    store.join(rel)
+                };
+                StoredLocation::new(&dir, "", self.display())
+            }
+            Location::Hdf5 { file, dataset } => StoredLocation::new(file, dataset, self.display()),
+        }
+    }
 }
 
 /// Splits `file:inner` when the whole string is not an existing path.

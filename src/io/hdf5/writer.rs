@@ -51,12 +51,16 @@ impl Hdf5WriteOptions {
 
 /// Writes the blocks of an array into a new chunked HDF5 dataset.
 ///
-/// Commit semantics: [`Hdf5Writer::create`] creates the dataset with the scalar attribute
-/// `chunkwise_incomplete = 1` (see [`INCOMPLETE_ATTR`]) and flushes the file;
-/// [`BlockWriter::commit`] deletes the attribute and flushes again. A run that fails or is
-/// interrupted leaves the attribute in place, and [`super::Hdf5Source::open`] refuses such a
-/// dataset with [`StoreErrorKind::Incomplete`]. (Other HDF5 readers do not know the attribute;
-/// they see the dataset with its fill value where blocks are missing.)
+/// Commit semantics: [`Hdf5Writer::create`] takes an exclusive lock on the file (see
+/// [`crate::io::guard`]) and creates the dataset under a staging name beside the final one
+/// (`.NAME.chunkwise-tmp-HOST-PID-N` in the same group), with the scalar attribute
+/// `chunkwise_incomplete = 1` (see [`INCOMPLETE_ATTR`]); an existing dataset at the path is
+/// left as it is. [`BlockWriter::commit`] flushes, deletes the attribute, moves the old
+/// dataset aside, gives the new one its name, and only then unlinks the old one. A run that
+/// fails unlinks its staging dataset on drop; one that is killed leaves it under its staging
+/// name (removed by the next write of that dataset), and the old dataset keeps its name. (A
+/// kill in the middle of an HDF5 metadata write can still damage the file: the library has
+/// no journal.)
 ///
 /// Blocks may cover any region: the library serializes writes, and a block that covers part of
 /// a chunk is merged into it by the library. Blocks aligned to the chunks avoid reading chunks
@@ -67,6 +71,14 @@ impl Hdf5WriteOptions {
 pub struct Hdf5Writer {
     file: ::hdf5::File,
     dataset: ::hdf5::Dataset,
+    /// The group that holds the dataset, its final name and the staging name it is written
+    /// under until commit.
+    parent: ::hdf5::Group,
+    name: String,
+    staging: String,
+    /// Held from create to commit (or drop).
+    lock: std::sync::Mutex<Option<crate::io::guard::OutputLock>>,
+    location: crate::io::guard::StoredLocation,
     shown: String,
     dtype: DType,
     shape: Vec<usize>,
@@ -145,8 +157,9 @@ impl Hdf5Writer {
             .map(|(&c, &n)| c.min(n).max(1))
             .collect();
 
+        let lock = crate::io::guard::OutputLock::acquire(OP, file_path, &shown)?;
         let h5 = open_for_writing(OP, file_path, &path)?;
-        prepare_path(OP, &h5, &path, &shown, options.overwrite)?;
+        check_path(OP, &h5, &path, &shown, options.overwrite)?;
         let (parent_path, name) = match path.rsplit_once('/') {
             Some((p, n)) => (Some(p), n),
             None => (None, path.as_str()),
@@ -155,6 +168,16 @@ impl Hdf5Writer {
             Some(p) => ensure_groups(OP, &h5, p, &shown)?,
             None => (*h5).clone(),
         };
+        // The dataset is written beside the old one (if any), which stays until commit.
+        let prefix = crate::io::guard::staging_prefix(name);
+        for stale in parent.member_names().unwrap_or_default() {
+            if let Some(tag) = stale.strip_prefix(&prefix)
+                && crate::io::guard::owner_is_dead(tag)
+            {
+                let _ = parent.unlink(&stale);
+            }
+        }
+        let staging = crate::io::guard::staging_name(name);
         let mut filters = Vec::new();
         if let Some(level) = options.gzip_level {
             if options.shuffle {
@@ -169,7 +192,7 @@ impl Hdf5Writer {
             } else {
                 b.chunk(chunks.clone()).set_filters(&filters)
             };
-            b.shape(shape.to_vec()).create(name)
+            b.shape(shape.to_vec()).create(staging.as_str())
         })
         .map_err(|e| storage(OP, &shown, e))?;
         dataset
@@ -178,9 +201,15 @@ impl Hdf5Writer {
             .and_then(|a| a.write_scalar(&1u8))
             .map_err(|e| storage(OP, &shown, e))?;
         h5.flush().map_err(|e| storage(OP, &shown, e))?;
+        let location = crate::io::guard::StoredLocation::new(file_path, &path, shown.clone());
         Ok(Hdf5Writer {
             file: h5,
             dataset,
+            parent,
+            name: name.to_owned(),
+            staging,
+            lock: std::sync::Mutex::new(Some(lock)),
+            location,
             shown,
             dtype,
             shape: shape.to_vec(),
@@ -262,8 +291,38 @@ impl BlockWriter for Hdf5Writer {
             .delete_attr(INCOMPLETE_ATTR)
             .map_err(|e| storage(OP, &self.shown, e))?;
         self.file.flush().map_err(|e| storage(OP, &self.shown, e))?;
+        // The complete dataset takes the name; the old one is moved aside first and unlinked
+        // only after.
+        let err = |e: ::hdf5::Error| storage(OP, &self.shown, e);
+        let old = self.parent.link_exists(&self.name).then(|| {
+            format!(
+                ".{}.chunkwise-old-{}",
+                self.name,
+                crate::io::guard::owner_tag()
+            )
+        });
+        if let Some(old) = &old {
+            self.parent.relink(&self.name, old).map_err(err)?;
+        }
+        if let Err(e) = self.parent.relink(&self.staging, &self.name) {
+            if let Some(old) = &old {
+                let _ = self.parent.relink(old, &self.name);
+            }
+            return Err(err(e));
+        }
         self.committed.store(true, Ordering::Release);
+        if let Some(old) = &old {
+            self.parent.unlink(old).map_err(err)?;
+        }
+        self.file.flush().map_err(err)?;
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
         Ok(())
+    }
+
+    fn location(&self) -> Option<crate::io::guard::StoredLocation> {
+        Some(self.location.clone())
     }
 
     fn write_scratch_bytes(&self, region: &Region) -> usize {
@@ -293,8 +352,20 @@ fn open_for_writing(op: &'static str, file: &Path, dataset: &str) -> Result<::hd
     }
 }
 
-/// Removes a dataset at `path` when overwriting; refuses to replace anything else.
-fn prepare_path(
+impl Drop for Hdf5Writer {
+    /// An uncommitted dataset (a failed run) is unlinked: the old dataset, if any, stays as it
+    /// was. (HDF5 does not give the space back to the file system; `h5repack` does.)
+    fn drop(&mut self) {
+        if !self.committed.load(Ordering::Acquire) {
+            let _ = self.parent.unlink(&self.staging);
+            let _ = self.file.flush();
+        }
+    }
+}
+
+/// Checks that a dataset at `path` may be replaced (only with `overwrite`; anything else never
+/// is). Nothing is removed here: the old dataset stays until the new one is committed.
+fn check_path(
     op: &'static str,
     h5: &::hdf5::File,
     path: &str,
@@ -305,9 +376,7 @@ fn prepare_path(
         return Ok(());
     }
     match h5.loc_type_by_name(path) {
-        Ok(::hdf5::LocationType::Dataset) if overwrite => {
-            h5.unlink(path).map_err(|e| storage(op, shown, e))
-        }
+        Ok(::hdf5::LocationType::Dataset) if overwrite => Ok(()),
         Ok(::hdf5::LocationType::Dataset) => Err(store_error(
             op,
             shown.to_owned(),
