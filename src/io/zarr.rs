@@ -405,6 +405,23 @@ impl ZarrSource {
         &self.info.attributes
     }
 
+    /// The attributes CF decoding reads, as xarray sees them: the user attributes, plus for
+    /// Zarr v2 the array's `fill_value` as `_FillValue` (xarray writes a v2 variable's
+    /// `_FillValue` there, not among the attributes, and reads it back from there). A `null`
+    /// fill value adds nothing, nor does the fill value of a `bool` array. In Zarr v3 the
+    /// `fill_value` is only what missing chunks read as, and xarray keeps `_FillValue` among the
+    /// attributes (base64-encoded for floats, which [`crate::io::cf::CfDecode`] understands).
+    pub fn cf_attributes(&self) -> Map<String, Value> {
+        let mut out = self.info.attributes.clone();
+        if self.info.format == ZarrFormat::V2
+            && self.info.dtype != DType::Bool
+            && !self.info.fill_value.is_null()
+        {
+            out.insert("_FillValue".into(), self.info.fill_value.clone());
+        }
+        out
+    }
+
     /// The store and array path, as used in error messages.
     pub fn path(&self) -> &str {
         &self.path
