@@ -382,6 +382,7 @@ impl ZarrSource {
             attributes,
         };
         let read_chunk = inner_chunk_shape.unwrap_or(chunk_shape);
+        super::check_stored_size(OP, &path, &shape, Some(&read_chunk), dtype)?;
         Ok(ZarrSource {
             array,
             path,

@@ -92,6 +92,7 @@ impl Hdf5Source {
         } else {
             None
         };
+        crate::io::check_stored_size(OP, &shown, &shape, chunks.as_deref(), dtype)?;
         let raw = crate::dispatch_dtype!(dtype, {
             if dtype == DType::Bool {
                 None
