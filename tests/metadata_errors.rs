@@ -156,3 +156,42 @@ fn reduce_keeps_xarray_dtype_and_drops_reduced_dimension_names() {
         }
     }
 }
+
+/// `convert` NetCDF → Zarr v3 of a float variable with `_FillValue = NaN` writes the
+/// attribute as xarray does (base64 of the float64), so `xr.open_zarr` can decode it; Zarr v2
+/// gets it as the array's `fill_value`; and a packed Zarr v2 → v3 keeps its `_FillValue`.
+#[test]
+fn convert_writes_fill_values_as_xarray_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = vec![("packed.zarr2:/tp", "3", "tp")];
+    if cfg!(feature = "hdf5") {
+        runs.push(("packed.nc:/t2m", "3", "t2m"));
+        runs.push(("packed.nc:/sst", "2", "sst"));
+    }
+    for (i, (input, fmt, var)) in runs.into_iter().enumerate() {
+        let input = xarray_dir().join(input).to_string_lossy().into_owned();
+        let out = tmp.path().join(format!("c{i}.zarr"));
+        let o = out.to_string_lossy().into_owned();
+        let (code, stderr, _) = cli(&["convert", "--zarr-format", fmt, &input, &o]);
+        assert_eq!(code, 0, "{input}: {stderr}");
+        if fmt == "3" {
+            let m: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join("zarr.json")).unwrap())
+                    .unwrap();
+            let fv = &m["attributes"]["_FillValue"];
+            match var {
+                "tp" => assert_eq!(fv, &json!(-32767), "{m}"),
+                _ => assert_eq!(fv, &json!("AAAAAAAA+H8="), "{m}"),
+            }
+        } else {
+            let m: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join(".zarray")).unwrap())
+                    .unwrap();
+            assert_eq!(m["fill_value"], json!(-999.0), "{m}");
+            let a: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join(".zattrs")).unwrap())
+                    .unwrap();
+            assert!(a.get("_FillValue").is_none(), "{a}");
+        }
+    }
+}

@@ -341,6 +341,12 @@ pub fn base64_f64(s: &str) -> Option<f64> {
     }
 }
 
+/// A fill-value attribute as one number: a number, a one-element list, a special-float or
+/// base64 string; `None` for anything else.
+pub fn base64_f64_or_number(v: &Value) -> Option<f64> {
+    first_number(v)
+}
+
 /// The base64 (standard alphabet, padded) of `x`'s 8 little-endian bytes: how xarray writes a
 /// float `_FillValue` in Zarr v3 attributes.
 pub fn base64_of_f64(x: f64) -> String {

@@ -1006,8 +1006,18 @@ fn array_metadata(
     options: &ZarrWriteOptions,
 ) -> Value {
     let mut attributes = options.attributes.clone();
+    // `_FillValue` as xarray writes it: in v2 it is the array's fill value (xarray reads it
+    // back from there); in v3 it stays an attribute, base64-encoded for floats.
+    let cf_fill = attributes.remove("_FillValue");
     match options.format {
         ZarrFormat::V3 => {
+            if let Some(f) = cf_fill {
+                let encoded = match crate::io::cf::base64_f64_or_number(&f) {
+                    Some(x) if dtype.is_float() => json!(crate::io::cf::base64_of_f64(x)),
+                    _ => f,
+                };
+                attributes.insert("_FillValue".into(), encoded);
+            }
             let mut codecs = vec![if dtype.size() == 1 {
                 json!({"name": "bytes", "configuration": {}})
             } else {
@@ -1042,13 +1052,21 @@ fn array_metadata(
                 ZarrCompression::None => Value::Null,
                 ZarrCompression::Zstd { level } => json!({"id": "zstd", "level": level}),
             };
+            // xarray reads a v2 fill value as `_FillValue` (a mask): floats default to NaN
+            // and other types to null (no mask; missing chunks still read as zero), as
+            // zarr-python and xarray write them.
+            let fill = match cf_fill {
+                Some(f) if dtype != DType::Bool => f,
+                _ if dtype.is_float() => json!("NaN"),
+                _ => Value::Null,
+            };
             json!({
                 "zarr_format": 2,
                 "shape": shape,
                 "chunks": chunk_shape,
                 "dtype": v2_dtype(dtype),
                 "compressor": compressor,
-                "fill_value": zero_fill(dtype),
+                "fill_value": fill,
                 "order": "C",
                 "filters": null,
                 "dimension_separator": ".",

@@ -571,7 +571,8 @@ pub fn reduce(
 fn copy_desc(meta: &Meta, chunks: Option<&[usize]>) -> OutDesc {
     OutDesc {
         dimension_names: meta.dimension_names.clone(),
-        attributes: meta.attributes.clone(),
+        // With a Zarr v2 input's fill value as `_FillValue`, so its CF meaning travels.
+        attributes: output_attributes(&meta.cf_attributes),
         chunks: chunks.map(<[usize]>::to_vec),
     }
 }
