@@ -43,7 +43,11 @@ fn cli(args: &[&str]) -> (i32, String, Duration) {
 /// Each case: a store, and words its error must contain.
 fn cases(root: &Path) -> Vec<(PathBuf, &'static str)> {
     let overflow = root.join("overflow.zarr");
-    write_v3(&overflow, &[1 << 40, 1 << 40, 1 << 40], &[1 << 20, 1 << 20, 1 << 20]);
+    write_v3(
+        &overflow,
+        &[1 << 40, 1 << 40, 1 << 40],
+        &[1 << 20, 1 << 20, 1 << 20],
+    );
     let many = root.join("many.zarr");
     write_v3(&many, &[1 << 40, 1 << 20], &[1, 1 << 20]);
     let bytes = root.join("bytes.zarr");
@@ -104,12 +108,14 @@ fn xarray_dir() -> PathBuf {
 /// xarray's values.
 #[test]
 fn reduce_keeps_xarray_dtype_and_drops_reduced_dimension_names() {
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(xarray_dir().join("expected.json")).unwrap(),
-    )
-    .unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(xarray_dir().join("expected.json")).unwrap())
+            .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut inputs = vec![("packed.zarr2", "packed.zarr2:/sst"), ("packed.zarr3", "packed.zarr3:/sst")];
+    let mut inputs = vec![
+        ("packed.zarr2", "packed.zarr2:/sst"),
+        ("packed.zarr3", "packed.zarr3:/sst"),
+    ];
     if cfg!(feature = "hdf5") {
         inputs.push(("packed.nc", "packed.nc:/sst"));
     }
@@ -119,14 +125,25 @@ fn reduce_keeps_xarray_dtype_and_drops_reduced_dimension_names() {
             let input = xarray_dir().join(input).to_string_lossy().into_owned();
             let o = out.to_string_lossy().into_owned();
             let (code, stderr, _) = cli(&[
-                "reduce", "mean", "--axis", "0", "--zarr-format", fmt, &input, &o,
+                "reduce",
+                "mean",
+                "--axis",
+                "0",
+                "--zarr-format",
+                fmt,
+                &input,
+                &o,
             ]);
             assert_eq!(code, 0, "{input}: {stderr}");
             let (dtype, dims, attrs) = if fmt == "3" {
                 let m: serde_json::Value =
                     serde_json::from_str(&std::fs::read_to_string(out.join("zarr.json")).unwrap())
                         .unwrap();
-                (m["data_type"].clone(), m["dimension_names"].clone(), m["attributes"].clone())
+                (
+                    m["data_type"].clone(),
+                    m["dimension_names"].clone(),
+                    m["attributes"].clone(),
+                )
             } else {
                 let m: serde_json::Value =
                     serde_json::from_str(&std::fs::read_to_string(out.join(".zarray")).unwrap())

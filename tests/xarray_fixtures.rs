@@ -45,7 +45,10 @@ where
     ] {
         let got = *r.compute(&rt).unwrap().iter().next().unwrap();
         let w = want[name].as_f64().unwrap();
-        assert!(close(got, w, 1e-9), "{what}: {name} {got} but xarray gives {w}");
+        assert!(
+            close(got, w, 1e-9),
+            "{what}: {name} {got} but xarray gives {w}"
+        );
     }
 }
 
@@ -133,5 +136,21 @@ mod netcdf {
         )
         .unwrap();
         assert_eq!(raw.compute(&rt()).unwrap().sum(), 6);
+    }
+}
+
+#[cfg(feature = "hdf5")]
+mod hdf5_null {
+    use super::*;
+
+    /// h5py's `Empty` (a NULL dataspace) is no data: an error saying so, never a value read
+    /// from uninitialized memory.
+    #[test]
+    fn null_dataspace_is_a_clear_error() {
+        let e = ChunkedArray::<f64>::open_hdf5(dir().join("empty.h5"), "nothing").unwrap_err();
+        assert!(e.to_string().contains("NULL dataspace"), "{e}");
+        let e =
+            chunkwise::io::hdf5::Hdf5Source::open(dir().join("empty.h5"), "nothing").unwrap_err();
+        assert!(e.to_string().contains("no data"), "{e}");
     }
 }

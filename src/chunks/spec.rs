@@ -294,10 +294,17 @@ mod tests {
 
     #[test]
     fn negative_sizes_other_than_minus_one_are_errors() {
-        let e = ChunkSpec::from([4, -2]).resolve(&[8, 8], 8, None, "t").unwrap_err();
+        let e = ChunkSpec::from([4, -2])
+            .resolve(&[8, 8], 8, None, "t")
+            .unwrap_err();
         assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
-        assert!(e.to_string().contains("-2") && e.to_string().contains("axis 1"), "{e}");
-        let g = ChunkSpec::from([4i64, -1]).resolve(&[8, 8], 8, None, "t").unwrap();
+        assert!(
+            e.to_string().contains("-2") && e.to_string().contains("axis 1"),
+            "{e}"
+        );
+        let g = ChunkSpec::from([4i64, -1])
+            .resolve(&[8, 8], 8, None, "t")
+            .unwrap();
         assert_eq!(g.chunk_shape(), vec![4, 8]);
     }
 

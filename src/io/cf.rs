@@ -350,8 +350,7 @@ pub fn base64_f64_or_number(v: &Value) -> Option<f64> {
 /// The base64 (standard alphabet, padded) of `x`'s 8 little-endian bytes: how xarray writes a
 /// float `_FillValue` in Zarr v3 attributes.
 pub fn base64_of_f64(x: f64) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes = x.to_le_bytes();
     let mut out = String::with_capacity(12);
     for group in bytes.chunks(3) {

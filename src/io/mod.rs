@@ -142,7 +142,11 @@ pub fn check_stored_size(
         }
         let mut count: u64 = 1;
         for (&n, &c) in shape.iter().zip(chunks) {
-            let per_axis = if n == 0 { 0 } else { (n as u64).div_ceil((c as u64).max(1)) };
+            let per_axis = if n == 0 {
+                0
+            } else {
+                (n as u64).div_ceil((c as u64).max(1))
+            };
             count = count.saturating_mul(per_axis);
         }
         if count > MAX_STORED_CHUNKS {
