@@ -131,7 +131,8 @@ pub fn human_bytes(b: usize) -> String {
 /// Opens the array as `f64`: CF-decoded when it has CF attributes (packed integers, fill
 /// values become NaN), else the stored values converted.
 fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
-    if cf_of(loc, meta)?.is_some() {
+    // A NaN-only fill value changes nothing: read the stored values as they are.
+    if cf_of(loc, meta)?.is_some_and(|c| !c.is_identity()) {
         return paths::open::<f64>(loc, &OpenOptions::default());
     }
     chunkwise::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
