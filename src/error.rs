@@ -78,6 +78,17 @@ pub enum Error {
         /// What was wrong, naming the axis and the rank.
         detail: String,
     },
+    /// A metadata attribute whose value cannot mean what its name says (a CF `scale_factor`
+    /// that is not a number, an `_Unsigned` that is neither `"true"` nor `"false"`, ...).
+    #[error("attribute {attribute} = {value}: {detail}")]
+    BadAttribute {
+        /// The attribute's name.
+        attribute: String,
+        /// Its value, as JSON.
+        value: String,
+        /// What was wrong.
+        detail: String,
+    },
     /// An invalid argument value (a parameter outside its domain).
     #[error("{op}: {detail}")]
     InvalidArgument {

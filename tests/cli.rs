@@ -255,7 +255,19 @@ fn zarr_fixture_stats_match_recorded_answers() {
         let got = stats(&path);
         assert_eq!(got["shape"], a["shape"], "{path}");
         assert_eq!(got["dtype"], a["dtype"], "{path}");
-        assert_stats(&path, &got, &expected_stats(a["data"].as_array().unwrap()));
+        // As xarray reads Zarr v2: the fill value is `_FillValue`, a mask (bool aside).
+        let fill = &a["fill_value"];
+        let data: Vec<Value> = if a["zarr_format"] == 2 && !fill.is_null() && a["dtype"] != "bool" {
+            a["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| if v == fill { Value::Null } else { v.clone() })
+                .collect()
+        } else {
+            a["data"].as_array().unwrap().clone()
+        };
+        assert_stats(&path, &got, &expected_stats(&data));
     }
 }
 

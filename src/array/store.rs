@@ -39,6 +39,18 @@ impl<T: Element> ChunkedArray<T> {
     ) -> Result<Self> {
         let cf = if opts.decode_cf && T::DTYPE.is_float() {
             CfDecode::from_attributes(attributes)
+                .map_err(|e| match e {
+                    Error::BadAttribute {
+                        attribute,
+                        value,
+                        detail,
+                    } => Error::BadAttribute {
+                        attribute,
+                        value,
+                        detail: format!("{detail} (in {what}; CF decoding needs it)"),
+                    },
+                    other => other,
+                })?
                 .filter(|c| !c.is_identity() || src.dtype() != T::DTYPE)
         } else {
             None
@@ -103,7 +115,7 @@ impl<T: Element> ChunkedArray<T> {
     ) -> Result<Self> {
         let store = store.as_ref();
         let src = crate::io::zarr::ZarrSource::open(store, array)?;
-        let attrs = src.attributes().clone();
+        let attrs = src.cf_attributes();
         let what = format!("{}:{}", store.display(), array);
         Self::from_store_source(Arc::new(src), &attrs, &what, opts)
     }

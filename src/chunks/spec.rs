@@ -15,6 +15,9 @@ pub enum AxisSpec {
     Explicit(Vec<usize>),
     /// Chosen by the `auto` rule together with the other `Auto` axes.
     Auto,
+    /// A negative size other than `-1` (from `ChunkSpec::from([-2])`); resolving it is an
+    /// [`Error::InvalidArgument`] naming the axis and the value.
+    Negative(i64),
 }
 
 /// A requested chunking, resolved against a shape into a [`ChunkGrid`].
@@ -110,6 +113,15 @@ impl ChunkSpec {
                         op,
                         axis,
                         shape: shape.to_vec(),
+                    });
+                }
+                AxisSpec::Negative(c) => {
+                    return Err(Error::InvalidArgument {
+                        op,
+                        detail: format!(
+                            "chunk size {c} on axis {axis} of shape {shape:?}: sizes are >= 1, \
+                             or -1 for the whole axis"
+                        ),
                     });
                 }
                 AxisSpec::Size(c) => Some(AxisChunks::regular(len, (*c).max(1))),
@@ -244,10 +256,10 @@ impl From<Vec<AxisSpec>> for ChunkSpec {
 }
 
 fn signed_axis(c: i64) -> AxisSpec {
-    if c < 0 {
-        AxisSpec::Whole
-    } else {
-        AxisSpec::Size(c as usize)
+    match usize::try_from(c) {
+        Ok(n) => AxisSpec::Size(n),
+        Err(_) if c == -1 => AxisSpec::Whole,
+        Err(_) => AxisSpec::Negative(c),
     }
 }
 
@@ -279,6 +291,22 @@ from_sizes!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_sizes_other_than_minus_one_are_errors() {
+        let e = ChunkSpec::from([4, -2])
+            .resolve(&[8, 8], 8, None, "t")
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+        assert!(
+            e.to_string().contains("-2") && e.to_string().contains("axis 1"),
+            "{e}"
+        );
+        let g = ChunkSpec::from([4i64, -1])
+            .resolve(&[8, 8], 8, None, "t")
+            .unwrap();
+        assert_eq!(g.chunk_shape(), vec![4, 8]);
+    }
 
     #[test]
     fn rank_and_zero_errors() {

@@ -103,3 +103,69 @@ pub trait BlockWriter: Send + Sync {
         None
     }
 }
+
+/// The most blocks (stored chunks) an array opened from a file may have: 2³² (a plan of more
+/// tasks than that cannot run in reasonable time, and its per-axis chunk tables alone could
+/// exhaust memory). Checked by [`check_stored_size`] when a store is opened.
+pub const MAX_STORED_CHUNKS: u64 = 1 << 32;
+
+/// Checks, at open time, that an array's metadata describes something that can be planned:
+/// its element count and byte size fit `u64` and this platform's `usize`, and its chunk count
+/// is at most [`MAX_STORED_CHUNKS`]. `chunks` is the stored chunk shape (`None`: contiguous).
+///
+/// # Errors
+/// [`crate::Error::Storage`] with the shape, chunk shape and the number that overflowed or
+/// passed the limit.
+pub fn check_stored_size(
+    op: &'static str,
+    path: &str,
+    shape: &[usize],
+    chunks: Option<&[usize]>,
+    dtype: DType,
+) -> Result<()> {
+    let err = |detail: String| crate::error::Error::Storage {
+        op,
+        path: path.to_string(),
+        detail,
+    };
+    let mut elems: u64 = 1;
+    for &n in shape {
+        elems = elems.checked_mul(n as u64).ok_or_else(|| {
+            err(format!(
+                "shape {shape:?} has more elements than fit in 64 bits; the metadata is corrupt"
+            ))
+        })?;
+    }
+    let bytes = elems.checked_mul(dtype.size() as u64);
+    if bytes.is_none_or(|b| usize::try_from(b).is_err()) {
+        return Err(err(format!(
+            "shape {shape:?} of {dtype} is {elems} elements, more bytes than this platform \
+             can address; the metadata is corrupt"
+        )));
+    }
+    if let Some(chunks) = chunks {
+        if chunks.len() != shape.len() {
+            return Err(err(format!(
+                "chunk shape {chunks:?} has {} axes but the shape {shape:?} has {}",
+                chunks.len(),
+                shape.len()
+            )));
+        }
+        let mut count: u64 = 1;
+        for (&n, &c) in shape.iter().zip(chunks) {
+            let per_axis = if n == 0 {
+                0
+            } else {
+                (n as u64).div_ceil((c as u64).max(1))
+            };
+            count = count.saturating_mul(per_axis);
+        }
+        if count > MAX_STORED_CHUNKS {
+            return Err(err(format!(
+                "shape {shape:?} in chunks of {chunks:?} is {count} chunks, over the limit of \
+                 {MAX_STORED_CHUNKS} (MAX_STORED_CHUNKS) chunks a plan may have"
+            )));
+        }
+    }
+    Ok(())
+}

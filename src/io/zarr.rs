@@ -466,6 +466,7 @@ impl ZarrSource {
             attributes,
         };
         let read_chunk = inner_chunk_shape.unwrap_or(chunk_shape);
+        super::check_stored_size(OP, &path, &shape, Some(&read_chunk), dtype)?;
         Ok(ZarrSource {
             array,
             path,
@@ -488,6 +489,23 @@ impl ZarrSource {
     /// The user attributes (v2: `.zattrs`; v3: `attributes` in `zarr.json`).
     pub fn attributes(&self) -> &Map<String, Value> {
         &self.info.attributes
+    }
+
+    /// The attributes CF decoding reads, as xarray sees them: the user attributes, plus for
+    /// Zarr v2 the array's `fill_value` as `_FillValue` (xarray writes a v2 variable's
+    /// `_FillValue` there, not among the attributes, and reads it back from there). A `null`
+    /// fill value adds nothing, nor does the fill value of a `bool` array. In Zarr v3 the
+    /// `fill_value` is only what missing chunks read as, and xarray keeps `_FillValue` among the
+    /// attributes (base64-encoded for floats, which [`crate::io::cf::CfDecode`] understands).
+    pub fn cf_attributes(&self) -> Map<String, Value> {
+        let mut out = self.info.attributes.clone();
+        if self.info.format == ZarrFormat::V2
+            && self.info.dtype != DType::Bool
+            && !self.info.fill_value.is_null()
+        {
+            out.insert("_FillValue".into(), self.info.fill_value.clone());
+        }
+        out
     }
 
     /// The store and array path, as used in error messages.
@@ -1115,8 +1133,18 @@ fn array_metadata(
     options: &ZarrWriteOptions,
 ) -> Value {
     let mut attributes = options.attributes.clone();
+    // `_FillValue` as xarray writes it: in v2 it is the array's fill value (xarray reads it
+    // back from there); in v3 it stays an attribute, base64-encoded for floats.
+    let cf_fill = attributes.remove("_FillValue");
     match options.format {
         ZarrFormat::V3 => {
+            if let Some(f) = cf_fill {
+                let encoded = match crate::io::cf::base64_f64_or_number(&f) {
+                    Some(x) if dtype.is_float() => json!(crate::io::cf::base64_of_f64(x)),
+                    _ => f,
+                };
+                attributes.insert("_FillValue".into(), encoded);
+            }
             let mut codecs = vec![if dtype.size() == 1 {
                 json!({"name": "bytes", "configuration": {}})
             } else {
@@ -1151,13 +1179,21 @@ fn array_metadata(
                 ZarrCompression::None => Value::Null,
                 ZarrCompression::Zstd { level } => json!({"id": "zstd", "level": level}),
             };
+            // xarray reads a v2 fill value as `_FillValue` (a mask): floats default to NaN
+            // and other types to null (no mask; missing chunks still read as zero), as
+            // zarr-python and xarray write them.
+            let fill = match cf_fill {
+                Some(f) if dtype != DType::Bool => f,
+                _ if dtype.is_float() => json!("NaN"),
+                _ => Value::Null,
+            };
             json!({
                 "zarr_format": 2,
                 "shape": shape,
                 "chunks": chunk_shape,
                 "dtype": v2_dtype(dtype),
                 "compressor": compressor,
-                "fill_value": zero_fill(dtype),
+                "fill_value": fill,
                 "order": "C",
                 "filters": null,
                 "dimension_separator": ".",

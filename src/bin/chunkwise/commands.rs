@@ -131,11 +131,26 @@ pub fn human_bytes(b: usize) -> String {
 /// Opens the array as `f64`: CF-decoded when it has CF attributes (packed integers, fill
 /// values become NaN), else the stored values converted.
 fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
-    if CfDecode::from_attributes(&meta.attributes).is_some() {
+    // A NaN-only fill value changes nothing: read the stored values as they are.
+    if cf_of(loc, meta)?.is_some_and(|c| !c.is_identity()) {
         return paths::open::<f64>(loc, &OpenOptions::default());
     }
     chunkwise::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
         else Err(unsupported(meta, "stats")))
+}
+
+/// The CF decoding of the array at `loc`, if it has CF attributes.
+fn cf_of(loc: &Location, meta: &Meta) -> Result<Option<CfDecode>> {
+    CfDecode::from_attributes(&meta.cf_attributes)
+        .with_context(|| format!("{}: malformed CF attribute", loc.display()))
+}
+
+/// The attributes to copy to an output: `_ARRAY_DIMENSIONS` is the input's dimension names,
+/// which travel separately (and may change, as in `reduce`).
+fn output_attributes(attributes: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = attributes.clone();
+    out.remove("_ARRAY_DIMENSIONS");
+    out
 }
 
 /// A JSON number, `null` for NaN and infinities.
@@ -517,9 +532,9 @@ pub fn reduce(
         ))
         .into());
     }
-    let cf = CfDecode::from_attributes(&meta.attributes).is_some();
-    let mut attributes = meta.attributes.clone();
-    if cf {
+    let cf = cf_of(&loc, &meta)?;
+    let mut attributes = output_attributes(&meta.attributes);
+    if cf.is_some() {
         for k in CF_ENCODING_ATTRS {
             attributes.remove(*k);
         }
@@ -546,9 +561,15 @@ pub fn reduce(
         attributes,
         chunks: None,
     };
-    let (shape, dtype, report) = if cf {
-        let x = paths::open::<f64>(&loc, &OpenOptions::default())?;
-        reduce_typed(ctx, &x, a, &out, o, &desc)?
+    let (shape, dtype, report) = if let Some(cf) = &cf {
+        // Decoded to the type xarray gives (a float32 variable stays float32).
+        if cf.decoded_dtype(meta.dtype) == chunkwise::DType::F32 {
+            let x = paths::open::<f32>(&loc, &OpenOptions::default())?;
+            reduce_typed(ctx, &x, a, &out, o, &desc)?
+        } else {
+            let x = paths::open::<f64>(&loc, &OpenOptions::default())?;
+            reduce_typed(ctx, &x, a, &out, o, &desc)?
+        }
     } else if meta.dtype == chunkwise::DType::Bool {
         // Booleans count as 0/1, as NumPy's sum/mean of a mask.
         let x = paths::open::<bool>(&loc, &raw())?.astype::<i64>();
@@ -570,7 +591,8 @@ pub fn reduce(
 fn copy_desc(meta: &Meta, chunks: Option<&[usize]>) -> OutDesc {
     OutDesc {
         dimension_names: meta.dimension_names.clone(),
-        attributes: meta.attributes.clone(),
+        // With a Zarr v2 input's fill value as `_FillValue`, so its CF meaning travels.
+        attributes: output_attributes(&meta.cf_attributes),
         chunks: chunks.map(<[usize]>::to_vec),
     }
 }

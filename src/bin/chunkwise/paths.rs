@@ -182,6 +182,8 @@ pub struct Meta {
     pub fill_value: Value,
     pub dimension_names: Option<Vec<Option<String>>>,
     pub attributes: Map<String, Value>,
+    /// The attributes CF decoding reads (Zarr v2: with the fill value as `_FillValue`).
+    pub cf_attributes: Map<String, Value>,
 }
 
 /// Reads the metadata of the array at `loc`.
@@ -202,6 +204,7 @@ pub fn probe(loc: &Location) -> Result<Meta> {
                 fill_value: i.fill_value.clone(),
                 dimension_names: i.dimension_names.clone(),
                 attributes: i.attributes.clone(),
+                cf_attributes: src.cf_attributes(),
             })
         }
         #[cfg(feature = "hdf5")]
@@ -225,6 +228,7 @@ pub fn probe(loc: &Location) -> Result<Meta> {
                     .as_ref()
                     .map(|v| v.iter().cloned().map(Some).collect()),
                 attributes: i.attributes.clone(),
+                cf_attributes: i.attributes.clone(),
             })
         }
         #[cfg(not(feature = "hdf5"))]

@@ -84,6 +84,20 @@ impl Hdf5Source {
         {
             return Err(store_error(OP, shown, StoreErrorKind::Incomplete));
         }
+        // A NULL dataspace (h5py's `Empty`) holds no data at all; the library reports its
+        // shape as `()`, which would read one element of uninitialized memory.
+        if dataset
+            .space()
+            .map_err(|e| storage(OP, &shown, e))?
+            .is_null()
+        {
+            return Err(storage(
+                OP,
+                &shown,
+                "the dataset has a NULL dataspace (h5py's Empty): it holds no data, not even \
+                 one element",
+            ));
+        }
         let datatype = dataset.dtype().map_err(|e| storage(OP, &shown, e))?;
         let dtype = super::dtype_of(OP, &shown, &datatype)?;
         let shape = dataset.shape();
@@ -92,6 +106,7 @@ impl Hdf5Source {
         } else {
             None
         };
+        crate::io::check_stored_size(OP, &shown, &shape, chunks.as_deref(), dtype)?;
         let raw = crate::dispatch_dtype!(dtype, {
             if dtype == DType::Bool {
                 None
