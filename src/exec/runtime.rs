@@ -30,6 +30,7 @@ pub type ProgressFn = std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 /// Builds a [`Runtime`].
 #[derive(Clone, Default)]
+#[must_use = "a RuntimeBuilder does nothing until `build` is called"]
 pub struct RuntimeBuilder {
     threads: Option<usize>,
     memory_limit: Option<Result<usize, String>>,
