@@ -41,6 +41,9 @@ pub struct RuntimeBuilder {
 /// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
 pub trait IntoMemorySize {
     /// The size in bytes, or the unparsed text.
+    ///
+    /// # Errors
+    /// The text itself when it is not a memory size.
     fn into_bytes(self) -> Result<usize, String>;
 }
 impl IntoMemorySize for usize {
