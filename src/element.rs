@@ -406,6 +406,9 @@ pub trait Element:
     /// Erases the type of an owned block.
     fn wrap(a: ArrayD<Self>) -> AnyArray;
     /// Recovers the typed block, or gives the block back if its type differs.
+    ///
+    /// # Errors
+    /// The block itself, unchanged, when it is not of type `Self`.
     fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray>;
     /// Borrows the typed block, if the type matches.
     fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>>;

@@ -38,6 +38,16 @@ use std::marker::PhantomData;
 /// assert!((total - expected).abs() < 1e-9 * expected);
 /// # Ok::<(), chunkwise::Error>(())
 /// ```
+///
+/// The handle is `#[must_use]`: a lazy operation whose result is dropped did nothing, so the
+/// compiler warns about it.
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let x = chunkwise::ChunkedArray::from_ndarray(ndarray::arr1(&[-1.0, 2.0]).into_dyn(), [2])?;
+/// x.abs(); // error: unused `ChunkedArray` that must be used
+/// # Ok::<(), chunkwise::Error>(())
+/// ```
+#[must_use = "a ChunkedArray is lazy: nothing is computed until it is computed or stored"]
 pub struct ChunkedArray<T: Element> {
     pub(crate) node: NodeRef,
     _t: PhantomData<fn() -> T>,

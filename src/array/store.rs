@@ -1,9 +1,12 @@
-//! Reading and writing stores: Zarr (feature `zarr`, on by default).
+//! Reading and writing stores: Zarr (feature `zarr`, on by default) and HDF5 (feature `hdf5`).
+// Without either back-end only `OpenOptions` is left.
+#![cfg_attr(not(any(feature = "zarr", feature = "hdf5")), allow(unused_imports))]
 
 use super::ChunkedArray;
 use crate::chunks::{ChunkGrid, ChunkSpec};
 use crate::element::Element;
 use crate::error::{Error, Result};
+#[cfg(feature = "zarr")]
 use crate::exec::{RunReport, Runtime};
 use crate::io::BlockSource;
 use crate::io::cf::{CfDecode, CfSource};
@@ -28,6 +31,7 @@ impl Default for OpenOptions {
     }
 }
 
+#[cfg(any(feature = "zarr", feature = "hdf5"))]
 impl<T: Element> ChunkedArray<T> {
     /// Wraps a store's source: CF-decoded when asked and possible, else the raw values, which
     /// must be of type `T`.

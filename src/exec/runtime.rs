@@ -31,6 +31,7 @@ pub type ProgressFn = std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 /// Builds a [`Runtime`].
 #[derive(Clone, Default)]
+#[must_use = "a RuntimeBuilder does nothing until `build` is called"]
 pub struct RuntimeBuilder {
     threads: Option<usize>,
     memory_limit: Option<Result<usize, String>>,
@@ -42,6 +43,9 @@ pub struct RuntimeBuilder {
 /// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
 pub trait IntoMemorySize {
     /// The size in bytes, or the unparsed text.
+    ///
+    /// # Errors
+    /// The text itself when it is not a memory size.
     fn into_bytes(self) -> Result<usize, String>;
 }
 impl IntoMemorySize for usize {

@@ -40,6 +40,9 @@ pub struct Ctx {
 
 impl Ctx {
     /// Writes `dot` to the `--dot` file, if one was asked for.
+    ///
+    /// # Errors
+    /// The file cannot be written.
     pub fn write_dot(&self, dot: impl FnOnce() -> String) -> anyhow::Result<()> {
         use anyhow::Context;
         if let Some(path) = &self.dot {
