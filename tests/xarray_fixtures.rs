@@ -39,8 +39,8 @@ where
     assert_eq!(count, want["count"].as_f64().unwrap(), "{what}: count");
     for (name, r) in [
         ("sum", x.nansum()),
-        ("min", x.nanmin()),
-        ("max", x.nanmax()),
+        ("min", x.nanmin().unwrap()),
+        ("max", x.nanmax().unwrap()),
         ("mean", x.nanmean()),
     ] {
         let got = *r.compute(&rt).unwrap().iter().next().unwrap();
