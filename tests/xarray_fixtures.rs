@@ -3,7 +3,7 @@
 //! Packed int16 with the Zarr v2 fill value as `_FillValue`, float fill values other than NaN
 //! (base64 in Zarr v3), `_Unsigned = "true"`, malformed CF attributes.
 
-use chunkwise::{ChunkedArray, Error, Float, Runtime};
+use chunkwise::{ChunkedArray, Float, Runtime};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -103,6 +103,7 @@ fn zarr_v2_fill_value_is_the_cf_fill_value() {
 #[cfg(feature = "hdf5")]
 mod netcdf {
     use super::*;
+    use chunkwise::Error;
 
     #[test]
     fn netcdf_variables_match_xarray() {
