@@ -20,6 +20,16 @@ use std::time::{Duration, Instant};
 
 const CHILD: &str = "CHUNKWISE_WRITES_CHILD";
 
+/// The tests of this file run one at a time (they take well under a second together): the HDF5 library
+/// opens files without `O_CLOEXEC`, so a child (the kill tests' re-run, `mount`, `true`) spawned while another test holds an HDF5 file
+/// open inherits that descriptor and its file lock, and the other test's next `H5Fopen` fails
+/// with "unable to lock file" until the child is killed.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn rt() -> Runtime {
     Runtime::builder()
         .threads(2)
@@ -111,6 +121,7 @@ fn blocking_array(n: usize, chunk: usize, ready: PathBuf) -> ChunkedArray<f64> {
 
 #[test]
 fn killed_zarr_overwrite_keeps_the_old_array() {
+    let _serial = serial();
     if let Ok(v) = std::env::var(CHILD) {
         let Some(rest) = v.strip_prefix("zarr:") else {
             return;
@@ -154,6 +165,7 @@ fn killed_zarr_overwrite_keeps_the_old_array() {
 
 #[test]
 fn failing_overwrite_before_running_keeps_the_old_array() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("t.zarr");
     ramp(4096, 4096, 1.0)
@@ -203,6 +215,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn full_disk_overwrite_keeps_the_old_array() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "1m") else {
         return;
@@ -226,6 +239,7 @@ fn full_disk_overwrite_keeps_the_old_array() {
 
 #[test]
 fn writing_over_the_arrays_own_source_is_refused() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("s.zarr");
     ramp(100, 10, 1.0)
@@ -258,6 +272,7 @@ fn writing_over_the_arrays_own_source_is_refused() {
 
 #[test]
 fn two_writers_of_one_output_exclude_each_other() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("w.zarr");
     let create =
@@ -284,6 +299,7 @@ fn two_writers_of_one_output_exclude_each_other() {
 
 #[test]
 fn reading_an_array_that_is_replaced_fails() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("r.zarr");
     ramp(40, 10, 1.0)
@@ -313,6 +329,7 @@ fn reading_an_array_that_is_replaced_fails() {
 
 #[test]
 fn stale_leftovers_of_dead_processes_are_cleaned() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("c.zarr");
     ramp(10, 5, 1.0)
@@ -346,6 +363,7 @@ fn stale_leftovers_of_dead_processes_are_cleaned() {
 
 #[test]
 fn names_are_validated_before_touching_the_disk() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("n.zarr");
     for name in ["../escaped", "a/../../escaped", "./x", "a/./b"] {
@@ -371,6 +389,7 @@ fn staged(fail: bool) -> ChunkedArray<f32> {
 
 #[test]
 fn scratch_dir_is_chosen_exclusive_and_removed() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let scratch = tmp.path().join("scratch/here");
     let rt = Runtime::builder()
@@ -447,6 +466,7 @@ mod hdf5 {
 
     #[test]
     fn killed_hdf5_overwrite_keeps_the_old_dataset() {
+        let _serial = serial();
         if let Ok(v) = std::env::var(CHILD) {
             let Some(rest) = v.strip_prefix("hdf5:") else {
                 return;
@@ -477,6 +497,7 @@ mod hdf5 {
 
     #[test]
     fn failing_hdf5_overwrite_keeps_the_old_dataset() {
+        let _serial = serial();
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("t.h5");
         write(&file, "x", &ramp(4096, 4096, 1.0), &rt(), false).unwrap();
@@ -490,7 +511,9 @@ mod hdf5 {
         assert!(write(&file, "x", &(&x + 1.0), &rt(), true).is_err());
         drop(x);
         assert_eq!(read(&file, "x"), want_ramp(4096, 1.0));
-        // Two writers of one file exclude each other.
+        // Two writers of one file exclude each other. (A fresh file: HDF5 may close the
+        // reader's handle on `t.h5` lazily, and its own file lock would then answer first.)
+        let file = tmp.path().join("w.h5");
         let w =
             Hdf5Writer::create(&file, "y", &[2], &[2], DType::F64, &Default::default()).unwrap();
         let err = Hdf5Writer::create(&file, "z", &[2], &[2], DType::F64, &Default::default())
