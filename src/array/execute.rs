@@ -49,7 +49,9 @@ fn run_optimized(
         &opt.into_iter()
             .zip(roots)
             .map(|(node, (_, direct))| Root {
-                order: if group_major {
+                // Passes of staged rechunks, and rechunks whose groups fit, run group by group
+                // so each source block is read once.
+                order: if group_major || crate::graph::lower::direct_rechunk(&node, rt.memory_limit) {
                     crate::graph::lower::group_order(&node)
                 } else {
                     None
