@@ -266,8 +266,16 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
         if let Some(p) = &sh.progress {
             let (done, total) = (st.finished, sh.plan.tasks.len());
             drop(guard);
-            p(done, total);
+            let r = catch_unwind(AssertUnwindSafe(|| p(done, total)));
             guard = sh.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(panic) = r
+                && guard.error.is_none()
+            {
+                guard.error = Some(Error::TaskPanicked {
+                    op: "on_progress callback".into(),
+                    message: panic_message(panic),
+                });
+            }
         }
         let st = &mut *guard;
         // Wake idle workers if more work became admissible.
@@ -305,14 +313,9 @@ fn run_task(
     let value = match result {
         Ok(r) => r?,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
             return Err(Error::TaskPanicked {
                 op: task.label.to_string(),
-                message,
+                message: panic_message(panic),
             });
         }
     };
@@ -322,12 +325,28 @@ fn run_task(
         value.as_ref().map_or(0, |v| v.bytes())
     };
     if let (Some((root, k)), Some(v)) = (task.output, value.as_ref()) {
-        sh.sinks[root].accept(k, v)?;
+        // The sink may run user code (a `for_each_block` closure): a panic there is the
+        // run's error, not the caller's crash.
+        catch_unwind(AssertUnwindSafe(|| sh.sinks[root].accept(k, v))).map_err(|panic| {
+            Error::TaskPanicked {
+                op: format!("{} (output consumer)", task.label),
+                message: panic_message(panic),
+            }
+        })??;
         if !has_consumers {
             return Ok((None, written));
         }
     }
     Ok((value, written))
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
