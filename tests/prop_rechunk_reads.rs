@@ -70,10 +70,7 @@ fn run(
         reads: AtomicUsize::new(0),
     });
     let x = ChunkedArray::<f64>::from_source(src.clone(), chunks.to_vec())?;
-    let rt = Runtime::builder()
-        .threads(2)
-        .memory_limit(limit)
-        .build()?;
+    let rt = Runtime::builder().threads(2).memory_limit(limit).build()?;
     let y = x.rechunk(target.to_vec())?;
     let mut out = ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(shape));
     let report = y.for_each_block(&rt, |region, block| {

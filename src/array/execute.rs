@@ -51,7 +51,8 @@ fn run_optimized(
             .map(|(node, (_, direct))| Root {
                 // Passes of staged rechunks, and rechunks whose groups fit, run group by group
                 // so each source block is read once.
-                order: if group_major || crate::graph::lower::direct_rechunk(&node, rt.memory_limit) {
+                order: if group_major || crate::graph::lower::direct_rechunk(&node, rt.memory_limit)
+                {
                     crate::graph::lower::group_order(&node)
                 } else {
                     None

@@ -392,7 +392,10 @@ mod tests {
     }
 
     /// A plan of `(deps, out_bytes)` tasks and the log of the order they ran in.
-    fn plan(spec: &[(&[TaskId], usize)], panics: Option<TaskId>) -> (Plan, Arc<Mutex<Vec<TaskId>>>) {
+    fn plan(
+        spec: &[(&[TaskId], usize)],
+        panics: Option<TaskId>,
+    ) -> (Plan, Arc<Mutex<Vec<TaskId>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let tasks = spec
             .iter()
@@ -429,7 +432,10 @@ mod tests {
     #[test]
     fn one_thread_admits_in_priority_order() {
         // Two independent chains given interleaved numbers: ready tasks run lowest first.
-        let (p, log) = plan(&[(&[], 10), (&[], 10), (&[0], 10), (&[1], 10), (&[2, 3], 0)], None);
+        let (p, log) = plan(
+            &[(&[], 10), (&[], 10), (&[0], 10), (&[1], 10), (&[2, 3], 0)],
+            None,
+        );
         let r = run_plan(&rt(1, 1000), &p, &[]).expect("runs");
         assert_eq!(*log.lock().unwrap(), vec![0, 1, 2, 3, 4]);
         assert_eq!(r.tasks, 5);
@@ -466,7 +472,9 @@ mod tests {
     fn a_task_that_cannot_fit_is_refused_before_anything_runs() {
         let (p, log) = plan(&[(&[], 10), (&[], 60), (&[0, 1], 50)], None);
         match run_plan(&rt(2, 100), &p, &[]) {
-            Err(Error::TaskTooLarge { op, needed, limit, .. }) => {
+            Err(Error::TaskTooLarge {
+                op, needed, limit, ..
+            }) => {
                 assert_eq!((op.as_str(), needed, limit), ("t2", 120, 100));
             }
             other => panic!("expected TaskTooLarge, got {:?}", other.map(|r| r.tasks)),
@@ -479,8 +487,17 @@ mod tests {
         // Every task fits on its own, but t0 and t1 are held for t3 and t2 when t2 needs room.
         let (p, _) = plan(&[(&[], 50), (&[], 50), (&[1], 50), (&[0, 2], 0)], None);
         match run_plan(&rt(1, 100), &p, &[]) {
-            Err(Error::MemoryExhausted { limit, held, blocks, op, needed }) => {
-                assert_eq!((limit, held, blocks, op.as_str(), needed), (100, 100, 2, "t2", 50));
+            Err(Error::MemoryExhausted {
+                limit,
+                held,
+                blocks,
+                op,
+                needed,
+            }) => {
+                assert_eq!(
+                    (limit, held, blocks, op.as_str(), needed),
+                    (100, 100, 2, "t2", 50)
+                );
             }
             other => panic!("expected MemoryExhausted, got {:?}", other.map(|r| r.tasks)),
         }
