@@ -204,6 +204,17 @@ pub enum Error {
         /// What was wrong.
         kind: StoreErrorKind,
     },
+    /// The result of `compute` cannot be allocated in memory (checked before anything runs).
+    #[error(
+        "compute: the result of shape {shape:?} needs {bytes} bytes, which cannot be allocated; \
+         stream it with `for_each_block` or write it to a store (`to_zarr`) instead"
+    )]
+    ResultTooLarge {
+        /// The shape of the result.
+        shape: Vec<usize>,
+        /// The bytes it needs (beyond `usize` when the shape overflows).
+        bytes: u128,
+    },
     /// A panic inside a task, caught so the run fails cleanly. It indicates a bug in chunkwise
     /// or in a user closure.
     #[error("a task of {op} panicked: {message}")]

@@ -467,3 +467,66 @@ fn compute_scalar_of_an_empty_array() {
     let r = x.compute_scalar(&rt());
     assert!(matches!(r, Err(Error::Shape { .. })), "{r:?}");
 }
+
+#[test]
+fn a_panicking_for_each_block_closure_is_an_error_not_a_crash() {
+    let rt = rt();
+    let x = arr(&[8, 8], [4, 4]);
+    let r = (&x + 1.0).for_each_block(&rt, |_, _| -> chunkwise::Result<()> {
+        panic!("closure bug");
+    });
+    match r {
+        Err(Error::TaskPanicked { message, .. }) => assert!(message.contains("closure bug")),
+        other => panic!("expected TaskPanicked, got {other:?}"),
+    }
+    still_works(&rt);
+}
+
+#[test]
+fn a_panicking_progress_callback_is_an_error_not_a_crash() {
+    let rt = Runtime::builder()
+        .threads(2)
+        .on_progress(|done, _| {
+            if done == 1 {
+                panic!("progress bug")
+            }
+        })
+        .build()
+        .unwrap();
+    let x = arr(&[8, 8], [2, 2]);
+    match (&x * 2.0).sum().compute(&rt) {
+        Err(Error::TaskPanicked { op, message }) => {
+            assert!(message.contains("progress bug"), "{message}");
+            assert!(op.contains("on_progress"), "{op}");
+        }
+        other => panic!("expected TaskPanicked, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_result_that_cannot_be_allocated_is_refused_before_running() {
+    let rt = rt();
+    // Overflows usize, and 1 PiB (beyond any address space here).
+    for shape in [vec![1usize << 40, 1 << 40], vec![1 << 47]] {
+        let x = ChunkedArray::<f64>::zeros(&shape, 1usize << 30).unwrap();
+        match x.compute(&rt) {
+            Err(Error::ResultTooLarge { shape: s, bytes }) => {
+                assert_eq!(s, shape);
+                assert!(bytes >= 1 << 50, "{bytes}");
+            }
+            other => panic!("expected ResultTooLarge, got {:?}", other.map(|a| a.len())),
+        }
+    }
+    still_works(&rt);
+}
+
+#[test]
+fn absurd_thread_counts_are_refused_at_once() {
+    let t = std::time::Instant::now();
+    let r = Runtime::builder().threads(100_000).build();
+    assert!(
+        matches!(&r, Err(Error::InvalidArgument { detail, .. }) if detail.contains("1024")),
+        "{r:?}"
+    );
+    assert!(t.elapsed().as_secs() < 1);
+}

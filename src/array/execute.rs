@@ -49,7 +49,10 @@ fn run_optimized(
         &opt.into_iter()
             .zip(roots)
             .map(|(node, (_, direct))| Root {
-                order: if group_major {
+                // Passes of staged rechunks, and rechunks whose groups fit, run group by group
+                // so each source block is read once.
+                order: if group_major || crate::graph::lower::direct_rechunk(&node, rt.memory_limit)
+                {
                     crate::graph::lower::group_order(&node)
                 } else {
                     None
@@ -207,10 +210,36 @@ fn refuse_own_source(root: &NodeRef, writer: &dyn BlockWriter) -> Result<()> {
 
 /// A zeroed result array for the tasks to write into. `from_elem` of zero is a calloc: pages
 /// are faulted in by the tasks that write them, in parallel, instead of by one thread up front.
-fn new_result<T: Element>(shape: &[usize]) -> ArrayD<T> {
+///
+/// # Errors
+/// [`crate::Error::ResultTooLarge`] when the result cannot be allocated: its size overflows,
+/// or the allocator refuses it (checked with a fallible reservation first, because a failed
+/// infallible allocation aborts the process).
+fn new_result<T: Element>(shape: &[usize]) -> Result<ArrayD<T>> {
+    let too_large = || crate::Error::ResultTooLarge {
+        shape: shape.to_vec(),
+        bytes: shape
+            .iter()
+            .fold(std::mem::size_of::<T>() as u128, |acc, &s| {
+                acc.saturating_mul(s as u128)
+            }),
+    };
+    let len = shape
+        .iter()
+        .try_fold(1usize, |acc, &s| acc.checked_mul(s))
+        .filter(|&n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(too_large)?;
+    // Probe: an untouched reservation costs no pages; freed at once, the calloc below then
+    // gets the same room.
+    Vec::<T>::new()
+        .try_reserve_exact(len)
+        .map_err(|_| too_large())?;
     let mut out = ArrayD::<T>::from_elem(IxDyn(shape), T::default());
     advise_huge_pages(&mut out);
-    out
+    Ok(out)
 }
 
 /// Asks the kernel to back a large, not yet touched result with huge pages: the tasks that
@@ -328,10 +357,11 @@ impl<T: Element> ChunkedArray<T> {
     /// second full-size copy).
     ///
     /// # Errors
-    /// [`crate::Error::TaskTooLarge`] before anything runs if one task cannot fit the memory
-    /// limit; any error of a task (I/O, a user closure, a deferred shape error).
+    /// [`crate::Error::ResultTooLarge`] before anything runs if the result cannot be
+    /// allocated; [`crate::Error::TaskTooLarge`] before anything runs if one task cannot fit
+    /// the memory limit; any error of a task (I/O, a user closure, a deferred shape error).
     pub fn compute(&self, rt: &Runtime) -> Result<ArrayD<T>> {
-        let mut out = new_result::<T>(self.shape());
+        let mut out = new_result::<T>(self.shape())?;
         {
             // Nobody sees the blocks of a result in memory: run in memory order where free.
             let node = memory_order(&self.node, rt.memory_limit);
@@ -428,7 +458,10 @@ pub fn compute_all<T: Element>(
     rt: &Runtime,
     arrays: &[&ChunkedArray<T>],
 ) -> Result<Vec<ArrayD<T>>> {
-    let mut outs: Vec<ArrayD<T>> = arrays.iter().map(|a| new_result::<T>(a.shape())).collect();
+    let mut outs: Vec<ArrayD<T>> = arrays
+        .iter()
+        .map(|a| new_result::<T>(a.shape()))
+        .collect::<Result<_>>()?;
     {
         let nodes: Vec<NodeRef> = arrays
             .iter()

@@ -19,5 +19,7 @@ pub(crate) mod task;
 
 pub use memsize::parse_memory_size;
 pub use report::{RunReport, TaskEvent};
-pub use runtime::{DEFAULT_MEMORY_LIMIT, IntoMemorySize, ProgressFn, Runtime, RuntimeBuilder};
+pub use runtime::{
+    DEFAULT_MEMORY_LIMIT, IntoMemorySize, MAX_THREADS, ProgressFn, Runtime, RuntimeBuilder,
+};
 pub(crate) use scheduler::{OutputSink, run_plan};

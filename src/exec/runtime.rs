@@ -3,6 +3,9 @@ use super::report::RunReport;
 use crate::error::{Error, Result};
 use std::sync::Mutex;
 
+/// The most worker threads a runtime may have.
+pub const MAX_THREADS: usize = 1024;
+
 /// The default memory limit: 2 GiB.
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 
@@ -65,7 +68,7 @@ impl IntoMemorySize for String {
 }
 
 impl RuntimeBuilder {
-    /// Worker threads (default: the number of CPUs).
+    /// Worker threads (default: the number of CPUs; at most [`MAX_THREADS`]).
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n);
         self
@@ -108,7 +111,7 @@ impl RuntimeBuilder {
     ///
     /// # Errors
     /// [`Error::ParseMemory`] for an unparsable limit, [`Error::InvalidArgument`] for zero
-    /// threads or a zero limit, [`Error::ThreadPool`] if the pool cannot start.
+    /// threads or more than [`MAX_THREADS`], or a zero limit, [`Error::ThreadPool`] if the pool cannot start.
     pub fn build(self) -> Result<Runtime> {
         let memory_limit = match self.memory_limit {
             None => DEFAULT_MEMORY_LIMIT,
@@ -123,13 +126,13 @@ impl RuntimeBuilder {
         }
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
-                .map(|n| n.get())
+                .map(|n| n.get().min(MAX_THREADS))
                 .unwrap_or(1)
         });
-        if threads == 0 {
+        if threads == 0 || threads > MAX_THREADS {
             return Err(Error::InvalidArgument {
                 op: "Runtime",
-                detail: "threads must be >= 1".into(),
+                detail: format!("threads must be between 1 and {MAX_THREADS}, not {threads}"),
             });
         }
         let pool = rayon::ThreadPoolBuilder::new()

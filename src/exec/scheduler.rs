@@ -266,8 +266,16 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
         if let Some(p) = &sh.progress {
             let (done, total) = (st.finished, sh.plan.tasks.len());
             drop(guard);
-            p(done, total);
+            let r = catch_unwind(AssertUnwindSafe(|| p(done, total)));
             guard = sh.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(panic) = r
+                && guard.error.is_none()
+            {
+                guard.error = Some(Error::TaskPanicked {
+                    op: "on_progress callback".into(),
+                    message: panic_message(panic),
+                });
+            }
         }
         let st = &mut *guard;
         // Wake idle workers if more work became admissible.
@@ -305,14 +313,9 @@ fn run_task(
     let value = match result {
         Ok(r) => r?,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
             return Err(Error::TaskPanicked {
                 op: task.label.to_string(),
-                message,
+                message: panic_message(panic),
             });
         }
     };
@@ -322,12 +325,28 @@ fn run_task(
         value.as_ref().map_or(0, |v| v.bytes())
     };
     if let (Some((root, k)), Some(v)) = (task.output, value.as_ref()) {
-        sh.sinks[root].accept(k, v)?;
+        // The sink may run user code (a `for_each_block` closure): a panic there is the
+        // run's error, not the caller's crash.
+        catch_unwind(AssertUnwindSafe(|| sh.sinks[root].accept(k, v))).map_err(|panic| {
+            Error::TaskPanicked {
+                op: format!("{} (output consumer)", task.label),
+                message: panic_message(panic),
+            }
+        })??;
         if !has_consumers {
             return Ok((None, written));
         }
     }
     Ok((value, written))
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
@@ -346,5 +365,153 @@ fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
             op: "scheduler".into(),
             message: "internal: no task is ready but the plan is unfinished (cycle?)".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Synthetic plans with fake kernels and declared bytes pin the scheduler's behaviour:
+    //! admission order, release by refcount, the plan-time check and the stall error.
+    use super::*;
+    use crate::exec::task::{Kernel, Task};
+
+    /// Records its task number and produces a partial of its declared bytes.
+    struct Fake {
+        id: TaskId,
+        bytes: usize,
+        log: Arc<Mutex<Vec<TaskId>>>,
+        panics: bool,
+    }
+
+    impl Kernel for Fake {
+        fn run(&self, _ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
+            assert!(!self.panics, "fake kernel bug");
+            self.log.lock().unwrap().push(self.id);
+            Ok(Some(Value::Partial(Box::new(()), self.bytes)))
+        }
+    }
+
+    /// A plan of `(deps, out_bytes)` tasks and the log of the order they ran in.
+    fn plan(
+        spec: &[(&[TaskId], usize)],
+        panics: Option<TaskId>,
+    ) -> (Plan, Arc<Mutex<Vec<TaskId>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let tasks = spec
+            .iter()
+            .enumerate()
+            .map(|(i, (deps, bytes))| Task {
+                deps: deps.to_vec(),
+                kernel: Arc::new(Fake {
+                    id: i as TaskId,
+                    bytes: *bytes,
+                    log: log.clone(),
+                    panics: panics == Some(i as TaskId),
+                }),
+                out_bytes: *bytes,
+                scratch_bytes: 0,
+                label: format!("t{i}").into(),
+                block_shape: vec![*bytes],
+                block_bytes: *bytes,
+                output: None,
+                serial_io: false,
+                in_place: false,
+            })
+            .collect();
+        (Plan { tasks }, log)
+    }
+
+    fn rt(threads: usize, limit: usize) -> Runtime {
+        Runtime::builder()
+            .threads(threads)
+            .memory_limit(limit)
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn one_thread_admits_in_priority_order() {
+        // Two independent chains given interleaved numbers: ready tasks run lowest first.
+        let (p, log) = plan(
+            &[(&[], 10), (&[], 10), (&[0], 10), (&[1], 10), (&[2, 3], 0)],
+            None,
+        );
+        let r = run_plan(&rt(1, 1000), &p, &[]).expect("runs");
+        assert_eq!(*log.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(r.tasks, 5);
+        assert_eq!(r.peak_tracked_bytes, p.projected_peak());
+    }
+
+    #[test]
+    fn blocks_are_released_when_their_last_consumer_finishes() {
+        // t0 (40 B) is read by t1 and t3; t2 (40 B) by t3. After t3 nothing is held, so t4
+        // and t5 (each 60 B, consumed by t6) fit a 130 B limit only if t0 and t2 were freed.
+        let (p, log) = plan(
+            &[
+                (&[], 40),
+                (&[0], 10),
+                (&[], 40),
+                (&[0, 1, 2], 0),
+                (&[], 60),
+                (&[], 60),
+                (&[4, 5], 0),
+            ],
+            None,
+        );
+        let limit = 130;
+        let r = run_plan(&rt(1, limit), &p, &[]).expect("runs");
+        assert_eq!(log.lock().unwrap().len(), 7);
+        assert!(r.peak_tracked_bytes <= limit);
+        assert_eq!(r.peak_tracked_bytes, 120);
+        // Two threads: same bound, same tasks.
+        let r = run_plan(&rt(2, limit), &p, &[]).expect("runs");
+        assert!(r.peak_tracked_bytes <= limit, "{r}");
+    }
+
+    #[test]
+    fn a_task_that_cannot_fit_is_refused_before_anything_runs() {
+        let (p, log) = plan(&[(&[], 10), (&[], 60), (&[0, 1], 50)], None);
+        match run_plan(&rt(2, 100), &p, &[]) {
+            Err(Error::TaskTooLarge {
+                op, needed, limit, ..
+            }) => {
+                assert_eq!((op.as_str(), needed, limit), ("t2", 120, 100));
+            }
+            other => panic!("expected TaskTooLarge, got {:?}", other.map(|r| r.tasks)),
+        }
+        assert!(log.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn held_blocks_that_leave_no_room_stall_with_a_clear_error() {
+        // Every task fits on its own, but t0 and t1 are held for t3 and t2 when t2 needs room.
+        let (p, _) = plan(&[(&[], 50), (&[], 50), (&[1], 50), (&[0, 2], 0)], None);
+        match run_plan(&rt(1, 100), &p, &[]) {
+            Err(Error::MemoryExhausted {
+                limit,
+                held,
+                blocks,
+                op,
+                needed,
+            }) => {
+                assert_eq!(
+                    (limit, held, blocks, op.as_str(), needed),
+                    (100, 100, 2, "t2", 50)
+                );
+            }
+            other => panic!("expected MemoryExhausted, got {:?}", other.map(|r| r.tasks)),
+        }
+    }
+
+    #[test]
+    fn a_panicking_kernel_fails_the_run() {
+        let (p, _) = plan(&[(&[], 10), (&[0], 10), (&[1], 0)], Some(1));
+        match run_plan(&rt(2, 100), &p, &[]) {
+            Err(Error::TaskPanicked { op, message }) => {
+                assert_eq!(op, "t1");
+                assert!(message.contains("fake kernel bug"), "{message}");
+            }
+            other => panic!("expected TaskPanicked, got {:?}", other.map(|r| r.tasks)),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Printing plans: `explain()` text and Graphviz DOT.
 
-use super::lower::{Root, gather_task_bytes, lower, rechunk_stages};
+use super::lower::{Root, direct_rechunk, gather_task_bytes, group_order, lower, rechunk_stages};
 use super::node::{NodeRef, Op};
 use super::optimize::optimize;
 use crate::exec::report::human_bytes;
@@ -81,7 +81,11 @@ pub(crate) fn explain(roots: &[NodeRef], limit: usize) -> String {
             .map(|n| Root {
                 node: n.clone(),
                 direct: true,
-                order: None,
+                order: if direct_rechunk(n, limit) {
+                    group_order(n)
+                } else {
+                    None
+                },
             })
             .collect::<Vec<_>>(),
         limit,
