@@ -1,5 +1,5 @@
-//! The climate workloads of `WORKLOADS.md` on the peer benchmark data (written by
-//! `../shared/bench/make_data.py`), one per run, printing one JSON line:
+//! The climate workloads of `benches/workloads/README.md` on the peer benchmark data (written
+//! by `benches/workloads/make_data.py`), one per run, printing one JSON line:
 //!
 //! ```text
 //! cargo run --release --example workloads -- W2 --data /tmp/peerdata [--memory-limit 256MiB]

@@ -25,7 +25,34 @@
 //! `chunks` (pure geometry) ← `graph` (lazy plan, optimizer, lowering) ← `ops` (block kernels)
 //! ← `exec` (scheduling within the memory limit); `io` depends only on geometry and element
 //! types.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | needs | gives |
+//! |---|---|---|---|
+//! | `zarr` | yes | nothing (pure Rust codecs) | `ChunkedArray::open_zarr`, `to_zarr`, `io::zarr` |
+//! | `hdf5` | no | the system libhdf5 (`libhdf5-dev`, `pkg-config`) | `ChunkedArray::open_hdf5`, `to_hdf5`, `io::hdf5` (HDF5 and NetCDF4) |
+//! | `cli` | yes | `zarr` | the `chunkwise` command-line tool |
+//!
+//! Items that need a feature say so in their documentation (and carry a badge on docs.rs).
+//!
+//! ## ndarray
+//! Blocks and results are [`ndarray`] arrays. The matching version is re-exported as
+//! [`chunkwise::ndarray`](ndarray), so programs need not pin their own:
+//!
+//! ```
+//! use chunkwise::ndarray::ArrayD;
+//! use chunkwise::prelude::*;
+//!
+//! let rt = Runtime::builder().threads(1).build()?;
+//! let x: ArrayD<f64> = ChunkedArray::<f64>::ones(&[4, 4], [2, 2])?.compute(&rt)?;
+//! assert_eq!(x.sum(), 16.0);
+//! # Ok::<(), chunkwise::Error>(())
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
+
+pub use ndarray;
 
 mod array;
 pub mod chunks;

@@ -388,3 +388,42 @@ scan_family!(
     /// Cumulative sum along `axis`, treating NaN as zero.
     nancumsum, NanSum;
 );
+
+/// xarray's `count`: the number of values that are not NaN.
+impl<T: Numeric> ChunkedArray<T> {
+    /// Number of values that are not NaN over all axes (xarray's `count`); for integer arrays
+    /// every element counts. A 0-d `i64` result.
+    ///
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let rt = Runtime::builder().threads(1).build()?;
+    /// let x = ndarray::array![[1.0, f64::NAN], [3.0, 4.0]].into_dyn();
+    /// let n = ChunkedArray::from_ndarray(x, [1, 2])?.count().compute_scalar(&rt)?;
+    /// assert_eq!(n, 3);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn count(&self) -> ChunkedArray<i64> {
+        self.is_nan().not().count_nonzero()
+    }
+
+    /// Number of values that are not NaN along one axis (xarray's `count(dim)`).
+    ///
+    /// # Errors
+    /// [`Error::Axis`] for an axis out of range.
+    pub fn count_axis(&self, axis: usize) -> Result<ChunkedArray<i64>> {
+        self.is_nan().not().count_nonzero_axis(axis)
+    }
+
+    /// Number of values that are not NaN over several axes; `opts` is `keepdims` (a `bool`) or
+    /// a [`ReduceOpts`].
+    ///
+    /// # Errors
+    /// [`Error::Axis`] for an axis out of range or repeated.
+    pub fn count_axes(
+        &self,
+        axes: &[usize],
+        opts: impl Into<ReduceOpts>,
+    ) -> Result<ChunkedArray<i64>> {
+        self.is_nan().not().count_nonzero_axes(axes, opts)
+    }
+}

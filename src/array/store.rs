@@ -87,6 +87,7 @@ impl<T: Element> ChunkedArray<T> {
 }
 
 #[cfg(feature = "zarr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zarr")))]
 impl<T: Element> ChunkedArray<T> {
     /// Opens array `array` of the Zarr (v2 or v3) store at `store`, lazily: only metadata is
     /// read now. Chunked like the store; CF-decoded to `T` when `T` is a float type and the
@@ -194,9 +195,10 @@ impl<T: Element> ChunkedArray<T> {
 }
 
 #[cfg(feature = "hdf5")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hdf5")))]
 impl<T: Element> ChunkedArray<T> {
     /// Opens dataset `dataset` (`/group/var` or `var`) of the HDF5 or NetCDF4 file `file`,
-    /// lazily. Chunked like the dataset (or `auto` for contiguous ones); CF-decoded to `T`
+    /// lazily (needs the cargo feature `hdf5`, which links the system libhdf5). Chunked like the dataset (or `auto` for contiguous ones); CF-decoded to `T`
     /// when `T` is a float type and the variable has CF attributes.
     ///
     /// # Errors

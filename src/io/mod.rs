@@ -13,9 +13,11 @@ pub mod cf;
 pub mod generate;
 pub mod guard;
 #[cfg(feature = "hdf5")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hdf5")))]
 pub mod hdf5;
 pub mod memory;
 #[cfg(feature = "zarr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zarr")))]
 pub mod zarr;
 
 /// How reads of a source may run concurrently.

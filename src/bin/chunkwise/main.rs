@@ -1,4 +1,4 @@
-//! `chunkwise`: the command-line tool. See `chunkwise --help` and `CLI.md`.
+//! `chunkwise`: the command-line tool. See `chunkwise --help` and the README's "Command line" section.
 //!
 //! Exit codes: 0 success, 1 runtime error, 2 usage error (clap's own, and ours such as an
 //! axis out of range or a chunk shape of the wrong length). Errors print as one line plus
