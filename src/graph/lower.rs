@@ -5,7 +5,7 @@
 //! sources produce no tasks: kernels read views of them in place.
 
 use super::blockfn::BlockFnKernel;
-use super::expr::ExprNode;
+use crate::ops::expr::ExprNode;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::exec::task::{Kernel, Plan, Task, TaskId};

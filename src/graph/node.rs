@@ -1,5 +1,5 @@
 use super::blockfn::BlockFn;
-use super::expr::Expr;
+use crate::ops::expr::Expr;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::element::DType;
 use crate::io::BlockSource;

@@ -5,7 +5,7 @@
 
 use crate::dispatch;
 use crate::element::{AnySlice, AnySliceMut, AnyVec, AnyView, AnyViewMut, DType, Element};
-use crate::graph::expr::{Expr, ExprNode, TileFn};
+use super::expr::{Expr, ExprNode, TileFn};
 use ndarray::{ArrayView1, ArrayViewMut1, Axis};
 use std::collections::HashMap;
 use std::sync::Arc;
