@@ -22,9 +22,22 @@
 //! ```
 //!
 //! ## Layers
-//! `chunks` (pure geometry) ← `graph` (lazy plan, optimizer, lowering) ← `ops` (block kernels)
-//! ← `exec` (scheduling within the memory limit); `io` depends only on geometry and element
-//! types.
+//! Modules depend one way, bottom up; each may import only those below it:
+//!
+//! ```text
+//! array    the user's handle (ChunkedArray): builds graph nodes, runs them
+//!   ↓
+//! graph    lazy plan, optimizer, lowering of nodes to exec tasks
+//!   ↓
+//! ops      block kernels (reads, fused elementwise expressions, reductions, scans),
+//!   ↓      rechunk planning
+//! exec     a generic task runner: pool, scheduler, memory limit; knows no arrays or plans
+//! io       block sources and sinks (memory, Zarr, HDF5): geometry and element types only
+//!   ↓      (exec and io do not import each other)
+//! chunks   pure geometry  →  error  →  element (sealed element types, DType)
+//! ```
+//!
+//! `tests/layering.rs` holds the table of allowed imports and fails on any import against it.
 //!
 //! ## Cargo features
 //!

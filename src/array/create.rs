@@ -4,11 +4,11 @@ use super::ChunkedArray;
 use crate::chunks::{ChunkSpec, Region};
 use crate::element::{Element, Float, Numeric};
 use crate::error::{Error, Result};
-use crate::graph::expr::{ExprNode, Fill};
 use crate::graph::{Node, Op};
 use crate::io::BlockSource;
 use crate::io::generate::{FnSource, fill_region, normal01, uniform01};
 use crate::io::memory::MemorySource;
+use crate::ops::expr::{ExprNode, Fill};
 use ndarray::{Array, ArrayD, Dimension, IxDyn};
 use std::sync::Arc;
 

@@ -6,10 +6,10 @@ use super::ChunkedArray;
 use crate::chunks::{AxisChunks, ChunkGrid, broadcast_shapes, unify_axis};
 use crate::element::{CastFrom, Element, Float, Numeric};
 use crate::error::Result;
-use crate::graph::arith::{ArithOp, scalar_step};
-use crate::graph::expr::{Expr, ExprNode, TileFn, map1, map2, map3};
 use crate::graph::optimize::input_grid_for;
 use crate::graph::{Node, NodeRef, Op};
+use crate::ops::arith::{ArithOp, scalar_step};
+use crate::ops::expr::{Expr, ExprNode, TileFn, map1, map2, map3};
 use std::ops::{Add, Div, Mul, Neg, Rem, Sub};
 use std::sync::Arc;
 

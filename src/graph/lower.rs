@@ -5,11 +5,11 @@
 //! sources produce no tasks: kernels read views of them in place.
 
 use super::blockfn::BlockFnKernel;
-use super::expr::ExprNode;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::exec::task::{Kernel, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
+use crate::ops::expr::ExprNode;
 use crate::ops::fused::Program;
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
 use crate::ops::rechunk_plan::{RechunkPlan, Strategy, plan_rechunk};

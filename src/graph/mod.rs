@@ -6,10 +6,8 @@
 //! At `compute` the DAG reachable from the requested outputs is optimized
 //! ([`optimize::optimize`]), then lowered to tasks ([`lower`]).
 
-pub(crate) mod arith;
 pub(crate) mod blockfn;
 pub(crate) mod explain;
-pub(crate) mod expr;
 pub(crate) mod layout;
 pub(crate) mod lower;
 pub(crate) mod node;

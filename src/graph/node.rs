@@ -1,8 +1,8 @@
 use super::blockfn::BlockFn;
-use super::expr::Expr;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::element::DType;
 use crate::io::BlockSource;
+use crate::ops::expr::Expr;
 use crate::ops::reduce::Reducer;
 use crate::ops::scan::ScanOp;
 use std::sync::Arc;

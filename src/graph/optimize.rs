@@ -14,10 +14,10 @@
 //! Rechunks whose single-pass gathers would not fit the memory limit are staged at run time
 //! ([`super::stage`]), not here: the plan depends on the limit.
 
-use super::expr::{Expr, ExprNode};
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use super::slice::{SliceFn, SliceSpec, SlicedSource};
 use crate::chunks::{AxisChunks, ChunkGrid};
+use crate::ops::expr::{Expr, ExprNode};
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -3,9 +3,9 @@
 //! input once and writes the output once, with no intermediate block arrays — only a few
 //! cache-resident registers per task.
 
+use super::expr::{Expr, ExprNode, TileFn};
 use crate::dispatch;
 use crate::element::{AnySlice, AnySliceMut, AnyVec, AnyView, AnyViewMut, DType, Element};
-use crate::graph::expr::{Expr, ExprNode, TileFn};
 use ndarray::{ArrayView1, ArrayViewMut1, Axis};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Block kernels and the pure planners behind them: fused elementwise evaluation, tree
 //! reductions, rechunk planning and assembly.
 
+pub(crate) mod arith;
+pub(crate) mod expr;
 pub(crate) mod fused;
 pub(crate) mod kernels;
 pub mod rechunk_plan;

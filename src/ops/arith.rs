@@ -177,7 +177,7 @@ mod tests {
         let g = scalar_step(ArithOp::Add, 1.0f32);
         assert!(g.then(scalar_step(ArithOp::Add, 1.0f64).as_ref()).is_none());
         assert!(
-            g.then(crate::graph::expr::map1("neg", |x: f32| -x).as_ref())
+            g.then(crate::ops::expr::map1("neg", |x: f32| -x).as_ref())
                 .is_none()
         );
     }
