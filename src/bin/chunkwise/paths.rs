@@ -109,8 +109,13 @@ pub fn parse_input(s: &str) -> Result<Location> {
         return Err(UsageError("an empty path was given".into()).into());
     }
     let (file, inner) = split(s);
-    if !file.exists() {
-        bail!("{}: no such file or directory", file.display());
+    match std::fs::metadata(&file) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{}: no such file or directory", file.display());
+        }
+        // Permission denied (on the path or a directory above it) says so.
+        Err(e) => bail!("{}: cannot be read: {e}", file.display()),
     }
     if is_hdf5(&file) {
         let Some(dataset) = inner.filter(|d| !d.trim_matches('/').is_empty()) else {
