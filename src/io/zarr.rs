@@ -124,7 +124,9 @@ pub struct ZarrInfo {
 /// A Zarr array in a filesystem store, read lazily region by region.
 ///
 /// Opening reads only the metadata. [`BlockSource::read`] reads any region (aligned to the
-/// chunks or not); missing chunks read as the fill value. Reads are independent and may run
+/// chunks or not); missing chunks read as the fill value. A chunk that cannot be read (its
+/// file truncated or corrupt, a directory, or unreadable) fails the read with
+/// [`Error::BadChunk`], naming the chunk's grid index and its file. Reads are independent and may run
 /// on every worker at once; each decodes its chunks one at a time (zarrs' own codec
 /// concurrency is set to 1, since the executor parallelises across tasks).
 pub struct ZarrSource {
@@ -372,7 +374,9 @@ impl ZarrSource {
     /// Both Zarr v2 and v3 are recognised.
     ///
     /// # Errors
-    /// - [`Error::Io`] (kind `NotFound`) if `store_path` is not a directory;
+    /// - [`Error::Io`] (kind `NotFound`) if `store_path` is not a directory, and with the
+    ///   cause (kind `PermissionDenied`, naming the directory) if the store, a directory above
+    ///   it or the array's directory cannot be read;
     /// - [`Error::Storage`] naming the path if there is no array there, the path is a group
     ///   (the message lists the nodes it holds), the metadata is not valid JSON or not valid
     ///   Zarr metadata, a codec or chunk grid is unknown, or the array was written incompletely
