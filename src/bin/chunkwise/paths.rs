@@ -241,6 +241,58 @@ pub fn probe(loc: &Location) -> Result<Meta> {
     }
 }
 
+/// The coordinate variable of dimension `name` (of length `len`) of the array at `loc`: a 1-D
+/// array of that name and length beside it (same Zarr group or HDF5 group), read whole, with
+/// its attributes (Zarr v2: its fill value as `_FillValue`). `None` when there is none.
+///
+/// # Errors
+/// Reading an array that is there fails.
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
+pub fn coordinate(
+    loc: &Location,
+    name: &str,
+    len: usize,
+) -> Result<Option<(chunkwise::AnyArray, Map<String, Value>)>> {
+    use chunkwise::Region;
+    use chunkwise::io::BlockSource;
+    let beside = |inner: &str| match inner.trim_matches('/').rsplit_once('/') {
+        Some((group, _)) => format!("{group}/{name}"),
+        None => name.to_string(),
+    };
+    let whole = Region(vec![0..len]);
+    match loc {
+        Location::Zarr { store, array } => {
+            if array.trim_matches('/').is_empty() {
+                return Ok(None);
+            }
+            let path = beside(array);
+            let Ok(src) = chunkwise::io::zarr::ZarrSource::open(store, &path) else {
+                return Ok(None);
+            };
+            if src.shape() != [len] {
+                return Ok(None);
+            }
+            let mut attributes = src.cf_attributes();
+            attributes.remove("_ARRAY_DIMENSIONS");
+            Ok(Some((src.read(&whole)?, attributes)))
+        }
+        #[cfg(feature = "hdf5")]
+        Location::Hdf5 { file, dataset } => {
+            let path = beside(dataset);
+            let Ok(src) = chunkwise::io::hdf5::Hdf5Source::open(file, &path) else {
+                return Ok(None);
+            };
+            if src.shape() != [len] {
+                return Ok(None);
+            }
+            let attributes = src.attributes().clone();
+            Ok(Some((src.read(&whole)?, attributes)))
+        }
+        #[cfg(not(feature = "hdf5"))]
+        Location::Hdf5 { .. } => Ok(None),
+    }
+}
+
 /// The context added to Zarr open errors: how to name an array in a store.
 fn zarr_hint(store: &Path, array: &str) -> String {
     if array.trim_matches('/').is_empty() {

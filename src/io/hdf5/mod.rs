@@ -7,7 +7,9 @@
 //!   decode at once; every other read is a hyperslab read by the library.
 //! - [`Hdf5Info`] describes a dataset: shape, type, chunks, filters, fill value, attributes as
 //!   JSON (for CF decoding by the array layer) and NetCDF4 dimension names.
-//! - [`Hdf5Writer`] creates a dataset and writes blocks into it. Until
+//! - [`Hdf5Writer`] creates a dataset and writes blocks into it, with its attributes and
+//!   NetCDF4 dimensions (dimension scales, see [`netcdf`]) when asked, so xarray reads the
+//!   file as NetCDF4 with the right dimension names. Until
 //!   [`crate::io::BlockWriter::commit`] the dataset carries the attribute
 //!   `chunkwise_incomplete = 1`, and [`Hdf5Source::open`] refuses such datasets, so an
 //!   interrupted write never looks complete.
@@ -20,11 +22,13 @@ use crate::error::{Error, StoreErrorKind};
 use std::path::Path;
 
 mod meta;
+pub mod netcdf;
 mod raw;
 mod source;
 mod writer;
 
 pub use meta::Hdf5Info;
+pub use netcdf::Hdf5Dimension;
 pub use source::Hdf5Source;
 pub use writer::{Hdf5WriteOptions, Hdf5Writer};
 
