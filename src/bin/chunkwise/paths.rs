@@ -259,6 +259,7 @@ pub fn coordinate(
         Some((group, _)) => format!("{group}/{name}"),
         None => name.to_string(),
     };
+    #[allow(clippy::single_range_in_vec_init)] // one axis: the range `0..len`
     let whole = Region(vec![0..len]);
     match loc {
         Location::Zarr { store, array } => {
