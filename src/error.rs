@@ -215,6 +215,21 @@ pub enum Error {
         /// The bytes it needs (beyond `usize` when the shape overflows).
         bytes: u128,
     },
+    /// A stored chunk that cannot be read or decoded: its file is truncated, corrupt, a
+    /// directory, or unreadable. Names the chunk's grid index and its file.
+    #[error("{op} {path}: chunk {chunk:?} (file {file}): {detail}")]
+    BadChunk {
+        /// The operation.
+        op: &'static str,
+        /// The store and array path.
+        path: String,
+        /// The chunk's index in the chunk grid (for a sharded array, the shard's).
+        chunk: Vec<u64>,
+        /// The file that holds the chunk.
+        file: PathBuf,
+        /// What was wrong with it.
+        detail: String,
+    },
     /// A panic inside a task, caught so the run fails cleanly. It indicates a bug in chunkwise
     /// or in a user closure.
     #[error("a task of {op} panicked: {message}")]
@@ -257,6 +272,25 @@ pub enum StoreErrorKind {
     /// The array was left incomplete by a write that never committed.
     #[error("the array is incomplete: a write to it was interrupted before it committed")]
     Incomplete,
+    /// The file is of a format chunkwise recognises but cannot read (yet), such as NetCDF3.
+    #[error("{format} file, which chunkwise cannot read yet; {hint}")]
+    UnsupportedFormat {
+        /// The format found, with its article (`"a NetCDF3 classic (CDF-1)"`, ...).
+        format: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// The data passes through an HDF5 filter (a compressor) that this libhdf5 does not have:
+    /// its plugin is not installed or not on `HDF5_PLUGIN_PATH`.
+    #[error(
+        "the data is encoded with the HDF5 filter {filter}, which this libhdf5 does not have; \
+         install its plugin (for example from the hdf5plugin package) and point \
+         HDF5_PLUGIN_PATH at the plugin directory"
+    )]
+    FilterUnavailable {
+        /// The filter's name and id (`"LZF (id 32000)"`).
+        filter: String,
+    },
     /// The array already exists and overwriting was not asked for.
     #[error("an array already exists at this path; pass overwrite to replace it")]
     AlreadyExists,

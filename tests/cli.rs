@@ -480,6 +480,125 @@ fn bad_paths_exit_1() {
     );
 }
 
+/// Broken chunks through `stats`: the message names the array, the chunk's grid index and
+/// its file, and says truncated / a directory, never a bare "failed to fill whole buffer".
+#[test]
+fn broken_chunks_are_named_by_stats() {
+    let d = tmp();
+    let store = p(d.path(), "s.zarr");
+    let arr = format!("{store}:/a");
+    ok(&[
+        "convert",
+        "--chunks",
+        "2,3,5",
+        "--compression-level",
+        "0",
+        "tests/data/xarray/packed.zarr3:/t2m",
+        &arr,
+    ]);
+    let chunk = d.path().join("s.zarr/a/c/1/1/0");
+    let bytes = std::fs::read(&chunk).unwrap();
+    std::fs::write(&chunk, &bytes[..bytes.len() / 3]).unwrap();
+    let o = fails(&["stats", &arr], 1, "chunk [1, 1, 0]");
+    assert!(
+        o.stderr.contains(&chunk.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("truncated"), "{}", o.stderr);
+    std::fs::remove_file(&chunk).unwrap();
+    std::fs::create_dir(&chunk).unwrap();
+    let o = fails(&["stats", &arr], 1, "is a directory");
+    assert!(o.stderr.contains("chunk [1, 1, 0]"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&chunk.display().to_string()),
+        "{}",
+        o.stderr
+    );
+}
+
+/// Runs the binary as the unprivileged user `nobody` when the tests run as root (root reads
+/// regardless of permissions), through `setpriv`; `None`, printing why, when that is
+/// impossible. As any other user it runs the binary directly.
+fn chunkwise_unprivileged(args: &[&str]) -> Option<Out> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some(chunkwise(args));
+    }
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file());
+    let Some(setpriv) = setpriv else {
+        println!(
+            "skipped: running as root (which reads regardless of permissions) without setpriv"
+        );
+        return None;
+    };
+    let out = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_chunkwise"))
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("run the chunkwise binary through setpriv");
+    Some(Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Unreadable stores, array directories and parent directories: "permission denied" and the
+/// path, not "no Zarr array here" or "no such file".
+#[test]
+fn unreadable_paths_say_permission_denied() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let d = tmp();
+    mode(d.path(), 0o755);
+    let store = p(d.path(), "s.zarr");
+    ok(&[
+        "convert",
+        "tests/data/xarray/packed.zarr3:/t2m",
+        &format!("{store}:/a"),
+    ]);
+    std::fs::create_dir(d.path().join("locked")).unwrap();
+    std::fs::copy(
+        "tests/data/xarray/packed.zarr3/zarr.json",
+        d.path().join("locked/zarr.json"),
+    )
+    .unwrap();
+    let mut cases = vec![
+        (format!("{store}:/a"), d.path().join("s.zarr/a")),
+        (p(d.path(), "locked/x.zarr"), d.path().join("locked")),
+    ];
+    if cfg!(feature = "hdf5") {
+        std::fs::copy("tests/data/xarray/packed.nc", d.path().join("locked/p.nc")).unwrap();
+        cases.push((p(d.path(), "locked/p.nc:/t2m"), d.path().join("locked")));
+    }
+    mode(&d.path().join("s.zarr/a"), 0o000);
+    mode(&d.path().join("locked"), 0o000);
+    for (arg, _) in &cases {
+        let Some(o) = chunkwise_unprivileged(&["stats", arg]) else {
+            break;
+        };
+        assert_eq!(o.code, 1, "{arg}: {}", o.stderr);
+        let text = o.stderr.to_lowercase();
+        assert!(text.contains("permission denied"), "{arg}: {}", o.stderr);
+        assert!(!text.contains("no zarr array"), "{arg}: {}", o.stderr);
+        assert!(!text.contains("no such file"), "{arg}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(arg.split(":/").next().unwrap()),
+            "{arg}: {}",
+            o.stderr
+        );
+    }
+    mode(&d.path().join("s.zarr/a"), 0o755);
+    mode(&d.path().join("locked"), 0o755);
+}
+
 #[test]
 fn bad_options_exit_2() {
     fails(
@@ -817,6 +936,159 @@ mod hdf5 {
         let z2 = p(d.path(), "s2.zarr");
         ok(&["rechunk", "--chunks", "60,10,144", &h2, &z2]);
         same_stats(&z2, &stats(&z2), &stats("data/sample.zarr:/t2m"));
+    }
+
+    /// `convert` Zarr -> NetCDF4 keeps each variable's attributes (packed integers stay
+    /// meaningful) and its dimension names: the file read back by chunkwise has xarray's
+    /// recorded statistics, the dimensions of the input, and its CF attributes.
+    #[test]
+    fn convert_zarr_to_netcdf_keeps_attributes_and_dimensions() {
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(ROOT).join("tests/data/xarray/expected.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let d = tmp();
+        for store in ["packed.zarr2", "packed.zarr3"] {
+            let nc = p(d.path(), &format!("{store}.nc"));
+            for var in ["tp", "sst", "t2m", "flag"] {
+                let out = format!("{nc}:/{var}");
+                ok(&[
+                    "convert",
+                    &format!("tests/data/xarray/{store}:/{var}"),
+                    &out,
+                ]);
+                let want = &exp[store][var]["stats"];
+                let got = stats(&out);
+                assert_eq!(got["count"], want["count"], "{out}");
+                for k in ["sum", "min", "max", "mean", "std"] {
+                    let (g, w) = (got[k].as_f64().unwrap(), want[k].as_f64().unwrap());
+                    assert!(close(g, w, 1e-6), "{out} {k}: {g} vs xarray's {w}");
+                }
+                let info = json(&ok(&["info", "--json", &out]));
+                let dims = if var == "flag" {
+                    serde_json::json!(["n"])
+                } else {
+                    serde_json::json!(["time", "lat", "lon"])
+                };
+                assert_eq!(info["dimension_names"], dims, "{out}");
+            }
+            let tp = json(&ok(&["info", "--json", &format!("{nc}:/tp")]));
+            let a = &tp["attributes"];
+            assert_eq!(a["units"], "m");
+            assert_eq!(a["long_name"], "total precipitation");
+            assert_eq!(a["_FillValue"], -32767);
+            assert!(close(
+                a["scale_factor"].as_f64().unwrap(),
+                0.02 / 65000.0,
+                1e-12
+            ));
+            // The fill value is the dataset's own too, as netCDF4 writes it.
+            assert_eq!(tp["fill_value"], -32767);
+            assert_eq!(
+                json(&ok(&["info", "--json", &format!("{nc}:/flag")]))["attributes"]["_Unsigned"],
+                "true"
+            );
+        }
+    }
+
+    /// 1-D arrays of the input named like the dimensions become coordinate variables of the
+    /// output (values and attributes); a dimension without one is netCDF4's dimension without
+    /// a variable.
+    #[test]
+    fn convert_to_netcdf_copies_coordinate_variables() {
+        use chunkwise::io::BlockWriter;
+        use chunkwise::io::zarr::{ZarrWriteOptions, ZarrWriter};
+        use chunkwise::{AnyArray, DType, Region};
+        let d = tmp();
+        let store = d.path().join("c.zarr");
+        let write = |name: &str, shape: &[usize], dims: &[&str], data: AnyArray, attrs: Value| {
+            let w = ZarrWriter::create(
+                &store,
+                name,
+                shape,
+                shape,
+                data.dtype(),
+                ZarrWriteOptions {
+                    dimension_names: Some(dims.iter().map(|s| Some(s.to_string())).collect()),
+                    attributes: attrs.as_object().unwrap().clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let region = Region(shape.iter().map(|&n| 0..n).collect());
+            w.write(&region, &data.view()).unwrap();
+            w.commit().unwrap();
+        };
+        let v =
+            ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[3, 4]), |i| (i[0] * 4 + i[1]) as f64);
+        write(
+            "v",
+            &[3, 4],
+            &["time", "lat"],
+            AnyArray::F64(v),
+            serde_json::json!({"units": "K"}),
+        );
+        let lat =
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[4]), vec![10.0f32, 20.0, 30.0, 40.0])
+                .unwrap();
+        write(
+            "lat",
+            &[4],
+            &["lat"],
+            AnyArray::F32(lat),
+            serde_json::json!({"units": "degrees_north"}),
+        );
+        // A 1-D array named like a dimension but of another length is not its coordinate.
+        let t = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2]), vec![1i32, 2]).unwrap();
+        write(
+            "time",
+            &[2],
+            &["t"],
+            AnyArray::I32(t),
+            serde_json::json!({}),
+        );
+        let nc = p(d.path(), "c.nc");
+        ok(&[
+            "convert",
+            &format!("{}:/v", store.display()),
+            &format!("{nc}:/v"),
+        ]);
+        let info = json(&ok(&["info", "--json", &format!("{nc}:/v")]));
+        assert_eq!(info["dimension_names"], serde_json::json!(["time", "lat"]));
+        let lat = json(&ok(&["info", "--json", &format!("{nc}:/lat")]));
+        assert_eq!(lat["dtype"], DType::F32.numpy_name());
+        assert_eq!(lat["attributes"]["units"], "degrees_north");
+        assert_eq!(lat["dimension_names"], serde_json::json!(["lat"]));
+        let s = stats(&format!("{nc}:/lat"));
+        assert_eq!(
+            (s["min"].as_f64(), s["max"].as_f64()),
+            (Some(10.0), Some(40.0))
+        );
+        assert_eq!(s["sum"].as_f64(), Some(100.0));
+        // `time` is only a dimension: length 3, never written, no attributes.
+        let time = json(&ok(&["info", "--json", &format!("{nc}:/time")]));
+        assert_eq!(time["shape"], serde_json::json!([3]));
+        assert_eq!(time["attributes"], serde_json::json!({}));
+    }
+
+    /// An absent filter plugin and a NetCDF3 file, through `stats`: named, with the path.
+    #[test]
+    fn absent_filters_and_netcdf3_are_named() {
+        let o = fails(
+            &["stats", "tests/data/xarray/empty.h5:/lzf"],
+            1,
+            "LZF (id 32000)",
+        );
+        assert!(o.stderr.contains("empty.h5:/lzf"), "{}", o.stderr);
+        let info = ok(&["info", "tests/data/xarray/empty.h5:/lzf"]).stdout;
+        assert!(info.contains("lzf (filter 32000)"), "{info}");
+        let o = fails(
+            &["stats", "tests/data/xarray/classic.nc:/x"],
+            1,
+            "NetCDF3 classic (CDF-1)",
+        );
+        assert!(o.stderr.contains("classic.nc"), "{}", o.stderr);
     }
 
     #[test]

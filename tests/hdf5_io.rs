@@ -685,3 +685,162 @@ fn writer_rejects_bad_blocks_and_arguments() {
         StoreErrorKind::NotRecognized { format: "HDF5" }
     );
 }
+
+/// Writes an `i16` dataset `name` of `shape` (values 0, 1, ...) with `options`.
+fn write_i16(
+    file: &Path,
+    name: &str,
+    shape: &[usize],
+    options: &Hdf5WriteOptions,
+) -> Result<(), Error> {
+    let w = Hdf5Writer::create(file, name, shape, shape, DType::I16, options)?;
+    let n: usize = shape.iter().product();
+    let data = ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(|i| i as i16).collect()).unwrap();
+    let region = Region(shape.iter().map(|&s| 0..s).collect());
+    w.write(&region, &AnyArray::I16(data).view())?;
+    w.commit()
+}
+
+/// NetCDF4 metadata of written datasets: attributes with netCDF4 types (`_FillValue` of the
+/// variable's own type, and the dataset's fill value to match), dimension scales named after
+/// the dimensions (netCDF4's "dimension without a variable" where no coordinate is given, a
+/// coordinate variable where one is), shared by a second variable of the same dimensions.
+#[test]
+fn writer_writes_netcdf4_attributes_and_dimensions() {
+    use chunkwise::io::hdf5::Hdf5Dimension;
+    use chunkwise::io::hdf5::netcdf::DIM_WITHOUT_VARIABLE;
+    let tmp = TempFile::new("netcdf4");
+    let attrs = serde_json::json!({
+        "units": "m", "scale_factor": 0.5, "add_offset": 10, "_FillValue": -32767,
+        "valid_range": [-100, 100], "flags": [1.5, "NaN"], "_ARRAY_DIMENSIONS": ["y", "x"],
+    });
+    let lat = AnyArray::F32(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1.0f32, 2.0, 3.0]).unwrap());
+    let dims = vec![
+        Hdf5Dimension::new("y").with_coordinate(
+            lat,
+            serde_json::json!({"units": "deg"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+        Hdf5Dimension::new("x"),
+    ];
+    let opts = Hdf5WriteOptions::default()
+        .attributes(attrs.as_object().unwrap().clone())
+        .dimensions(dims.clone());
+    write_i16(&tmp.0, "v", &[3, 4], &opts).unwrap();
+    write_i16(
+        &tmp.0,
+        "w",
+        &[3, 4],
+        &Hdf5WriteOptions::default().dimensions(dims.clone()),
+    )
+    .unwrap();
+
+    let src = Hdf5Source::open(&tmp.0, "v").unwrap();
+    assert_eq!(
+        src.dimension_names(),
+        Some(&["y".to_string(), "x".to_string()][..])
+    );
+    let a = src.attributes();
+    assert_eq!(a["units"], "m");
+    assert_eq!(a["scale_factor"], 0.5);
+    assert_eq!(a["add_offset"], 10);
+    assert_eq!(a["_FillValue"], -32767);
+    assert_eq!(a["valid_range"], serde_json::json!([-100, 100]));
+    assert_eq!(a["flags"][0], 1.5);
+    assert!(!a.contains_key("_ARRAY_DIMENSIONS"));
+    assert_eq!(src.info().fill_value, Some(serde_json::json!(-32767)));
+    let w = Hdf5Source::open(&tmp.0, "w").unwrap();
+    assert_eq!(w.dimension_names(), src.dimension_names());
+
+    let f = hdf5::File::open(&tmp.0).unwrap();
+    let v = f.dataset("v").unwrap();
+    for name in ["_FillValue", "valid_range"] {
+        assert!(
+            v.attr(name).unwrap().dtype().unwrap().is::<i16>(),
+            "{name} is typed int16"
+        );
+    }
+    let name_of = |ds: &str| -> String {
+        f.dataset(ds)
+            .unwrap()
+            .attr("NAME")
+            .unwrap()
+            .read_scalar::<hdf5::types::FixedAscii<64>>()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|_| "?".into())
+    };
+    let x = name_of("x");
+    assert!(
+        x.starts_with(DIM_WITHOUT_VARIABLE) && x.trim_end().ends_with(" 4"),
+        "{x:?}"
+    );
+    assert_eq!(name_of("y"), "y");
+    let y = Hdf5Source::open(&tmp.0, "y").unwrap();
+    assert_eq!(y.dtype(), DType::F32);
+    assert_eq!(y.attributes()["units"], "deg");
+    assert_eq!(
+        as_f64(&y.read(&Region(vec![0..3])).unwrap())
+            .into_raw_vec_and_offset()
+            .0,
+        vec![1.0, 2.0, 3.0]
+    );
+}
+
+/// Dimensions that cannot be written are refused before anything is: a length that differs
+/// from a dataset of that name in the file, the wrong number, a fill value the type cannot
+/// hold.
+#[test]
+fn writer_refuses_inconsistent_dimensions_and_fill_values() {
+    use chunkwise::io::hdf5::Hdf5Dimension;
+    let tmp = TempFile::new("netcdf4-bad");
+    let dims = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| Hdf5Dimension::new(*n))
+            .collect::<Vec<_>>()
+    };
+    write_i16(
+        &tmp.0,
+        "v",
+        &[3, 4],
+        &Hdf5WriteOptions::default().dimensions(dims(&["y", "x"])),
+    )
+    .unwrap();
+    let e = write_i16(
+        &tmp.0,
+        "w",
+        &[5, 4],
+        &Hdf5WriteOptions::default().dimensions(dims(&["y", "x"])),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+    assert!(
+        msg.contains("\"y\"") && msg.contains("length 5") && msg.contains("[3]"),
+        "{msg}"
+    );
+    let e = write_i16(
+        &tmp.0,
+        "w",
+        &[5, 4],
+        &Hdf5WriteOptions::default().dimensions(dims(&["y"])),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("1 dimensions"), "{e}");
+    let attrs = serde_json::json!({"_FillValue": 1e9});
+    let e = write_i16(
+        &tmp.0,
+        "w",
+        &[5, 4],
+        &Hdf5WriteOptions::default().attributes(attrs.as_object().unwrap().clone()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::BadAttribute { attribute, .. } if attribute == "_FillValue"),
+        "{e:?}"
+    );
+    // Nothing was left behind by the refused writes.
+    assert!(Hdf5Source::open(&tmp.0, "w").is_err());
+}

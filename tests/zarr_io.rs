@@ -343,25 +343,29 @@ fn corrupt_metadata_is_a_storage_error() {
     assert!(detail.contains("codec"), "{detail}");
 }
 
+/// A truncated chunk file is an error naming the chunk's grid index, its file and that it is
+/// truncated: never a codec's bare "failed to fill whole buffer" (the message zarrs gives for
+/// an uncompressed chunk or a shard whose bytes end early).
 #[test]
-fn truncated_chunks_are_storage_errors_naming_the_region() {
+fn truncated_chunks_are_errors_naming_the_chunk_and_its_file() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("v3.zarr");
     copy_dir(&fixtures_dir().join("v3.zarr"), &copy);
-    for (path, chunk, region, fine) in [
+    for (path, chunk, index, region, fine) in [
         // zstd-compressed.
         (
             "f4_zstd",
             "c/1/1",
+            [1, 1],
             Region(vec![12..14, 9..11]),
             Region(vec![0..10, 0..8]),
         ),
-        // Uncompressed.
         // Uncompressed: zarrs reads only the bytes a region needs, so the region reaches
         // into the lost half of the chunk.
         (
             "f4_nan_missing",
             "c/0/0",
+            [0, 0],
             Region(vec![2..4, 0..5]),
             Region(vec![0..4, 5..10]),
         ),
@@ -369,6 +373,7 @@ fn truncated_chunks_are_storage_errors_naming_the_region() {
         (
             "i8_sharded",
             "c/1/0",
+            [1, 0],
             Region(vec![25..26, 3..4]),
             Region(vec![0..20, 0..18]),
         ),
@@ -377,18 +382,87 @@ fn truncated_chunks_are_storage_errors_naming_the_region() {
         let bytes = std::fs::read(&file).unwrap();
         std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
         let src = ZarrSource::open(&copy, path).unwrap();
-        match src.read(&region) {
-            Err(Error::Storage {
-                path: p, detail, ..
-            }) => {
+        let err = src.read(&region).unwrap_err();
+        let msg = err.to_string();
+        match err {
+            Error::BadChunk {
+                path: p,
+                chunk: c,
+                file: f,
+                detail,
+                ..
+            } => {
                 assert!(p.ends_with(path), "{p}");
-                assert!(detail.contains(&region.to_string()), "{detail}");
+                assert_eq!(c, index, "{msg}");
+                assert_eq!(f, file, "{msg}");
+                assert!(detail.contains("truncated"), "{msg}");
+                assert!(
+                    detail.contains(&format!("{} bytes", bytes.len() / 2)),
+                    "{msg}"
+                );
             }
-            other => panic!("{path}: expected a storage error, got {other:?}"),
+            other => panic!("{path}: expected a bad-chunk error, got {other:?}"),
         }
         // Other chunks still read.
         src.read(&fine).unwrap();
     }
+}
+
+/// A directory where a chunk file belongs (a damaged store) is named as such, with the chunk
+/// index, for plain v2 and v3 chunks and for a shard.
+#[test]
+fn a_chunk_that_is_a_directory_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("v3.zarr");
+    copy_dir(&fixtures_dir().join("v3.zarr"), &copy);
+    for (path, chunk, index, region) in [
+        ("f4_zstd", "c/1/1", [1, 1], Region(vec![12..14, 9..11])),
+        ("i8_sharded", "c/1/0", [1, 0], Region(vec![25..26, 3..4])),
+    ] {
+        let file = copy.join(path).join(chunk);
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir(&file).unwrap();
+        let src = ZarrSource::open(&copy, path).unwrap();
+        let err = src.read(&region).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, Error::BadChunk { chunk, file: f, .. } if chunk == &index && f == &file),
+            "{path}: {err:?}"
+        );
+        assert!(msg.contains("is a directory"), "{msg}");
+        assert!(msg.contains(&file.display().to_string()), "{msg}");
+    }
+    // Zarr v2 keys (`1.0`), written here.
+    let store = tmp.path().join("v2.zarr");
+    let w = ZarrWriter::create(
+        &store,
+        "a",
+        &[4, 4],
+        &[2, 2],
+        DType::F64,
+        ZarrWriteOptions {
+            format: ZarrFormat::V2,
+            compression: ZarrCompression::None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = ArrayD::from_shape_fn(IxDyn(&[4, 4]), |i| (i[0] * 4 + i[1]) as f64 + 1.0);
+    w.write(&Region(vec![0..4, 0..4]), &AnyArray::F64(data).view())
+        .unwrap();
+    w.commit().unwrap();
+    let file = store.join("a/1.0");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let err = ZarrSource::open(&store, "a")
+        .unwrap()
+        .read(&Region(vec![0..4, 0..4]))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::BadChunk { chunk, .. } if chunk == &[1, 0]),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("a/1.0"), "{err}");
 }
 
 #[test]

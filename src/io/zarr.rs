@@ -67,6 +67,8 @@ use zarrs::array::{
 };
 use zarrs::filesystem::FilesystemStore;
 
+mod diagnose;
+
 /// The file [`ZarrWriter::create`] leaves in an array's directory until
 /// [`BlockWriter::commit`] succeeds.
 pub const INCOMPLETE_MARKER: &str = ".chunkwise-incomplete";
@@ -122,11 +124,15 @@ pub struct ZarrInfo {
 /// A Zarr array in a filesystem store, read lazily region by region.
 ///
 /// Opening reads only the metadata. [`BlockSource::read`] reads any region (aligned to the
-/// chunks or not); missing chunks read as the fill value. Reads are independent and may run
+/// chunks or not); missing chunks read as the fill value. A chunk that cannot be read (its
+/// file truncated or corrupt, a directory, or unreadable) fails the read with
+/// [`Error::BadChunk`], naming the chunk's grid index and its file. Reads are independent and may run
 /// on every worker at once; each decodes its chunks one at a time (zarrs' own codec
 /// concurrency is set to 1, since the executor parallelises across tasks).
 pub struct ZarrSource {
     array: Array<FilesystemStore>,
+    /// The store's root directory (chunk keys are relative to it).
+    store_root: PathBuf,
     path: String,
     shape: Vec<usize>,
     info: ZarrInfo,
@@ -245,12 +251,34 @@ enum NodeKind {
     Nothing,
 }
 
+/// Whether `file` (a metadata file in the node directory `dir`) is a file. Missing is `false`;
+/// a file that cannot be looked at (an unreadable directory) is an [`Error::Io`] naming `dir`
+/// with the cause (permission denied), not "no array here".
+fn is_file(dir: &Path, file: &str) -> Result<bool> {
+    match std::fs::metadata(dir.join(file)) {
+        Ok(m) => Ok(m.is_file()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(source) => Err(Error::Io {
+            op: "read Zarr node directory",
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 fn node_kind(dir: &Path, path: &str, op: &'static str) -> Result<NodeKind> {
-    if dir.join(INCOMPLETE_MARKER).exists() {
+    if is_file(dir, INCOMPLETE_MARKER)? {
         return Ok(NodeKind::Incomplete);
     }
     let v3 = dir.join("zarr.json");
-    if v3.is_file() {
+    if is_file(dir, "zarr.json")? {
         let bytes = std::fs::read(&v3).map_err(|source| Error::Io {
             op: "read Zarr metadata",
             path: v3.clone(),
@@ -271,10 +299,10 @@ fn node_kind(dir: &Path, path: &str, op: &'static str) -> Result<NodeKind> {
             )),
         };
     }
-    if dir.join(".zarray").is_file() {
+    if is_file(dir, ".zarray")? {
         return Ok(NodeKind::ArrayV2);
     }
-    if dir.join(".zgroup").is_file() {
+    if is_file(dir, ".zgroup")? {
         return Ok(NodeKind::Group);
     }
     Ok(NodeKind::Nothing)
@@ -346,7 +374,9 @@ impl ZarrSource {
     /// Both Zarr v2 and v3 are recognised.
     ///
     /// # Errors
-    /// - [`Error::Io`] (kind `NotFound`) if `store_path` is not a directory;
+    /// - [`Error::Io`] (kind `NotFound`) if `store_path` is not a directory, and with the
+    ///   cause (kind `PermissionDenied`, naming the directory) if the store, a directory above
+    ///   it or the array's directory cannot be read;
     /// - [`Error::Storage`] naming the path if there is no array there, the path is a group
     ///   (the message lists the nodes it holds), the metadata is not valid JSON or not valid
     ///   Zarr metadata, a codec or chunk grid is unknown, or the array was written incompletely
@@ -356,15 +386,26 @@ impl ZarrSource {
         const OP: &str = "open zarr";
         let store_path = store_path.as_ref();
         let path = display_path(store_path, array_path);
-        if !store_path.is_dir() {
-            return Err(Error::Io {
-                op: "open zarr store",
-                path: store_path.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such directory (a Zarr store is a directory)",
-                ),
-            });
+        match std::fs::metadata(store_path) {
+            Ok(m) if m.is_dir() => {}
+            // Permission denied on the store or a parent says so, not "no such directory".
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::Io {
+                    op: "open zarr store",
+                    path: store_path.to_path_buf(),
+                    source,
+                });
+            }
+            _ => {
+                return Err(Error::Io {
+                    op: "open zarr store",
+                    path: store_path.to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no such directory (a Zarr store is a directory)",
+                    ),
+                });
+            }
         }
         let dir = store_path.join(array_path.trim_matches('/'));
         match node_kind(&dir, &path, OP)? {
@@ -469,6 +510,7 @@ impl ZarrSource {
         super::check_stored_size(OP, &path, &shape, Some(&read_chunk), dtype)?;
         Ok(ZarrSource {
             array,
+            store_root: store_path.to_path_buf(),
             path,
             shape,
             info,
@@ -521,7 +563,19 @@ impl ZarrSource {
         let v: Vec<T> = self
             .array
             .retrieve_array_subset_opt(subset, &self.codec_options)
-            .map_err(|e| storage("read zarr", &self.path, format!("region {region}: {e}")))?;
+            .map_err(|e| {
+                // Say which chunk and file, and why, when one chunk is to blame.
+                diagnose::bad_chunk(
+                    &self.array,
+                    &self.store_root,
+                    &self.path,
+                    subset,
+                    &self.codec_options,
+                )
+                .unwrap_or_else(|| {
+                    storage("read zarr", &self.path, format!("region {region}: {e}"))
+                })
+            })?;
         let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
             storage(
                 "read zarr",

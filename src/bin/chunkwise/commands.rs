@@ -249,6 +249,10 @@ struct OutDesc {
     attributes: Map<String, Value>,
     /// Output chunks (`None`: the array's own).
     chunks: Option<Vec<usize>>,
+    /// The input, where an HDF5 output's coordinate variables are looked for (1-D arrays
+    /// beside it named like its dimensions). Only HDF5 outputs read it.
+    #[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
+    input: Option<Location>,
 }
 
 fn zarr_options(o: &ZarrOutOpts, desc: &OutDesc) -> ZarrWriteOptions {
@@ -322,7 +326,7 @@ fn write_out<T: Element>(
             .with_context(|| format!("writing {}", out.display())),
         Location::Zarr { store: dir, .. } => write_root_array(ctx, arr, dir, o, desc, chunks),
         #[cfg(feature = "hdf5")]
-        Location::Hdf5 { file, dataset } => write_hdf5(ctx, arr, file, dataset, o, chunks)
+        Location::Hdf5 { file, dataset } => write_hdf5(ctx, arr, file, dataset, o, desc, chunks)
             .with_context(|| format!("writing {}", out.display())),
         #[cfg(not(feature = "hdf5"))]
         Location::Hdf5 { .. } => Err(paths::no_hdf5(out)),
@@ -399,9 +403,10 @@ fn write_hdf5<T: Element>(
     file: &Path,
     dataset: &str,
     o: &ZarrOutOpts,
+    desc: &OutDesc,
     chunks: Option<Vec<usize>>,
 ) -> Result<RunReport> {
-    use chunkwise::io::hdf5::{Hdf5WriteOptions, Hdf5Writer};
+    use chunkwise::io::hdf5::{Hdf5Dimension, Hdf5WriteOptions, Hdf5Writer};
     let chunk_shape: Vec<usize> = match chunks {
         Some(c) => c,
         None => arr
@@ -416,12 +421,46 @@ fn write_hdf5<T: Element>(
     } else {
         arr.rechunk(chunk_shape.clone())?
     };
-    let mut opts = Hdf5WriteOptions::default().overwrite(o.overwrite);
+    let mut opts = Hdf5WriteOptions::default()
+        .overwrite(o.overwrite)
+        .attributes(desc.attributes.clone());
     if o.compression_level > 0 && !arr.shape().is_empty() {
         opts = opts.gzip(o.compression_level.min(9));
     }
+    // NetCDF4 dimensions when every axis has a name, with the input's coordinate variables.
+    let names: Option<Vec<String>> = desc
+        .dimension_names
+        .as_ref()
+        .and_then(|n| n.iter().cloned().collect());
+    if let Some(names) = names.filter(|n| n.len() == arr.ndim()) {
+        let mut dims = Vec::with_capacity(names.len());
+        for (name, &len) in names.iter().zip(arr.shape()) {
+            let dim = Hdf5Dimension::new(name.clone());
+            let coordinate = match &desc.input {
+                Some(input) if name.as_str() != dataset_name(dataset) => {
+                    paths::coordinate(input, name, len)?
+                }
+                _ => None,
+            };
+            dims.push(match coordinate {
+                Some((values, attributes)) => dim.with_coordinate(values, attributes),
+                None => dim,
+            });
+        }
+        opts = opts.dimensions(dims);
+    }
     let writer = Hdf5Writer::create(file, dataset, arr.shape(), &chunk_shape, T::DTYPE, &opts)?;
     Ok(arr.store(&ctx.rt, &writer)?)
+}
+
+/// The last component of an HDF5 dataset path.
+#[cfg(feature = "hdf5")]
+fn dataset_name(dataset: &str) -> &str {
+    dataset
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
 }
 
 fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &RunReport) {
@@ -560,6 +599,7 @@ pub fn reduce(
         dimension_names,
         attributes,
         chunks: None,
+        input: None,
     };
     let (shape, dtype, report) = if let Some(cf) = &cf {
         // Decoded to the type xarray gives (a float32 variable stays float32).
@@ -594,6 +634,7 @@ fn copy_desc(meta: &Meta, chunks: Option<&[usize]>) -> OutDesc {
         // With a Zarr v2 input's fill value as `_FillValue`, so its CF meaning travels.
         attributes: output_attributes(&meta.cf_attributes),
         chunks: chunks.map(<[usize]>::to_vec),
+        input: None,
     }
 }
 
@@ -618,7 +659,10 @@ fn copy(
         ))
         .into());
     }
-    let desc = copy_desc(meta, chunks);
+    let desc = OutDesc {
+        input: Some(loc.clone()),
+        ..copy_desc(meta, chunks)
+    };
     let report = chunkwise::dispatch_dtype!(meta.dtype, {
         let x = paths::open::<T>(loc, &raw())?;
         write_out(ctx, &x, out, o, &desc)?

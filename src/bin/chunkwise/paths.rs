@@ -109,8 +109,13 @@ pub fn parse_input(s: &str) -> Result<Location> {
         return Err(UsageError("an empty path was given".into()).into());
     }
     let (file, inner) = split(s);
-    if !file.exists() {
-        bail!("{}: no such file or directory", file.display());
+    match std::fs::metadata(&file) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{}: no such file or directory", file.display());
+        }
+        // Permission denied (on the path or a directory above it) says so.
+        Err(e) => bail!("{}: cannot be read: {e}", file.display()),
     }
     if is_hdf5(&file) {
         let Some(dataset) = inner.filter(|d| !d.trim_matches('/').is_empty()) else {
@@ -233,6 +238,59 @@ pub fn probe(loc: &Location) -> Result<Meta> {
         }
         #[cfg(not(feature = "hdf5"))]
         Location::Hdf5 { .. } => Err(no_hdf5(loc)),
+    }
+}
+
+/// The coordinate variable of dimension `name` (of length `len`) of the array at `loc`: a 1-D
+/// array of that name and length beside it (same Zarr group or HDF5 group), read whole, with
+/// its attributes (Zarr v2: its fill value as `_FillValue`). `None` when there is none.
+///
+/// # Errors
+/// Reading an array that is there fails.
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
+pub fn coordinate(
+    loc: &Location,
+    name: &str,
+    len: usize,
+) -> Result<Option<(chunkwise::AnyArray, Map<String, Value>)>> {
+    use chunkwise::Region;
+    use chunkwise::io::BlockSource;
+    let beside = |inner: &str| match inner.trim_matches('/').rsplit_once('/') {
+        Some((group, _)) => format!("{group}/{name}"),
+        None => name.to_string(),
+    };
+    #[allow(clippy::single_range_in_vec_init)] // one axis: the range `0..len`
+    let whole = Region(vec![0..len]);
+    match loc {
+        Location::Zarr { store, array } => {
+            if array.trim_matches('/').is_empty() {
+                return Ok(None);
+            }
+            let path = beside(array);
+            let Ok(src) = chunkwise::io::zarr::ZarrSource::open(store, &path) else {
+                return Ok(None);
+            };
+            if src.shape() != [len] {
+                return Ok(None);
+            }
+            let mut attributes = src.cf_attributes();
+            attributes.remove("_ARRAY_DIMENSIONS");
+            Ok(Some((src.read(&whole)?, attributes)))
+        }
+        #[cfg(feature = "hdf5")]
+        Location::Hdf5 { file, dataset } => {
+            let path = beside(dataset);
+            let Ok(src) = chunkwise::io::hdf5::Hdf5Source::open(file, &path) else {
+                return Ok(None);
+            };
+            if src.shape() != [len] {
+                return Ok(None);
+            }
+            let attributes = src.attributes().clone();
+            Ok(Some((src.read(&whole)?, attributes)))
+        }
+        #[cfg(not(feature = "hdf5"))]
+        Location::Hdf5 { .. } => Ok(None),
     }
 }
 

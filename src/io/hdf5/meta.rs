@@ -53,8 +53,48 @@ pub(super) fn filter_name(f: &::hdf5::filters::Filter) -> String {
         Filter::SZip(..) => "szip".into(),
         Filter::NBit => "nbit".into(),
         Filter::ScaleOffset(_) => "scaleoffset".into(),
-        Filter::User(id, _) => format!("filter {id}"),
+        Filter::User(id, _) => match known_filter(*id) {
+            Some(name) => format!("{} (filter {id})", name.to_ascii_lowercase()),
+            None => format!("filter {id}"),
+        },
     }
+}
+
+/// The name of a registered third-party HDF5 filter (from the HDF Group's filter registry).
+fn known_filter(id: i32) -> Option<&'static str> {
+    Some(match id {
+        307 => "bzip2",
+        32000 => "LZF",
+        32001 => "Blosc",
+        32002 => "MAFISC",
+        32003 => "Snappy",
+        32004 => "LZ4",
+        32008 => "bitshuffle",
+        32013 => "ZFP",
+        32015 => "Zstandard",
+        32017 => "SZ",
+        32024 => "SZ3",
+        32026 => "Blosc2",
+        _ => return None,
+    })
+}
+
+/// The filters of the pipeline that this libhdf5 cannot run (no plugin found), each as
+/// `"LZF (id 32000)"`.
+pub(super) fn unavailable_filters(filters: &[::hdf5::filters::Filter]) -> Vec<String> {
+    use ::hdf5::filters::Filter;
+    filters
+        .iter()
+        .filter(|f| !Filter::get_info(f.id()).is_available)
+        .map(|f| {
+            let id = f.id();
+            match (f, known_filter(id)) {
+                (Filter::SZip(..), _) => format!("szip (id {id})"),
+                (_, Some(name)) => format!("{name} (id {id})"),
+                _ => format!("id {id} (unregistered)"),
+            }
+        })
+        .collect()
 }
 
 /// A float as JSON: non-finite values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"` (the

@@ -7,7 +7,9 @@
 //!   decode at once; every other read is a hyperslab read by the library.
 //! - [`Hdf5Info`] describes a dataset: shape, type, chunks, filters, fill value, attributes as
 //!   JSON (for CF decoding by the array layer) and NetCDF4 dimension names.
-//! - [`Hdf5Writer`] creates a dataset and writes blocks into it. Until
+//! - [`Hdf5Writer`] creates a dataset and writes blocks into it, with its attributes and
+//!   NetCDF4 dimensions (dimension scales, see [`netcdf`]) when asked, so xarray reads the
+//!   file as NetCDF4 with the right dimension names. Until
 //!   [`crate::io::BlockWriter::commit`] the dataset carries the attribute
 //!   `chunkwise_incomplete = 1`, and [`Hdf5Source::open`] refuses such datasets, so an
 //!   interrupted write never looks complete.
@@ -20,11 +22,13 @@ use crate::error::{Error, StoreErrorKind};
 use std::path::Path;
 
 mod meta;
+pub mod netcdf;
 mod raw;
 mod source;
 mod writer;
 
 pub use meta::Hdf5Info;
+pub use netcdf::Hdf5Dimension;
 pub use source::Hdf5Source;
 pub use writer::{Hdf5WriteOptions, Hdf5Writer};
 
@@ -79,6 +83,22 @@ fn has_hdf5_signature(file: &Path) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// The NetCDF3 variant a file's magic number (`CDF` and a version byte) names, if any.
+fn netcdf3_format(file: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(file)
+        .ok()?
+        .read_exact(&mut magic)
+        .ok()?;
+    match &magic {
+        b"CDF\x01" => Some("a NetCDF3 classic (CDF-1)"),
+        b"CDF\x02" => Some("a NetCDF3 64-bit offset (CDF-2)"),
+        b"CDF\x05" => Some("a NetCDF3 64-bit data (CDF-5)"),
+        _ => None,
+    }
+}
+
 /// Opens an HDF5 file read-only, telling a missing file and a file of another format apart
 /// from other failures.
 fn open_file(op: &'static str, file: &Path, dataset: &str) -> crate::Result<::hdf5::File> {
@@ -105,11 +125,16 @@ fn open_file(op: &'static str, file: &Path, dataset: &str) -> crate::Result<::hd
     }
     match has_hdf5_signature(file) {
         Ok(false) => {
-            return Err(store_error(
-                op,
-                shown,
-                StoreErrorKind::NotRecognized { format: "HDF5" },
-            ));
+            let kind = match netcdf3_format(file) {
+                Some(format) => StoreErrorKind::UnsupportedFormat {
+                    format,
+                    hint: "chunkwise reads NetCDF4 (HDF5-based) files: convert it with \
+                           `nccopy -k netCDF-4 IN.nc OUT.nc`, or with xarray's \
+                           `to_netcdf(..., format=\"NETCDF4\")`",
+                },
+                None => StoreErrorKind::NotRecognized { format: "HDF5" },
+            };
+            return Err(store_error(op, shown, kind));
         }
         Err(e) => {
             return Err(Error::Io {

@@ -43,6 +43,9 @@ pub struct Hdf5Source {
     raw_enabled: bool,
     /// The stored fill value, for chunks a raw read finds unallocated.
     fill: Option<::hdf5::types::OwnedDynValue>,
+    /// Filters of the pipeline this libhdf5 lacks (see [`meta::unavailable_filters`]): a read
+    /// that fails is blamed on them by name.
+    unavailable_filters: Vec<String>,
 }
 
 impl fmt::Debug for Hdf5Source {
@@ -66,8 +69,14 @@ impl Hdf5Source {
     /// (nothing at the path), [`StoreErrorKind::NotAnArray`] (a group),
     /// [`StoreErrorKind::UnsupportedDType`] (strings, compounds, enums, ..., naming the type) or
     /// [`StoreErrorKind::Incomplete`] (a dataset whose write by [`super::Hdf5Writer`] never
-    /// committed); [`Error::Storage`] for other library failures; [`Error::Io`] when the file
-    /// cannot be read.
+    /// committed), [`StoreErrorKind::UnsupportedFormat`] (a NetCDF3 file); [`Error::Storage`]
+    /// for other library failures; [`Error::Io`] when the file cannot be read (permission
+    /// denied, ...).
+    ///
+    /// A dataset encoded with a filter this libhdf5 lacks (LZF, Blosc, Zstandard, ... without
+    /// their plugins) opens, and [`Hdf5Info::filters`] lists it; its reads fail with
+    /// [`StoreErrorKind::FilterUnavailable`] naming the filter (chunks an optional filter was
+    /// skipped on still read).
     pub fn open(file: impl AsRef<Path>, dataset_path: &str) -> Result<Hdf5Source> {
         const OP: &str = "open hdf5 dataset";
         let file = file.as_ref();
@@ -114,13 +123,15 @@ impl Hdf5Source {
                 RawPlan::new::<T>(&dataset, chunks.as_deref())
             }
         });
+        let pipeline = dataset.filters();
+        let unavailable_filters = meta::unavailable_filters(&pipeline);
         let info = Hdf5Info {
             file: file.to_path_buf(),
             path: path.clone(),
             shape: shape.clone(),
             dtype,
             chunks,
-            filters: dataset.filters().iter().map(meta::filter_name).collect(),
+            filters: pipeline.iter().map(meta::filter_name).collect(),
             fill_value: meta::fill_value_json(&dataset, dtype),
             attributes: meta::attributes(&dataset),
             dimension_names: meta::dimension_names(&dataset, shape.len()),
@@ -133,6 +144,7 @@ impl Hdf5Source {
             raw,
             raw_enabled: true,
             fill,
+            unavailable_filters,
         })
     }
 
@@ -258,7 +270,20 @@ impl BlockSource for Hdf5Source {
                     bool => self.read_typed::<bool>(region));
             }
         }
-        crate::dispatch_dtype!(self.info.dtype, self.read_typed::<T>(region))
+        crate::dispatch_dtype!(self.info.dtype, self.read_typed::<T>(region)).map_err(|e| {
+            // The library's own message for a missing plugin is a stack of internal calls.
+            if self.unavailable_filters.is_empty() {
+                e
+            } else {
+                store_error(
+                    "hdf5 read",
+                    format!("{} {region}", self.shown),
+                    StoreErrorKind::FilterUnavailable {
+                        filter: self.unavailable_filters.join(", "),
+                    },
+                )
+            }
+        })
     }
 
     fn read_scratch_bytes(&self, region: &Region) -> usize {

@@ -1,5 +1,6 @@
 //! [`Hdf5Writer`]: blocks written into a new HDF5 dataset.
 
+use super::netcdf::{self, Hdf5Dimension};
 use super::{INCOMPLETE_ATTR, display_path, storage, store_error};
 use crate::chunks::Region;
 use crate::element::{AnyView, DType, Element};
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const CHUNK_CACHE_BYTES: usize = 1 << 20;
 
 /// How [`Hdf5Writer::create`] lays out the new dataset.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Hdf5WriteOptions {
     /// Gzip (deflate) level 0–9, `None` for no compression.
@@ -23,6 +24,16 @@ pub struct Hdf5WriteOptions {
     pub shuffle: bool,
     /// Replace a dataset that already exists at the path instead of failing.
     pub overwrite: bool,
+    /// The dataset's attributes, as JSON (what [`super::Hdf5Source::attributes`] and Zarr
+    /// attributes hold): see [`super::netcdf::write_attributes`] for the types they get
+    /// (`_FillValue` and the other fill-like ones take the dataset's element type, as
+    /// netCDF4 requires). `_ARRAY_DIMENSIONS` and the dimension-scale attributes are not
+    /// copied.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// NetCDF4 dimensions, one per axis, written as dimension scales beside the dataset
+    /// (see [`Hdf5Dimension`]); `None` writes none (netCDF readers then call the axes
+    /// `phony_dim_0`, ...).
+    pub dimensions: Option<Vec<Hdf5Dimension>>,
 }
 
 impl Hdf5WriteOptions {
@@ -45,6 +56,21 @@ impl Hdf5WriteOptions {
     #[must_use]
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// The dataset's attributes (see [`Hdf5WriteOptions::attributes`]).
+    #[must_use]
+    pub fn attributes(mut self, attributes: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// The dataset's NetCDF4 dimensions, one per axis (see
+    /// [`Hdf5WriteOptions::dimensions`]).
+    #[must_use]
+    pub fn dimensions(mut self, dimensions: Vec<Hdf5Dimension>) -> Self {
+        self.dimensions = Some(dimensions);
         self
     }
 }
@@ -84,6 +110,8 @@ pub struct Hdf5Writer {
     shape: Vec<usize>,
     chunk_bytes: usize,
     filtered: bool,
+    /// NetCDF4 dimensions, attached at commit.
+    dimensions: Option<Vec<Hdf5Dimension>>,
     committed: AtomicBool,
 }
 
@@ -168,6 +196,9 @@ impl Hdf5Writer {
             Some(p) => ensure_groups(OP, &h5, p, &shown)?,
             None => (*h5).clone(),
         };
+        if let Some(dims) = &options.dimensions {
+            netcdf::check_dimensions(OP, &parent, name, shape, dims, &shown)?;
+        }
         // The dataset is written beside the old one (if any), which stays until commit.
         let prefix = crate::io::guard::staging_prefix(name);
         for stale in parent.member_names().unwrap_or_default() {
@@ -185,8 +216,13 @@ impl Hdf5Writer {
             }
             filters.push(::hdf5::filters::Filter::Deflate(level.min(9)));
         }
+        let fill = netcdf::typed_fill_value(&options.attributes, dtype)?;
         let dataset = crate::dispatch_dtype!(dtype, {
-            let b = parent.new_dataset::<T>();
+            let mut b = parent.new_dataset::<T>();
+            // The library's fill value agrees with the `_FillValue` attribute, as netCDF4's.
+            if let Some(f) = &fill {
+                b = b.fill_value(f.clone());
+            }
             let b = if shape.is_empty() {
                 b
             } else {
@@ -200,6 +236,7 @@ impl Hdf5Writer {
             .create(INCOMPLETE_ATTR)
             .and_then(|a| a.write_scalar(&1u8))
             .map_err(|e| storage(OP, &shown, e))?;
+        netcdf::write_attributes(&dataset, &options.attributes, dtype, &shown)?;
         h5.flush().map_err(|e| storage(OP, &shown, e))?;
         let location = crate::io::guard::StoredLocation::new(file_path, &path, shown.clone());
         Ok(Hdf5Writer {
@@ -215,6 +252,7 @@ impl Hdf5Writer {
             shape: shape.to_vec(),
             chunk_bytes: chunks.iter().product::<usize>() * dtype.size(),
             filtered: !filters.is_empty(),
+            dimensions: options.dimensions.clone(),
             committed: AtomicBool::new(false),
         })
     }
@@ -291,6 +329,11 @@ impl BlockWriter for Hdf5Writer {
             .delete_attr(INCOMPLETE_ATTR)
             .map_err(|e| storage(OP, &self.shown, e))?;
         self.file.flush().map_err(|e| storage(OP, &self.shown, e))?;
+        // Dimension scales, attached to the dataset under its staging name (references
+        // follow the object, not the name).
+        if let Some(dims) = &self.dimensions {
+            netcdf::attach_dimensions(&self.parent, &self.dataset, &self.name, dims, &self.shown)?;
+        }
         // The complete dataset takes the name; the old one is moved aside first and unlinked
         // only after.
         let err = |e: ::hdf5::Error| storage(OP, &self.shown, e);
@@ -312,6 +355,14 @@ impl BlockWriter for Hdf5Writer {
         }
         self.committed.store(true, Ordering::Release);
         if let Some(old) = &old {
+            if let (Some(dims), Ok(old_ds)) = (&self.dimensions, self.parent.dataset(old)) {
+                // The old dataset leaves the scales' back-references as it goes.
+                for (axis, dim) in dims.iter().enumerate() {
+                    if let Ok(scale) = self.parent.dataset(&dim.name) {
+                        netcdf::detach_if_attached(&old_ds, &scale, axis);
+                    }
+                }
+            }
             self.parent.unlink(old).map_err(err)?;
         }
         self.file.flush().map_err(err)?;

@@ -3,8 +3,8 @@
 Run from this directory: /work/pyenv/bin/python make_fixtures.py
 Writes packed.zarr2 / packed.zarr3 (Zarr v2 / v3 stores), packed.nc (NetCDF4) and
 expected.json (xarray's decoded statistics and reduce results); and, with h5py / netCDF4 where
-xarray cannot write them: empty.h5 (a NULL dataspace, h5py's Empty), lzf.h5 (the LZF filter,
-which libhdf5 lacks), classic.nc (NetCDF3 classic) and bad_attr.nc (scale_factor = "abc").
+xarray cannot write them: empty.h5 (a NULL dataspace, h5py's Empty, and an LZF-compressed dataset:
+the filter libhdf5 lacks), classic.nc (NetCDF3 classic) and bad_attr.nc (scale_factor = "abc").
 """
 import json
 import shutil
@@ -84,7 +84,9 @@ for store in ["packed.zarr2", "packed.zarr3", "packed.nc"]:
 # Files xarray cannot write.
 with h5py.File("empty.h5", "w") as f:
     f.create_dataset("nothing", data=h5py.Empty("f8"))
-    f.create_dataset("lzf", data=np.arange(12, dtype="f4").reshape(3, 4), chunks=(3, 2),
+    # Compressible (repeated rows), so LZF shrinks every chunk and the optional filter is
+    # really applied: a reader without the plugin cannot decode it.
+    f.create_dataset("lzf", data=np.tile(np.arange(32, dtype="f4"), (32, 1)), chunks=(8, 32),
                      compression="lzf")
 xr.Dataset({"x": (("n",), np.arange(5, dtype="f4"))}).to_netcdf("classic.nc",
                                                                  format="NETCDF3_CLASSIC")
