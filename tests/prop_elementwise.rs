@@ -175,7 +175,12 @@ macro_rules! float_te {
             }
             fn r_neg(a: Self) -> Self { -a }
             fn r_abs(a: Self) -> Self { a.abs() }
-            fn r_powi(a: Self, n: i32) -> Self { a.powi(n) }
+            // NumPy's `power` on floats is libm's `pow`, within an ulp. Rust's `powi` squares
+            // repeatedly and is several ulps off for |n| > 2, which `%` then magnifies (a
+            // dividend of 220 has an f32 ulp of 1.5e-5): the reference is `pow` in f64.
+            fn r_powi(a: Self, n: i32) -> Self {
+                if (-2..=2).contains(&n) { a.powi(n) } else { (a as f64).powf(n as f64) as $t }
+            }
             fn r_map(a: Self) -> Self { a * 3.0 - 1.0 }
             fn r_cast(a: Self) -> Self { a as $other as $t }
             fn r_sqrt(a: Self) -> Self { a.sqrt() }
