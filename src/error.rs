@@ -99,8 +99,10 @@ pub enum Error {
     },
     /// One task of the plan cannot fit the memory limit, detected before anything runs.
     #[error(
-        "{op}: a task on block shape {block_shape:?} needs {needed} bytes but the memory limit is \
-         {limit} bytes; use smaller chunks or a larger memory limit"
+        "{op}: a task on block shape {block_shape:?} needs {needed} bytes ({needed_mib} MiB) but \
+         the memory limit is {limit} bytes; use smaller chunks or a memory limit of at least \
+         {needed_mib} MiB",
+        needed_mib = needed.div_ceil(1 << 20)
     )]
     TaskTooLarge {
         /// The operation of the task.
@@ -109,6 +111,41 @@ pub enum Error {
         block_shape: Vec<usize>,
         /// Projected bytes (inputs + output + scratch).
         needed: usize,
+        /// The memory limit.
+        limit: usize,
+    },
+    /// The plan as a whole cannot run within the memory limit, detected before anything runs:
+    /// a one-thread run in priority order would hold `needed` bytes at its peak.
+    #[error(
+        "the plan needs {needed} bytes ({needed_mib} MiB) at its peak, while running {op} with \
+         {held} bytes held by {holder}, but the memory limit is {limit} bytes; a memory limit of \
+         {needed_mib} MiB would work, or use smaller chunks",
+        needed_mib = needed.div_ceil(1 << 20)
+    )]
+    PlanTooLarge {
+        /// The operation running at the peak.
+        op: String,
+        /// The operation whose blocks and partials hold the most bytes then.
+        holder: String,
+        /// Bytes `holder` holds then.
+        held: usize,
+        /// The projected peak: the smallest limit this plan runs in.
+        needed: usize,
+        /// The memory limit.
+        limit: usize,
+    },
+    /// The plan has so many tasks that their bookkeeping alone would outgrow the memory limit
+    /// (found while lowering, which stops there).
+    #[error(
+        "the plan has more than {tasks} tasks, whose bookkeeping alone ({bytes} bytes) exceeds \
+         the memory limit of {limit} bytes; use larger chunks (fewer blocks) or a larger memory \
+         limit"
+    )]
+    PlanTooManyTasks {
+        /// Tasks lowered when it stopped.
+        tasks: usize,
+        /// Their bytes, at least.
+        bytes: usize,
         /// The memory limit.
         limit: usize,
     },

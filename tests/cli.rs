@@ -748,10 +748,10 @@ fn bench_quick_json() {
         assert!(r["chunkwise_s"].as_f64().unwrap() > 0.0);
         assert!(r["tasks"].as_u64().unwrap() > 0);
     }
-    // Reductions group small blocks into ~1 MiB partial tasks, so the 10,000 blocks run as a
-    // few hundred tasks.
+    // Reductions read many small blocks in blocks of about 1 MiB (optimizer rule 7), so the
+    // 10,000 blocks run as a few dozen tasks.
     let tasks = rows[3]["tasks"].as_u64().unwrap();
-    assert!((100..10_000).contains(&tasks), "{}", rows[3]);
+    assert!((2..1_000).contains(&tasks), "{}", rows[3]);
     assert!(!o.stderr.contains("differ"), "{}", o.stderr);
 }
 

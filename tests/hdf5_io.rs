@@ -844,3 +844,47 @@ fn writer_refuses_inconsistent_dimensions_and_fill_values() {
     // Nothing was left behind by the refused writes.
     assert!(Hdf5Source::open(&tmp.0, "w").is_err());
 }
+
+#[test]
+fn a_contiguous_dataset_is_split_into_blocks_sized_from_the_limit() {
+    // 32 MiB stored without chunks, reduced at a 32 MiB limit: auto blocks of 128 MiB would
+    // make one task of the whole dataset (refused); blocks of a sixteenth of the limit fit.
+    use chunkwise::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contiguous.h5");
+    let (a, b, c) = (256usize, 256usize, 128usize);
+    let data = ndarray::Array3::<f32>::from_shape_fn((a, b, c), |(i, j, k)| {
+        (i % 10) as f32 + j as f32 * 0.01 + k as f32 * 1e-4
+    });
+    {
+        let f = hdf5::File::create(&path).unwrap();
+        let ds = f.new_dataset::<f32>().shape([a, b, c]).create("x").unwrap();
+        ds.write(&data).unwrap();
+        assert!(!ds.is_chunked(), "the fixture must be stored contiguously");
+    }
+    let limit = 32usize << 20;
+    let rt = Runtime::builder()
+        .threads(2)
+        .memory_limit(limit)
+        .build()
+        .unwrap();
+
+    let default = ChunkedArray::<f32>::open_hdf5(&path, "x").unwrap();
+    assert_eq!(default.nblocks(), 1, "{:?}", default.chunks());
+    assert!(matches!(
+        default.mean_axis(0).unwrap().compute(&rt),
+        Err(Error::TaskTooLarge { .. } | Error::PlanTooLarge { .. })
+    ));
+
+    let x =
+        ChunkedArray::<f32>::open_hdf5_with(&path, "x", &OpenOptions::for_runtime(&rt)).unwrap();
+    let block_bytes = x.chunks().chunk_shape().iter().product::<usize>() * 4;
+    assert!(block_bytes <= limit / 16, "{block_bytes}");
+    let got = x.mean_axis(0).unwrap().compute(&rt).unwrap();
+    let report = rt.last_report();
+    assert!(report.peak_tracked_bytes <= limit, "{report}");
+    let want = data.mapv(f64::from).mean_axis(ndarray::Axis(0)).unwrap();
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert!((f64::from(*g) - w).abs() < 1e-4, "{g} vs {w}");
+    }
+}

@@ -131,8 +131,8 @@ mod netcdf {
             dir().join("bad_attr.nc"),
             "x",
             &chunkwise::OpenOptions {
-                chunks: None,
                 decode_cf: false,
+                ..Default::default()
             },
         )
         .unwrap();

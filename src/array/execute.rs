@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::exec::task::Value;
 use crate::exec::{OutputSink, RunReport, Runtime, run_plan};
 use crate::graph::layout::memory_order;
-use crate::graph::lower::{Root, lower};
+use crate::graph::lower::{Root, plan_within};
 use crate::graph::optimize::optimize;
 use crate::graph::{NodeRef, explain};
 use crate::io::BlockWriter;
@@ -45,7 +45,7 @@ fn run_optimized(
     sinks: &[&dyn OutputSink],
     group_major: bool,
 ) -> Result<RunReport> {
-    let plan = lower(
+    let (plan, fits) = plan_within(
         &opt.into_iter()
             .zip(roots)
             .map(|(node, (_, direct))| Root {
@@ -63,6 +63,7 @@ fn run_optimized(
             .collect::<Vec<_>>(),
         rt.memory_limit,
     );
+    fits?;
     run_plan(rt, &plan, sinks)
 }
 

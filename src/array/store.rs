@@ -20,6 +20,12 @@ pub struct OpenOptions {
     /// Apply CF decoding (`scale_factor`, `add_offset`, `_FillValue`/`missing_value` → NaN)
     /// when the variable has those attributes and a float type is requested (default true).
     pub decode_cf: bool,
+    /// The memory limit the array will be computed under (default
+    /// [`DEFAULT_MEMORY_LIMIT`](crate::DEFAULT_MEMORY_LIMIT)). A variable stored without
+    /// chunks (a contiguous HDF5/NetCDF4 dataset) is split into `auto` blocks of about a
+    /// sixteenth of it, at most [`DEFAULT_AUTO_BYTES`](crate::chunks::DEFAULT_AUTO_BYTES), so
+    /// that reductions and anomalies over it fit the limit.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for OpenOptions {
@@ -27,7 +33,38 @@ impl Default for OpenOptions {
         OpenOptions {
             chunks: None,
             decode_cf: true,
+            memory_limit: None,
         }
+    }
+}
+
+impl OpenOptions {
+    /// Options for computing under `rt`: [`OpenOptions::memory_limit`] is `rt`'s limit.
+    ///
+    /// # Example
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let rt = Runtime::builder().memory_limit("64 MiB").build()?;
+    /// let opts = OpenOptions::for_runtime(&rt);
+    /// assert_eq!(opts.memory_limit, Some(64 << 20));
+    /// assert_eq!(opts.auto_block_bytes(), 4 << 20);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn for_runtime(rt: &crate::Runtime) -> OpenOptions {
+        OpenOptions {
+            memory_limit: Some(rt.memory_limit()),
+            ..OpenOptions::default()
+        }
+    }
+
+    /// The target bytes of an `auto` block for a variable stored without chunks: a sixteenth
+    /// of the memory limit, at most [`DEFAULT_AUTO_BYTES`](crate::chunks::DEFAULT_AUTO_BYTES)
+    /// and at least 64 KiB.
+    pub fn auto_block_bytes(&self) -> usize {
+        let limit = self
+            .memory_limit
+            .unwrap_or(crate::exec::DEFAULT_MEMORY_LIMIT);
+        (limit / 16).clamp(64 << 10, crate::chunks::DEFAULT_AUTO_BYTES)
     }
 }
 
@@ -79,7 +116,7 @@ impl<T: Element> ChunkedArray<T> {
             Some(c) => c.clone(),
             None => match src.natural_chunks() {
                 Some(n) => ChunkSpec::Grid(ChunkGrid::regular(src.shape(), &n)),
-                None => ChunkSpec::auto(),
+                None => ChunkSpec::Auto(opts.auto_block_bytes()),
             },
         };
         Self::from_source(src, spec)

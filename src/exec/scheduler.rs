@@ -6,6 +6,13 @@
 //! waiting for memory. Admission is strictly in priority order: if the head does not fit,
 //! nothing behind it may take its room. A worker that finds nothing admissible exits; one that
 //! finishes a task starts more workers when work became admissible.
+//!
+//! The plan is checked before anything runs: every task must fit, and so must a one-thread
+//! run in priority order ([`Plan::simulate`]). A run that passes cannot stall: tasks start in
+//! priority order, and one may start ahead of a lower one (waiting for a running dependency)
+//! only when what is held after it, plus the most any task between them needs in the
+//! one-thread run, still fits. So whenever nothing runs, the lowest unstarted task is ready and
+//! fits, as it would in the one-thread run.
 
 use super::report::{RunReport, TaskEvent};
 use super::runtime::Runtime;
@@ -41,6 +48,9 @@ struct State {
     running: usize,
     finished: usize,
     serial_busy: bool,
+    /// Which tasks have started, and the lowest that has not.
+    started: Vec<bool>,
+    low: usize,
     error: Option<Error>,
     produced: usize,
     events: Vec<TaskEvent>,
@@ -52,6 +62,8 @@ struct Shared<'p> {
     consumers: Vec<TaskId>,
     limit: usize,
     threads: usize,
+    /// Per task, the bytes a one-thread run holds while it runs (empty for one thread).
+    need: Vec<usize>,
     sinks: &'p [&'p dyn OutputSink],
     state: Mutex<State>,
     start: Instant,
@@ -63,16 +75,11 @@ struct Shared<'p> {
 /// by the tasks' `output.0`).
 pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> Result<RunReport> {
     let limit = rt.memory_limit;
-    for (i, t) in plan.tasks.iter().enumerate() {
-        let needed = plan.task_bytes(i);
-        if needed > limit {
-            return Err(Error::TaskTooLarge {
-                op: t.label.to_string(),
-                block_shape: t.block_shape.clone(),
-                needed,
-                limit,
-            });
-        }
+    check_plan(plan, limit)?;
+    let mut need = Vec::new();
+    if rt.threads > 1 {
+        need.reserve_exact(plan.tasks.len());
+        plan.simulate(|_, b| need.push(b));
     }
     let n = plan.tasks.len();
     let mut remaining_deps = vec![0u32; n];
@@ -105,19 +112,23 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
         consumers,
         limit,
         threads: rt.threads,
+        need,
         sinks,
         state: Mutex::new(State {
             remaining_deps,
             refs,
             values: (0..n).map(|_| None).collect(),
             ready,
-            tracked: 0,
-            peak: 0,
+            // The plan itself is held for the whole run.
+            tracked: plan.own_bytes,
+            peak: plan.own_bytes,
             held_blocks: 0,
             active: rt.threads,
             running: 0,
             finished: 0,
             serial_busy: false,
+            started: vec![false; n],
+            low: 0,
             error: None,
             produced: 0,
             events: Vec::new(),
@@ -150,9 +161,13 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
     })
 }
 
-/// Picks the next admissible task, reserving its memory.
+/// How far ahead of the lowest unstarted task a task may start (bounds the scan of `need`).
+const LOOKAHEAD: usize = 4096;
+
 /// The task to admit next: the first ready one in priority order (skipping reads of a busy
-/// serial I/O lane), if its reservation fits. Nothing behind it may take its room.
+/// serial I/O lane), if its reservation fits. Nothing behind it may take its room. One ahead
+/// of the lowest unstarted task must also leave room for the tasks between them, as the
+/// one-thread run needs it (see the module docs).
 fn next_admissible(sh: &Shared<'_>, st: &State) -> Option<TaskId> {
     if st.error.is_some() {
         return None;
@@ -162,8 +177,21 @@ fn next_admissible(sh: &Shared<'_>, st: &State) -> Option<TaskId> {
         .iter()
         .copied()
         .find(|&t| !(sh.plan.tasks[t as usize].serial_io && st.serial_busy))?;
-    let task = &sh.plan.tasks[t as usize];
-    (st.tracked + task.out_bytes + task.scratch_bytes <= sh.limit).then_some(t)
+    let after = st.tracked + sh.plan.reserve(t as usize);
+    if after > sh.limit {
+        return None;
+    }
+    let i = t as usize;
+    if i > st.low {
+        if i - st.low > LOOKAHEAD {
+            return None;
+        }
+        let between = sh.need[st.low..i].iter().copied().max().unwrap_or(0);
+        if after + between > sh.limit {
+            return None;
+        }
+    }
+    Some(t)
 }
 
 /// Picks the next admissible task, reserving its memory.
@@ -171,11 +199,59 @@ fn admit(sh: &Shared<'_>, st: &mut State) -> Option<TaskId> {
     let t = next_admissible(sh, st)?;
     let task = &sh.plan.tasks[t as usize];
     st.ready.remove(&t);
-    st.tracked += task.out_bytes + task.scratch_bytes;
+    st.tracked += sh.plan.reserve(t as usize);
     st.peak = st.peak.max(st.tracked);
     st.serial_busy |= task.serial_io;
     st.running += 1;
+    st.started[t as usize] = true;
+    while st.low < st.started.len() && st.started[st.low] {
+        st.low += 1;
+    }
     Some(t)
+}
+
+/// Refuses, before anything runs, a plan with a task larger than `limit` or whose one-thread
+/// run in priority order would need more than `limit`.
+///
+/// # Errors
+/// [`Error::TaskTooLarge`] naming the task's operation and block, or
+/// [`Error::PlanTooLarge`] naming the operation running at the peak, what holds the most
+/// then, and the limit that would work.
+pub(crate) fn check_plan(plan: &Plan, limit: usize) -> Result<()> {
+    let sim = plan.simulate(|_, _| {});
+    if sim.peak <= limit {
+        return Ok(());
+    }
+    // The one-thread peak includes every task with its inputs: a task too large on its own
+    // is named as such.
+    for (i, t) in plan.tasks.iter().enumerate() {
+        let needed = plan.task_bytes(i);
+        if needed > limit {
+            return Err(Error::TaskTooLarge {
+                op: t.label.to_string(),
+                block_shape: t.block_shape.clone(),
+                needed,
+                limit,
+            });
+        }
+    }
+    let t = sim.peak_task.unwrap_or(0);
+    let holders = plan.holders_at(t);
+    let (holder, held) = holders
+        .first()
+        .map(|(l, b)| (l.to_string(), *b))
+        .unwrap_or_default();
+    Err(Error::PlanTooLarge {
+        op: plan
+            .tasks
+            .get(t)
+            .map(|t| t.label.to_string())
+            .unwrap_or_default(),
+        holder,
+        held,
+        needed: sim.peak,
+        limit,
+    })
 }
 
 fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
@@ -193,8 +269,12 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
             return;
         };
         let task = &sh.plan.tasks[t as usize];
-        let deps: Vec<Arc<Value>> = task
-            .deps
+        let shared_deps = if task.takes_last_dep {
+            &task.deps[..task.deps.len().saturating_sub(1)]
+        } else {
+            &task.deps[..]
+        };
+        let deps: Vec<Arc<Value>> = shared_deps
             .iter()
             .map(|&d| {
                 guard.values[d as usize]
@@ -202,18 +282,33 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
                     .expect("internal: dependency value missing")
             })
             .collect();
+        // A fold takes its accumulator: it is the value's only consumer, and every earlier
+        // consumer has dropped its reference before counting itself done.
+        let owned = match task.deps.last() {
+            Some(&d) if task.takes_last_dep => take_owned(&mut guard, d as usize),
+            _ => Ok(None),
+        };
+        let moved_bytes = match &owned {
+            Ok(Some(v)) => v.bytes(),
+            _ => 0,
+        };
         let has_consumers = guard.refs[t as usize] > 0;
         drop(guard);
 
         let started = sh.start.elapsed();
-        let result = run_task(sh, t, &deps, has_consumers);
+        let result = owned.and_then(|owned| run_task(sh, t, &deps, owned, has_consumers));
         drop(deps);
         let ended = sh.start.elapsed();
 
         guard = sh.state.lock().unwrap_or_else(|p| p.into_inner());
         let st = &mut *guard;
         st.running -= 1;
-        st.tracked -= task.out_bytes + task.scratch_bytes;
+        st.tracked -= sh.plan.reserve(t as usize);
+        if moved_bytes > 0 {
+            // The taken value is gone (or became this task's value, counted below).
+            st.tracked -= moved_bytes;
+            st.held_blocks -= 1;
+        }
         st.serial_busy &= !task.serial_io;
         match result {
             Err(e) => {
@@ -289,12 +384,35 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
     }
 }
 
+/// Takes dependency `d`'s value out of the shared state for its only remaining consumer.
+fn take_owned(st: &mut State, d: usize) -> Result<Option<Value>> {
+    if st.refs[d] != 1 {
+        return Err(Error::TaskPanicked {
+            op: "scheduler".into(),
+            message: format!(
+                "internal: a fold takes a value with {} consumers left",
+                st.refs[d]
+            ),
+        });
+    }
+    let v = st.values[d]
+        .take()
+        .expect("internal: dependency value missing");
+    Arc::try_unwrap(v)
+        .map(Some)
+        .map_err(|_| Error::TaskPanicked {
+            op: "scheduler".into(),
+            message: "internal: a taken value is still shared".into(),
+        })
+}
+
 /// Runs one task's kernel (catching panics) and delivers output blocks to their sink.
 /// Returns the value to hold (if any) and the bytes it produced.
 fn run_task(
     sh: &Shared<'_>,
     t: TaskId,
     deps: &[Arc<Value>],
+    owned: Option<Value>,
     has_consumers: bool,
 ) -> Result<(Option<Value>, usize)> {
     let task = &sh.plan.tasks[t as usize];
@@ -308,6 +426,7 @@ fn run_task(
     let mut ctx = TaskCtx {
         deps: &dep_refs,
         out: out_slot,
+        owned,
     };
     let result = catch_unwind(AssertUnwindSafe(|| task.kernel.run(&mut ctx)));
     let value = match result {
@@ -358,7 +477,7 @@ fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
                 held: st.tracked,
                 blocks: st.held_blocks,
                 op: task.label.to_string(),
-                needed: task.out_bytes + task.scratch_bytes,
+                needed: sh.plan.reserve(t as usize),
             }
         }
         None => Error::TaskPanicked {
@@ -416,9 +535,17 @@ mod tests {
                 output: None,
                 serial_io: false,
                 in_place: false,
+                takes_last_dep: false,
+                reuses_last_dep: false,
             })
             .collect();
-        (Plan { tasks }, log)
+        (
+            Plan {
+                tasks,
+                own_bytes: 0,
+            },
+            log,
+        )
     }
 
     fn rt(threads: usize, limit: usize) -> Runtime {
@@ -483,23 +610,116 @@ mod tests {
     }
 
     #[test]
-    fn held_blocks_that_leave_no_room_stall_with_a_clear_error() {
+    fn a_plan_whose_one_thread_run_cannot_fit_is_refused_before_anything_runs() {
         // Every task fits on its own, but t0 and t1 are held for t3 and t2 when t2 needs room.
-        let (p, _) = plan(&[(&[], 50), (&[], 50), (&[1], 50), (&[0, 2], 0)], None);
+        let (p, log) = plan(&[(&[], 50), (&[], 50), (&[1], 50), (&[0, 2], 0)], None);
         match run_plan(&rt(1, 100), &p, &[]) {
-            Err(Error::MemoryExhausted {
-                limit,
-                held,
-                blocks,
+            Err(Error::PlanTooLarge {
                 op,
+                holder,
+                held,
                 needed,
+                limit,
             }) => {
                 assert_eq!(
-                    (limit, held, blocks, op.as_str(), needed),
-                    (100, 100, 2, "t2", 50)
+                    (op.as_str(), holder.as_str(), held, needed, limit),
+                    ("t2", "t0", 50, 150, 100)
                 );
             }
+            other => panic!("expected PlanTooLarge, got {:?}", other.map(|r| r.tasks)),
+        }
+        assert!(log.lock().unwrap().is_empty());
+        // The limit the error names is enough.
+        run_plan(&rt(2, 150), &p, &[]).expect("fits at the projected peak");
+    }
+
+    #[test]
+    fn a_kernel_holding_more_than_it_declared_stalls_with_a_clear_error() {
+        // t0 declares 10 bytes but produces 80: t1 (50) then cannot fit beside it, and
+        // nothing else runs. The stall is reported (a backstop for a wrong estimate), not hung.
+        let (mut p, _) = plan(&[(&[], 80), (&[], 50), (&[0, 1], 0)], None);
+        p.tasks[0].out_bytes = 10;
+        match run_plan(&rt(1, 100), &p, &[]) {
+            Err(Error::MemoryExhausted {
+                held, op, needed, ..
+            }) => {
+                assert_eq!((held, op.as_str(), needed), (80, "t1", 50));
+            }
             other => panic!("expected MemoryExhausted, got {:?}", other.map(|r| r.tasks)),
+        }
+    }
+
+    /// A kernel that sleeps a while (so tasks finish out of order) and produces its bytes.
+    struct Jittery {
+        bytes: usize,
+        micros: u64,
+    }
+
+    impl Kernel for Jittery {
+        fn run(&self, _ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
+            std::thread::sleep(std::time::Duration::from_micros(self.micros));
+            Ok(Some(Value::Partial(Box::new(()), self.bytes)))
+        }
+    }
+
+    #[test]
+    fn plans_that_pass_the_check_never_stall_whatever_the_thread_count() {
+        // Random DAGs (each task depends on up to 3 earlier ones, some far back, so values
+        // are held across other work) at exactly their projected peak: every run on 2-4
+        // threads must finish within the limit, though tasks finish in random order.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for case in 0..120 {
+            let n = 2 + next(40) as usize;
+            let mut tasks = Vec::new();
+            for i in 0..n {
+                let mut deps: Vec<TaskId> = Vec::new();
+                if i > 0 {
+                    for _ in 0..next(4) {
+                        let d = if next(3) == 0 {
+                            next(i as u64)
+                        } else {
+                            (i as u64).saturating_sub(1 + next(3))
+                        } as TaskId;
+                        if !deps.contains(&d) {
+                            deps.push(d);
+                        }
+                    }
+                }
+                let bytes = 1 + next(100) as usize;
+                tasks.push(Task {
+                    deps,
+                    kernel: Arc::new(Jittery {
+                        bytes,
+                        micros: next(300),
+                    }),
+                    out_bytes: bytes,
+                    scratch_bytes: next(50) as usize,
+                    label: format!("t{i}").into(),
+                    block_shape: vec![bytes],
+                    block_bytes: bytes,
+                    output: None,
+                    serial_io: next(5) == 0,
+                    in_place: false,
+                    takes_last_dep: false,
+                    reuses_last_dep: false,
+                });
+            }
+            let p = Plan {
+                tasks,
+                own_bytes: 0,
+            };
+            let limit = p.projected_peak();
+            for threads in 2..=4 {
+                let r = run_plan(&rt(threads, limit), &p, &[])
+                    .unwrap_or_else(|e| panic!("case {case}, {threads} threads: {e}"));
+                assert!(r.peak_tracked_bytes <= limit, "case {case}: {r}");
+            }
         }
     }
 

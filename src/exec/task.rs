@@ -50,6 +50,9 @@ pub(crate) struct TaskCtx<'a, 'o> {
     pub deps: &'a [&'a Value],
     /// For output tasks of an in-memory result: the output region to write directly.
     pub out: Option<AnyViewMut<'o>>,
+    /// For a task that [takes its last dependency](Task::takes_last_dep): that dependency's
+    /// value, owned (it is not in `deps`), to fold into in place.
+    pub owned: Option<Value>,
 }
 
 impl TaskCtx<'_, '_> {
@@ -62,6 +65,11 @@ impl TaskCtx<'_, '_> {
 pub(crate) trait Kernel: Send + Sync {
     /// Runs the task. Returns `None` when it wrote its result into `ctx.out`.
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>>;
+    /// Heap bytes the kernel owns beyond its own allocation (vectors of leaves, regions),
+    /// for [`Plan::own_bytes`]; shared parts (programs, sources) are not counted.
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// One task of a plan.
@@ -84,14 +92,70 @@ pub(crate) struct Task {
     pub serial_io: bool,
     /// Whether the kernel can write its block straight into an output slot.
     pub in_place: bool,
+    /// The kernel takes its last dependency's value by value ([`TaskCtx::owned`]): the task
+    /// is that value's only consumer (a reduction partial folded into in a chain).
+    pub takes_last_dep: bool,
+    /// The value it produces is its last dependency's value grown in place (with
+    /// `takes_last_dep`): only the growth `out_bytes - that value's bytes` is new memory.
+    pub reuses_last_dep: bool,
 }
 
 /// A lowered plan: tasks in priority order (dependencies always come first).
 pub(crate) struct Plan {
     pub tasks: Vec<Task>,
+    /// Bytes of the plan itself while it runs (its tasks and the scheduler's state for
+    /// them), counted against the limit like any block: see [`Plan::new`].
+    pub own_bytes: usize,
 }
 
+/// Scheduler state per task while a plan runs: dependency and consumer counts, the value
+/// slot, the ready set's entry, the started flag and the one-thread run's need.
+pub(crate) const SCHEDULER_BYTES_PER_TASK: usize = 64;
+
+/// What a kernel's own vectors (leaves, regions, shapes) take, on average, beyond what
+/// [`Kernel::heap_bytes`] reports.
+const KERNEL_VECTORS_BYTES: usize = 96;
+
+/// Heap per task while a plan is lowered: the task (and the growth of the task list), its
+/// kernel, and the lowering's memo entry. Measured at about 460 bytes for a plan of
+/// elementwise tasks (tests/memory_many_blocks.rs); lowering stops once its tasks would take
+/// more than the memory limit at this rate.
+pub(crate) const LOWERING_BYTES_PER_TASK: usize = 512;
+
 impl Plan {
+    /// A plan of `tasks`, with [`Plan::own_bytes`] estimated from them: each task, its
+    /// dependency list (and the scheduler's consumer list, as long), its block shape, its
+    /// kernel's allocation and the scheduler's per-task state.
+    pub(crate) fn new(tasks: Vec<Task>) -> Plan {
+        let own_bytes = tasks
+            .iter()
+            .map(|t| {
+                std::mem::size_of::<Task>()
+                    + t.deps.capacity() * 2 * std::mem::size_of::<TaskId>()
+                    + t.block_shape.capacity() * std::mem::size_of::<usize>()
+                    + std::mem::size_of_val(&*t.kernel)
+                    + t.kernel.heap_bytes()
+                    + KERNEL_VECTORS_BYTES
+                    + SCHEDULER_BYTES_PER_TASK
+            })
+            .sum::<usize>()
+            + tasks.capacity().saturating_sub(tasks.len()) * std::mem::size_of::<Task>();
+        Plan { tasks, own_bytes }
+    }
+
+    /// Bytes reserved while task `t` runs, beyond what is already held: its output (only the
+    /// growth, when it reuses its last dependency's value) and its scratch.
+    pub(crate) fn reserve(&self, t: usize) -> usize {
+        let task = &self.tasks[t];
+        let out = match task.deps.last() {
+            Some(&d) if task.reuses_last_dep => task
+                .out_bytes
+                .saturating_sub(self.tasks[d as usize].out_bytes),
+            _ => task.out_bytes,
+        };
+        out + task.scratch_bytes
+    }
+
     /// Projected bytes of task `t`: its inputs, its output and its scratch.
     pub(crate) fn task_bytes(&self, t: usize) -> usize {
         let task = &self.tasks[t];
@@ -99,13 +163,18 @@ impl Plan {
             .iter()
             .map(|&d| self.tasks[d as usize].out_bytes)
             .sum::<usize>()
-            + task.out_bytes
-            + task.scratch_bytes
+            + self.reserve(t)
     }
 
     /// Simulates a one-thread run in priority order and returns the peak of held + running
     /// bytes: the memory a sequential run needs.
     pub(crate) fn projected_peak(&self) -> usize {
+        self.simulate(|_, _| {}).peak
+    }
+
+    /// Simulates a one-thread run in priority order, calling `need(t, bytes)` with the bytes
+    /// held while task `t` runs (everything held before it plus its reservation).
+    pub(crate) fn simulate(&self, mut need: impl FnMut(usize, usize)) -> Simulation {
         let n = self.tasks.len();
         let mut remaining = vec![0u32; n];
         for t in &self.tasks {
@@ -113,9 +182,14 @@ impl Plan {
                 remaining[d as usize] += 1;
             }
         }
-        let (mut held, mut peak) = (0usize, 0usize);
+        let (mut held, mut peak, mut peak_task) = (self.own_bytes, 0usize, None);
         for (i, t) in self.tasks.iter().enumerate() {
-            peak = peak.max(held + t.out_bytes + t.scratch_bytes);
+            let now = held + self.reserve(i);
+            need(i, now);
+            if now > peak || peak_task.is_none() {
+                peak = peak.max(now);
+                peak_task = Some(i);
+            }
             for &d in &t.deps {
                 remaining[d as usize] -= 1;
                 if remaining[d as usize] == 0 {
@@ -126,6 +200,49 @@ impl Plan {
                 held += t.out_bytes;
             }
         }
-        peak
+        Simulation { peak, peak_task }
     }
+
+    /// What holds the memory while task `t` runs in a one-thread run: bytes by operation
+    /// label, largest first (the running task's reservation included).
+    pub(crate) fn holders_at(&self, t: usize) -> Vec<(Arc<str>, usize)> {
+        let n = self.tasks.len();
+        let mut consumers_after = vec![false; n];
+        for task in &self.tasks[t..] {
+            for &d in &task.deps {
+                consumers_after[d as usize] = true;
+            }
+        }
+        let mut by: Vec<(Arc<str>, usize)> = Vec::new();
+        let mut add = |label: &Arc<str>, b: usize| {
+            if b == 0 {
+                return;
+            }
+            match by.iter_mut().find(|(l, _)| l == label) {
+                Some(e) => e.1 += b,
+                None => by.push((label.clone(), b)),
+            }
+        };
+        for (i, task) in self.tasks.iter().enumerate().take(t) {
+            // Held while `t` runs: produced before it and still needed by `t` or later.
+            if consumers_after[i] {
+                add(&task.label, task.out_bytes);
+            }
+        }
+        add(&self.tasks[t].label, self.reserve(t));
+        add(
+            &Arc::from(format!("the plan itself ({} tasks)", n).as_str()),
+            self.own_bytes,
+        );
+        by.sort_by(|a, b| b.1.cmp(&a.1));
+        by
+    }
+}
+
+/// The result of [`Plan::simulate`].
+pub(crate) struct Simulation {
+    /// Peak bytes of a one-thread run.
+    pub peak: usize,
+    /// The task running at the peak (`None` for an empty plan).
+    pub peak_task: Option<usize>,
 }

@@ -1,6 +1,8 @@
 //! Printing plans: `explain()` text and Graphviz DOT.
 
-use super::lower::{Root, direct_rechunk, gather_task_bytes, group_order, lower, rechunk_stages};
+use super::lower::{
+    Root, direct_rechunk, gather_task_bytes, group_order, plan_within, rechunk_stages,
+};
 use super::node::{NodeRef, Op};
 use super::optimize::optimize;
 use crate::exec::report::human_bytes;
@@ -51,10 +53,12 @@ pub(crate) fn explain(roots: &[NodeRef], limit: usize) -> String {
     let mut s = String::new();
     let opt = optimize(roots);
     write_graph(&mut s, "optimized graph", &opt);
+    let mut staged = false;
     for n in topo(&opt) {
         if let Op::Rechunk { input } = &n.op {
             match rechunk_stages(&n, limit) {
                 Some(plan) => {
+                    staged = true;
                     let _ = writeln!(
                         s,
                         "#{} {plan}\n  (intermediates are written to temporary Zarr arrays, one run \
@@ -76,7 +80,7 @@ pub(crate) fn explain(roots: &[NodeRef], limit: usize) -> String {
         }
     }
     write_graph(&mut s, "as written", roots);
-    let plan = lower(
+    let (plan, fits) = plan_within(
         &opt.iter()
             .map(|n| Root {
                 node: n.clone(),
@@ -108,6 +112,14 @@ pub(crate) fn explain(roots: &[NodeRef], limit: usize) -> String {
         human_bytes(largest),
         human_bytes(plan.projected_peak())
     );
+    // A staged plan runs pass by pass, each checked on its own.
+    if let (Err(e), false) = (fits, staged) {
+        let _ = writeln!(
+            s,
+            "does not fit the memory limit of {}: {e}",
+            human_bytes(limit)
+        );
+    }
     s
 }
 

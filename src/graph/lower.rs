@@ -7,7 +7,8 @@
 use super::blockfn::BlockFnKernel;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::{ChunkGrid, Region, for_each_index};
-use crate::exec::task::{Kernel, Plan, Task, TaskId};
+use crate::exec::check_plan;
+use crate::exec::task::{Kernel, LOWERING_BYTES_PER_TASK, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
 use crate::ops::expr::ExprNode;
 use crate::ops::fused::Program;
@@ -59,8 +60,28 @@ struct Lowerer {
     /// Blocks of immutable stores are read again instead of shared when sharing would hold
     /// them across more than this many bytes of other work (DESIGN §3.5).
     remat_after: usize,
+    /// The memory limit the plan is for.
+    limit: usize,
+    /// The most tasks whose bookkeeping fits the limit; lowering stops (`overflow`) beyond.
+    max_tasks: usize,
+    overflow: bool,
+    /// Reductions fold their groups in a chain (one partial held per output block) instead
+    /// of combining a tree of partials.
+    chains: bool,
     programs: HashMap<*const Node, Arc<Program>>,
     labels: HashMap<*const Node, Arc<str>>,
+}
+
+/// How [`lower`] trades parallelism for memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lowering {
+    /// Tree reductions, store blocks shared unless held across a quarter of the limit.
+    Default,
+    /// For plans that would not fit otherwise: reductions fold their input groups in a chain
+    /// into one partial per output block, updated in place (a tree holds a partial per level
+    /// and combines several at once), and store blocks are read again by every consumer that
+    /// is not right next to the first.
+    Frugal,
 }
 
 /// Bytes of the largest single-pass gather task of rechunking `input` to `target` (an upper
@@ -118,8 +139,84 @@ pub(crate) fn direct_rechunk(n: &Node, limit: usize) -> bool {
         .is_ok_and(|p| matches!(p.strategy(), Strategy::Direct))
 }
 
+/// The plan for `roots` within `limit`: the default lowering when it fits, else the frugal
+/// one (see [`Lowering`]). With the check's result: the error (from the frugal plan, the
+/// smaller of the two) when neither fits.
+pub(crate) fn plan_within(roots: &[Root], limit: usize) -> (Plan, crate::error::Result<()>) {
+    let plan = lower(roots, limit, Lowering::Default);
+    if plan.own_bytes >= usize::MAX / 2 {
+        // Lowering stopped: the tasks alone outgrew the limit.
+        let tasks = plan.tasks.len();
+        return (
+            Plan::new(Vec::new()),
+            Err(crate::error::Error::PlanTooManyTasks {
+                tasks,
+                bytes: tasks * LOWERING_BYTES_PER_TASK,
+                limit,
+            }),
+        );
+    }
+    let Err(first) = check_plan(&plan, limit) else {
+        return (plan, Ok(()));
+    };
+    let frugal = lower(roots, limit, Lowering::Frugal);
+    let second = match check_plan(&frugal, limit) {
+        Ok(()) => return (frugal, Ok(())),
+        Err(e) => e,
+    };
+    // Neither fits: report the plan that needs less, and for a plan-wide peak, a limit that
+    // does work (planning again there: the plan's shape depends on the limit).
+    let (plan, err) = if frugal.projected_peak() <= plan.projected_peak() {
+        (frugal, second)
+    } else {
+        (plan, first)
+    };
+    (plan, Err(with_working_limit(roots, err)))
+}
+
+/// `err`, a [`Error::PlanTooLarge`], with `needed` raised until planning at `needed` fits
+/// (a few tries); other errors as they are.
+fn with_working_limit(roots: &[Root], err: crate::error::Error) -> crate::error::Error {
+    use crate::error::Error;
+    let Error::PlanTooLarge {
+        op,
+        holder,
+        held,
+        mut needed,
+        limit,
+    } = err
+    else {
+        return err;
+    };
+    for _ in 0..4 {
+        let next = [Lowering::Default, Lowering::Frugal]
+            .iter()
+            .map(|&how| {
+                let p = lower(roots, needed, how);
+                match check_plan(&p, needed) {
+                    Ok(()) => None,
+                    Err(_) => Some(p.projected_peak().max(needed + 1)),
+                }
+            })
+            .collect::<Option<Vec<usize>>>();
+        match next {
+            // One of the two fits at `needed`.
+            None => break,
+            Some(v) => needed = v.into_iter().min().unwrap_or(needed + 1),
+        }
+    }
+    Error::PlanTooLarge {
+        op,
+        holder,
+        held,
+        needed,
+        limit,
+    }
+}
+
 /// Lowers the (optimized) roots to a plan for a run with memory limit `limit`.
-pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
+pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Plan {
+    let frugal = how == Lowering::Frugal;
     let mut l = Lowerer {
         tasks: Vec::new(),
         memo: HashMap::new(),
@@ -130,9 +227,15 @@ pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
         // twelve times).
         remat_after: if roots.iter().any(|r| r.order.is_some()) {
             usize::MAX
+        } else if frugal {
+            0
         } else {
             limit / 4
         },
+        limit,
+        max_tasks: limit / LOWERING_BYTES_PER_TASK,
+        overflow: false,
+        chains: frugal,
         programs: HashMap::new(),
         labels: HashMap::new(),
     };
@@ -145,6 +248,9 @@ pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
             None => Box::new(row_major),
         };
         for k in order {
+            if l.overflow {
+                break;
+            }
             let idx = n.grid.unravel(k);
             let t = match l.block(n, &idx) {
                 BlockInput::Task(t) if l.tasks[t as usize].output.is_none() => t,
@@ -167,7 +273,12 @@ pub(crate) fn lower(roots: &[Root], limit: usize) -> Plan {
             task.out_bytes = 0;
         }
     }
-    Plan { tasks: l.tasks }
+    let mut plan = Plan::new(l.tasks);
+    if l.overflow {
+        // Counted as too large for any check: `plan_within` reports it.
+        plan.own_bytes = usize::MAX / 2;
+    }
+    plan
 }
 
 /// The block index of a broadcast input for output block `idx`.
@@ -206,6 +317,9 @@ impl Lowerer {
         in_place: bool,
         serial_io: bool,
     ) -> TaskId {
+        if self.tasks.len() >= self.max_tasks {
+            self.overflow = true;
+        }
         let label = self.label(n);
         let block_bytes = block_shape.iter().product::<usize>() * n.dtype.size();
         let id = self.tasks.len() as TaskId;
@@ -221,12 +335,18 @@ impl Lowerer {
             output: None,
             serial_io,
             in_place,
+            takes_last_dep: false,
+            reuses_last_dep: false,
         });
         id
     }
 
     /// The task (or in-memory region) that provides block `idx` of `n`.
     fn block(&mut self, n: &NodeRef, idx: &[usize]) -> BlockInput {
+        if self.overflow {
+            // The plan is refused (see `plan_within`): build nothing more.
+            return BlockInput::Task(0);
+        }
         let key = (Arc::as_ptr(n), n.grid.ravel(idx));
         if let Some((b, at)) = self.memo.get(&key) {
             let reread = match (&n.op, b) {
@@ -476,13 +596,112 @@ impl Lowerer {
         // the per-task cost is amortized over many blocks (10,000 blocks of 100² become ~800
         // tasks).
         let by_grain = (1usize << 20).div_ceil(in_block.max(1)).clamp(1, 64);
-        let by_memory = (self.remat_after / in_block.max(1)).max(1);
+        let by_memory = if self.chains {
+            // A chain holds one partial and one group's inputs per output block.
+            (self.limit / 16 / in_block.max(1)).max(1)
+        } else {
+            (self.remat_after / in_block.max(1)).max(1)
+        };
         let group = by_size
             .max(by_grain)
             .min(by_memory)
             .min(blocks.len().max(1));
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
+        if self.chains {
+            return self.reduce_chain(n, spec, &input, &groups, &out_shape);
+        }
         self.reduce_tree(n, spec, &input, &groups, &out_shape, true)
+    }
+
+    /// The inputs of one partial task over `group` (adding their tasks to `deps`) and the
+    /// most scratch any of them needs.
+    fn partial_inputs(
+        &mut self,
+        spec: &ReduceSpec,
+        input: &NodeRef,
+        group: &[Vec<usize>],
+        deps: &mut Vec<TaskId>,
+    ) -> (Vec<PartialInput>, usize) {
+        let mut inputs = Vec::new();
+        let mut scratch = 0;
+        for b in group {
+            let (program, leaves) = self.fused_into(input, b, deps);
+            let region = input.grid.block_region(b);
+            let block_shape = region.shape();
+            let materialize = if !matches!(input.op, Op::Elementwise { .. })
+                || spec.reducer.streams(&spec.axes, block_shape.len())
+            {
+                0
+            } else {
+                block_shape.iter().product::<usize>() * input.dtype.size()
+            };
+            scratch = scratch.max(
+                program.scratch_bytes()
+                    + materialize
+                    + spec.reducer.scratch_bytes(&block_shape, &spec.axes),
+            );
+            inputs.push(PartialInput {
+                program,
+                leaves,
+                block_shape,
+                origin: region.ranges().iter().map(|r| r.start).collect(),
+            });
+        }
+        (inputs, scratch)
+    }
+
+    /// Output block `out_shape` of a reduction as a chain: the first group's partial task,
+    /// then one task per group that takes the partial so far and folds its blocks into it in
+    /// place; the last also finalizes the output block. One partial per output block is held.
+    fn reduce_chain(
+        &mut self,
+        n: &NodeRef,
+        spec: &ReduceSpec,
+        input: &NodeRef,
+        groups: &[&[Vec<usize>]],
+        out_shape: &[usize],
+    ) -> TaskId {
+        let partial_elems = {
+            let s = input.grid.block_shape(&groups[0][0]);
+            s.iter()
+                .enumerate()
+                .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+                .product::<usize>()
+        };
+        let partial_bytes = spec.reducer.partial_bytes(partial_elems);
+        let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
+        let mut prev: Option<TaskId> = None;
+        for (k, group) in groups.iter().enumerate() {
+            let last = k + 1 == groups.len();
+            let mut deps = Vec::new();
+            let (inputs, scratch) = self.partial_inputs(spec, input, group, &mut deps);
+            let block_shape = inputs[0].block_shape.clone();
+            let kernel = Arc::new(PartialKernel {
+                inputs,
+                in_dtype: input.dtype,
+                axes: spec.axes.clone(),
+                reducer: spec.reducer.clone(),
+                finalize: last.then(|| out_shape.to_vec()),
+            });
+            let (ob, sc, shape) = match (last, prev) {
+                // The output block, from the partial taken (already held).
+                (true, Some(_)) => (out_bytes, scratch, out_shape.to_vec()),
+                // A chain of one group: its partial is built, then the output block.
+                (true, None) => (out_bytes, scratch + partial_bytes, out_shape.to_vec()),
+                (false, _) => (partial_bytes, scratch, block_shape),
+            };
+            if let Some(p) = prev {
+                deps.push(p);
+            }
+            let t = self.push(n, kernel, deps, ob, sc, shape, false, false);
+            if prev.is_some() {
+                let task = &mut self.tasks[t as usize];
+                task.takes_last_dep = true;
+                task.reuses_last_dep = !last;
+            }
+            prev = Some(t);
+        }
+        prev.expect("internal: a reduction over no blocks")
     }
 
     /// Builds the subtree over `groups` of input blocks (one partial task per group, then
@@ -509,31 +728,7 @@ impl Lowerer {
         let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
         if groups.len() == 1 {
             let mut deps = Vec::new();
-            let mut inputs = Vec::new();
-            let mut scratch = 0;
-            for b in groups[0] {
-                let (program, leaves) = self.fused_into(input, b, &mut deps);
-                let region = input.grid.block_region(b);
-                let block_shape = region.shape();
-                let materialize = if !matches!(input.op, Op::Elementwise { .. })
-                    || spec.reducer.streams(&spec.axes, block_shape.len())
-                {
-                    0
-                } else {
-                    block_shape.iter().product::<usize>() * input.dtype.size()
-                };
-                scratch = scratch.max(
-                    program.scratch_bytes()
-                        + materialize
-                        + spec.reducer.scratch_bytes(&block_shape, &spec.axes),
-                );
-                inputs.push(PartialInput {
-                    program,
-                    leaves,
-                    block_shape,
-                    origin: region.ranges().iter().map(|r| r.start).collect(),
-                });
-            }
+            let (inputs, scratch) = self.partial_inputs(spec, input, groups[0], &mut deps);
             let block_shape = inputs[0].block_shape.clone();
             let k = Arc::new(PartialKernel {
                 inputs,

@@ -989,7 +989,7 @@ mod tests {
             }
             e => panic!("unexpected {e}"),
         }
-        assert!(err.to_string().contains("larger memory limit"));
+        assert!(err.to_string().contains("a memory limit of at least"));
     }
 
     #[test]

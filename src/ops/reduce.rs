@@ -42,13 +42,14 @@ pub(crate) trait Reducer: Send + Sync {
     /// `acc` when given.
     fn partial_stream(&self, feed: &mut TileFeed<'_>, acc: Option<Value>) -> Result<Value>;
     /// The partial of a group of blocks read as they are (no fused work), folded tile by tile
-    /// so the states stay in cache while every block streams through them. `None` when this
-    /// reduction or layout has no such path (the caller folds block by block).
+    /// so the states stay in cache while every block streams through them, into `acc` (taken
+    /// only when this path is used). `None` when this reduction or layout has no such path
+    /// (the caller folds block by block).
     fn partial_group(
         &self,
         _blocks: &[AnyView<'_>],
         _axes: &[usize],
-        _acc: Option<Value>,
+        _acc: &mut Option<Value>,
     ) -> Option<Result<Value>> {
         None
     }
@@ -735,7 +736,7 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
         &self,
         blocks: &[AnyView<'_>],
         axes: &[usize],
-        acc: Option<Value>,
+        acc: &mut Option<Value>,
     ) -> Option<Result<Value>> {
         let views: Vec<&ArrayViewD<'_, T>> = blocks
             .iter()
@@ -777,8 +778,13 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
                 return None;
             }
         }
-        let mut states = self.states_or_new(acc, &state_shape(first.shape(), axes));
-        S::push_rows(states.as_slice_mut()?, &rows);
+        let mut states = self.states_or_new(acc.take(), &state_shape(first.shape(), axes));
+        S::push_rows(
+            states
+                .as_slice_mut()
+                .expect("internal: reduction states are contiguous"),
+            &rows,
+        );
         let bytes = self.partial_bytes(states.len());
         Some(Ok(Value::Partial(Box::new(states), bytes)))
     }
@@ -984,7 +990,8 @@ pub(crate) struct PartialKernel {
 
 impl Kernel for PartialKernel {
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
-        let mut acc: Option<Value> = None;
+        // In a chain, the partial of the earlier groups, folded into in place.
+        let mut acc: Option<Value> = ctx.owned.take();
         let inputs: Vec<Vec<AnyView<'_>>> = self
             .inputs
             .iter()
@@ -996,7 +1003,7 @@ impl Kernel for PartialKernel {
             .all(|(v, i)| i.program.is_identity_over(v, &i.block_shape));
         if plain {
             let views: Vec<AnyView<'_>> = inputs.iter().map(|v| v[0].clone()).collect();
-            if let Some(part) = self.reducer.partial_group(&views, &self.axes, None) {
+            if let Some(part) = self.reducer.partial_group(&views, &self.axes, &mut acc) {
                 return self.finish(part?);
             }
         }

@@ -26,8 +26,8 @@ const CF_ENCODING_ATTRS: &[&str] = &[
 /// Open options that keep the stored values (no CF decoding).
 fn raw() -> OpenOptions {
     OpenOptions {
-        chunks: None,
         decode_cf: false,
+        ..OpenOptions::default()
     }
 }
 
