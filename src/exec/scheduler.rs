@@ -313,10 +313,7 @@ fn run_task(
     let value = match result {
         Ok(r) => r?,
         Err(panic) => {
-            return Err(Error::TaskPanicked {
-                op: task.label.to_string(),
-                message: panic_message(panic),
-            });
+            return Err(Error::from_panic(task.label.to_string(), panic_message(panic)));
         }
     };
     let written = if direct && value.is_none() {
@@ -361,10 +358,10 @@ fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
                 needed: task.out_bytes + task.scratch_bytes,
             }
         }
-        None => Error::TaskPanicked {
-            op: "scheduler".into(),
-            message: "internal: no task is ready but the plan is unfinished (cycle?)".into(),
-        },
+        None => Error::internal(
+            "scheduler",
+            "no task is ready but the plan is unfinished (cycle?)",
+        ),
     }
 }
 
