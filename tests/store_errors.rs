@@ -219,7 +219,7 @@ mod hdf5 {
         let e = src.read(&Region(vec![0..8, 0..32])).unwrap_err();
         let msg = e.to_string();
         assert!(
-            matches!(&e, Error::Store { kind: StoreErrorKind::FilterUnavailable { filter }, .. }
+            matches!(&e, Error::Store { kind: StoreErrorKind::FilterUnavailable { filter, .. }, .. }
                 if filter == "LZF (id 32000)"),
             "{e:?}"
         );
