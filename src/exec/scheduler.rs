@@ -325,10 +325,10 @@ fn run_task(
         // The sink may run user code (a `for_each_block` closure): a panic there is the
         // run's error, not the caller's crash.
         catch_unwind(AssertUnwindSafe(|| sh.sinks[root].accept(k, v))).map_err(|panic| {
-            Error::TaskPanicked {
-                op: format!("{} (output consumer)", task.label),
-                message: panic_message(panic),
-            }
+            Error::from_panic(
+                format!("{} (output consumer)", task.label),
+                panic_message(panic),
+            )
         })??;
         if !has_consumers {
             return Ok((None, written));
