@@ -364,7 +364,8 @@ pub enum StoreErrorKind {
 fn not_recognized(format: &str) -> String {
     match format {
         "Zarr" => "not a Zarr store (a Zarr store is a directory)".to_string(),
-        f => format!("not a{} {f} file", if f.starts_with('H') { "n" } else { "" }),
+        "HDF5" => "not an HDF5 file".to_string(),
+        f => format!("not a {f} file"),
     }
 }
 

@@ -17,7 +17,10 @@ fn zarr_fixtures() -> PathBuf {
 
 /// The kind and path of a store error, and its message with the causes; panics on anything
 /// else.
-fn store_err<T: std::fmt::Debug>(r: Result<T, Error>, what: &str) -> (StoreErrorKind, String, String) {
+fn store_err<T: std::fmt::Debug>(
+    r: Result<T, Error>,
+    what: &str,
+) -> (StoreErrorKind, String, String) {
     match r {
         Err(e) => {
             let report = e.report().to_string();
@@ -53,7 +56,8 @@ fn write_zarr(store: &Path, array: &str, overwrite: bool) -> chunkwise::Result<(
             ..Default::default()
         },
     )?;
-    let block = AnyArray::F64(ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0, 2.0, 3.0, 4.0]).unwrap());
+    let block =
+        AnyArray::F64(ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0, 2.0, 3.0, 4.0]).unwrap());
     w.write(&Region(vec![0..4]), &block.view())?;
     w.commit()
 }
@@ -72,13 +76,19 @@ fn zarr_failures(root: &Path) -> Vec<(&'static str, StoreErrorKind, String, Stri
     let mut push = |case, (kind, path, msg)| out.push((case, kind, path, msg));
     push(
         "missing store",
-        store_err(ZarrSource::open(root.join("none.zarr"), "x"), "zarr missing store"),
+        store_err(
+            ZarrSource::open(root.join("none.zarr"), "x"),
+            "zarr missing store",
+        ),
     );
     push(
         "missing array",
         store_err(ZarrSource::open(&store, "grp/nope"), "zarr missing array"),
     );
-    push("group", store_err(ZarrSource::open(&store, "grp"), "zarr group"));
+    push(
+        "group",
+        store_err(ZarrSource::open(&store, "grp"), "zarr group"),
+    );
     push(
         "already exists",
         store_err(write_zarr(&store, "grp/x", false), "zarr exists"),
@@ -98,9 +108,12 @@ fn zarr_failures(root: &Path) -> Vec<(&'static str, StoreErrorKind, String, Stri
             "zarr complex64",
         ),
     );
-    let _held = ZarrWriter::create(&store, "busy", &[2], &[2], DType::I8, Default::default())
-        .unwrap();
-    push("locked", store_err(write_zarr(&store, "busy", true), "zarr locked"));
+    let _held =
+        ZarrWriter::create(&store, "busy", &[2], &[2], DType::I8, Default::default()).unwrap();
+    push(
+        "locked",
+        store_err(write_zarr(&store, "busy", true), "zarr locked"),
+    );
     out
 }
 
@@ -149,7 +162,11 @@ fn zarr_backend_failures_keep_their_cause() {
     // Metadata that is not JSON: the JSON parser's error is the cause.
     let store = tmp.path().join("bad.zarr");
     write_zarr(&store, "x", false).unwrap();
-    std::fs::write(store.join("x/zarr.json"), b"{\"zarr_format\": 3, \"shape\": [1,").unwrap();
+    std::fs::write(
+        store.join("x/zarr.json"),
+        b"{\"zarr_format\": 3, \"shape\": [1,",
+    )
+    .unwrap();
     let e = ZarrSource::open(&store, "x").unwrap_err();
     assert!(
         matches!(
@@ -163,7 +180,9 @@ fn zarr_backend_failures_keep_their_cause() {
     );
     let chain = causes(&e);
     assert!(
-        chain.iter().any(|c| c.downcast_ref::<serde_json::Error>().is_some()),
+        chain
+            .iter()
+            .any(|c| c.downcast_ref::<serde_json::Error>().is_some()),
         "{}",
         e.report()
     );
@@ -207,7 +226,10 @@ fn zarr_backend_failures_keep_their_cause() {
         .unwrap()
         .read_region(&Region(vec![0..4]))
         .unwrap_err();
-    assert!(matches!(&e, Error::BadChunk { chunk, .. } if chunk == &[1]), "{e:?}");
+    assert!(
+        matches!(&e, Error::BadChunk { chunk, .. } if chunk == &[1]),
+        "{e:?}"
+    );
     assert!(!causes(&e).is_empty(), "{e:?}");
 }
 
@@ -262,7 +284,10 @@ fn internal_errors_say_they_are_chunkwise_bugs() {
         message: "no task is ready".into(),
     };
     let msg = e.to_string();
-    assert!(msg.starts_with("internal error in chunkwise (scheduler): no task is ready"), "{msg}");
+    assert!(
+        msg.starts_with("internal error in chunkwise (scheduler): no task is ready"),
+        "{msg}"
+    );
 }
 
 #[cfg(feature = "hdf5")]
@@ -304,13 +329,19 @@ mod hdf5 {
         let mut push = |case, (kind, path, msg)| out.push((case, kind, path, msg));
         push(
             "missing store",
-            store_err(Hdf5Source::open(root.join("none.h5"), "x"), "hdf5 missing file"),
+            store_err(
+                Hdf5Source::open(root.join("none.h5"), "x"),
+                "hdf5 missing file",
+            ),
         );
         push(
             "missing array",
             store_err(Hdf5Source::open(&file, "grp/nope"), "hdf5 missing dataset"),
         );
-        push("group", store_err(Hdf5Source::open(&file, "grp"), "hdf5 group"));
+        push(
+            "group",
+            store_err(Hdf5Source::open(&file, "grp"), "hdf5 group"),
+        );
         push(
             "already exists",
             store_err(write_h5(&file, "grp/x", false), "hdf5 exists"),
@@ -337,7 +368,10 @@ mod hdf5 {
             &Hdf5WriteOptions::default(),
         )
         .unwrap();
-        push("locked", store_err(write_h5(&busy, "y", false), "hdf5 locked"));
+        push(
+            "locked",
+            store_err(write_h5(&busy, "y", false), "hdf5 locked"),
+        );
         out
     }
 
@@ -388,7 +422,9 @@ mod hdf5 {
         }
         let chain = causes(&e);
         assert!(
-            chain.iter().any(|c| c.downcast_ref::<::hdf5::Error>().is_some()),
+            chain
+                .iter()
+                .any(|c| c.downcast_ref::<::hdf5::Error>().is_some()),
             "{report}"
         );
     }

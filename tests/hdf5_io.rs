@@ -669,7 +669,9 @@ fn writer_rejects_bad_blocks_and_arguments() {
     let msg = err.to_string();
     assert_eq!(
         kind(err),
-        StoreErrorKind::ParentNotAGroup { parent: "/x".into() },
+        StoreErrorKind::ParentNotAGroup {
+            parent: "/x".into()
+        },
         "{msg}"
     );
     // Not an HDF5 file.

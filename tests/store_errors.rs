@@ -151,7 +151,10 @@ fn an_unreadable_store_says_permission_denied() {
             assert!(is_permission_denied(&e), "{e:?}");
             assert!(msg.contains("permission denied"), "{msg}");
             // The OS's own words follow as the cause.
-            assert!(e.report().to_string().contains("Permission denied"), "{msg}");
+            assert!(
+                e.report().to_string().contains("Permission denied"),
+                "{msg}"
+            );
             assert!(
                 msg.contains(&dir.join("s.zarr/a").display().to_string()),
                 "{msg}"

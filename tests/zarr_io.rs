@@ -5,11 +5,11 @@
 // One-axis regions are `Region(vec![a..b])`, which is what this lint misreads.
 #![allow(clippy::single_range_in_vec_init)]
 
+use chunkwise::error::StoreErrorKind;
 use chunkwise::io::zarr::{
     INCOMPLETE_MARKER, ZarrCompression, ZarrFormat, ZarrSource, ZarrWriteOptions, ZarrWriter,
 };
 use chunkwise::io::{BlockSource, BlockWriter};
-use chunkwise::error::StoreErrorKind;
 use chunkwise::{AnyArray, DType, Error, Region};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::{Value, json};
@@ -279,7 +279,11 @@ fn bad_paths_are_typed_errors() {
     assert!(path.ends_with("store.zarr/x"), "{path}");
     // A file where a store (a directory) is expected.
     let (_, kind, msg) = store_error(ZarrSource::open(fixtures_dir().join("expected.json"), "x"));
-    assert_eq!(kind, StoreErrorKind::NotRecognized { format: "Zarr" }, "{msg}");
+    assert_eq!(
+        kind,
+        StoreErrorKind::NotRecognized { format: "Zarr" },
+        "{msg}"
+    );
     // An array that does not exist.
     let store = fixtures_dir().join("v3.zarr");
     let (path, kind, msg) = store_error(ZarrSource::open(&store, "no_such_array"));
@@ -362,7 +366,10 @@ fn corrupt_metadata_is_a_storage_error() {
         matches!(&kind, StoreErrorKind::FilterUnavailable { filter, .. } if filter == "no_such_codec"),
         "{msg}"
     );
-    assert!(msg.contains("codec") && msg.contains("no_such_codec"), "{msg}");
+    assert!(
+        msg.contains("codec") && msg.contains("no_such_codec"),
+        "{msg}"
+    );
 }
 
 /// A truncated chunk file is an error naming the chunk's grid index, its file and that it is
@@ -742,7 +749,10 @@ fn overwrite_needs_the_option_and_never_removes_groups() {
         },
     );
     let (_, kind, msg) = store_error(r);
-    assert!(matches!(&kind, StoreErrorKind::NotAnArray { found } if found.contains("group")), "{msg}");
+    assert!(
+        matches!(&kind, StoreErrorKind::NotAnArray { found } if found.contains("group")),
+        "{msg}"
+    );
     assert!(store.join("grp/arr/zarr.json").exists());
     // Nor a directory that is not Zarr.
     std::fs::create_dir_all(store.join("plain")).unwrap();

@@ -313,7 +313,10 @@ fn run_task(
     let value = match result {
         Ok(r) => r?,
         Err(panic) => {
-            return Err(Error::from_panic(task.label.to_string(), panic_message(panic)));
+            return Err(Error::from_panic(
+                task.label.to_string(),
+                panic_message(panic),
+            ));
         }
     };
     let written = if direct && value.is_none() {

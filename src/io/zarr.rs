@@ -307,8 +307,8 @@ fn node_kind(dir: &Path, path: &str, op: &'static str) -> Result<NodeKind> {
     }
     let v3 = dir.join("zarr.json");
     if is_file(dir, "zarr.json", path, op)? {
-        let bytes = std::fs::read(&v3)
-            .map_err(|source| Error::store_io(op, path, "read", &v3, source))?;
+        let bytes =
+            std::fs::read(&v3).map_err(|source| Error::store_io(op, path, "read", &v3, source))?;
         let meta: Value = serde_json::from_slice(&bytes).map_err(|e| {
             Error::store_caused(
                 op,
@@ -485,8 +485,11 @@ impl ZarrSource {
                 },
             )
         })?;
-        let store = FilesystemStore::new(store_path)
-            .map_err(backend(OP, &path, "open the filesystem store"))?;
+        let store = FilesystemStore::new(store_path).map_err(backend(
+            OP,
+            &path,
+            "open the filesystem store",
+        ))?;
         let array = Array::open(Arc::new(store), &node_path(array_path))
             .map_err(|e| create_error(OP, &path, "open the array", e))?;
 
@@ -501,7 +504,10 @@ impl ZarrSource {
         })?;
         let shape = shape_usize(array.shape(), "axis length", &path)?;
         let meta = serde_json::to_value(array.metadata()).map_err(|e| {
-            Error::internal(OP, format!("{path}: zarrs metadata does not serialise: {e}"))
+            Error::internal(
+                OP,
+                format!("{path}: zarrs metadata does not serialise: {e}"),
+            )
         })?;
         let format = match array.metadata() {
             ArrayMetadata::V2(_) => ZarrFormat::V2,
@@ -511,9 +517,11 @@ impl ZarrSource {
         let chunk_shape: Vec<usize> = match chunk_shape_from_metadata(&meta, format) {
             Some(c) => shape_usize(&c, "chunk size", &path)?,
             None => {
-                let c = array
-                    .chunk_shape(&zeros)
-                    .map_err(backend(OP, &path, "find the chunk shape"))?;
+                let c = array.chunk_shape(&zeros).map_err(backend(
+                    OP,
+                    &path,
+                    "find the chunk shape",
+                ))?;
                 c.iter()
                     .map(|n| to_usize(n.get(), "chunk size", &path))
                     .collect::<Result<_>>()?
@@ -620,7 +628,10 @@ impl ZarrSource {
         let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
             Error::internal(
                 "read zarr",
-                format!("{}: region {region} decoded to the wrong length: {e}", self.path),
+                format!(
+                    "{}: region {region} decoded to the wrong length: {e}",
+                    self.path
+                ),
             )
         })?;
         Ok(T::wrap(a))
@@ -670,7 +681,10 @@ fn create_error(op: &'static str, path: &str, action: &str, e: ArrayCreateError)
     let kind = match &e {
         ArrayCreateError::DataTypeCreateError(p) => match unsupported(p) {
             Some(dtype) => StoreErrorKind::UnsupportedDType {
-                dtype: dtype.strip_prefix("data type ").unwrap_or(&dtype).to_string(),
+                dtype: dtype
+                    .strip_prefix("data type ")
+                    .unwrap_or(&dtype)
+                    .to_string(),
             },
             None => StoreErrorKind::InvalidMetadata {
                 detail: "zarrs refuses the data type".into(),
@@ -1030,7 +1044,8 @@ impl ZarrWriter {
         let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
 
         // Parent groups, from the root down.
-        std::fs::create_dir_all(store_path).map_err(io("create the store directory", store_path))?;
+        std::fs::create_dir_all(store_path)
+            .map_err(io("create the store directory", store_path))?;
         let mut parent = store_path.to_path_buf();
         for (i, comp) in std::iter::once("")
             .chain(components[..components.len() - 1].iter().copied())
@@ -1038,7 +1053,8 @@ impl ZarrWriter {
         {
             if i > 0 {
                 parent.push(comp);
-                std::fs::create_dir_all(&parent).map_err(io("create the group directory", &parent))?;
+                std::fs::create_dir_all(&parent)
+                    .map_err(io("create the group directory", &parent))?;
             }
             match node_kind(&parent, &path, OP)? {
                 NodeKind::Group => {}
@@ -1124,8 +1140,8 @@ impl ZarrWriter {
             ZarrFormat::V2 => serde_json::from_value(meta).map(ArrayMetadata::V2),
         }
         .map_err(|e| Error::internal(OP, format!("{path}: invalid metadata built: {e}")))?;
-        let store = FilesystemStore::new(&staging)
-            .map_err(backend(OP, &path, "open the staging store"))?;
+        let store =
+            FilesystemStore::new(&staging).map_err(backend(OP, &path, "open the staging store"))?;
         let array = Array::new_with_metadata(Arc::new(store), "/", metadata)
             .map_err(|e| create_error(OP, &path, "create the array", e))?;
         let location = super::guard::StoredLocation::new(&dir, "", path.clone());
@@ -1376,9 +1392,11 @@ impl BlockWriter for ZarrWriter {
         }
         const OP: &str = "commit zarr";
         let options = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
-        self.array
-            .store_metadata_opt(&options)
-            .map_err(backend(OP, &self.path, "write the array metadata"))?;
+        self.array.store_metadata_opt(&options).map_err(backend(
+            OP,
+            &self.path,
+            "write the array metadata",
+        ))?;
         let mut staging = self
             .staging
             .lock()

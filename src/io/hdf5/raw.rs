@@ -113,8 +113,8 @@ impl RawPlan {
                 .map(|((r, &c), &i)| (r.start + i * c) as u64)
                 .collect();
             self.read_chunk_into(dataset, &offset, &mut scratch, fill, shown)?;
-            let chunk_view = ndarray::ArrayView::from_shape(IxDyn(&self.chunk), &scratch)
-                .map_err(|e| {
+            let chunk_view =
+                ndarray::ArrayView::from_shape(IxDyn(&self.chunk), &scratch).map_err(|e| {
                     crate::Error::internal("hdf5 read", format!("{shown}: chunk buffer: {e}"))
                 })?;
             // Clip the chunk at the region's end (edge chunks are stored at full size).

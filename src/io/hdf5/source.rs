@@ -231,10 +231,14 @@ impl Hdf5Source {
         }
         let slices: Vec<SliceOrIndex> = region.0.iter().map(|r| r.clone().into()).collect();
         let selection = Selection::from(Hyperslab::from(slices));
-        let arr: ndarray::ArrayD<T> = self
-            .dataset
-            .read_slice(selection)
-            .map_err(|e| storage("hdf5 read", &self.shown, &format!("read region {region}"), e))?;
+        let arr: ndarray::ArrayD<T> = self.dataset.read_slice(selection).map_err(|e| {
+            storage(
+                "hdf5 read",
+                &self.shown,
+                &format!("read region {region}"),
+                e,
+            )
+        })?;
         Ok(T::wrap(arr))
     }
 

@@ -281,7 +281,12 @@ impl Hdf5Writer {
         }
         let view = view.as_standard_layout();
         let err = |e: ::hdf5::Error| {
-            storage("hdf5 write", &self.shown, &format!("write region {region}"), e)
+            storage(
+                "hdf5 write",
+                &self.shown,
+                &format!("write region {region}"),
+                e,
+            )
         };
         if self.shape.is_empty() {
             let v = view.iter().next().copied().unwrap_or_default();
@@ -464,9 +469,9 @@ fn ensure_groups(
     for part in path.split('/') {
         group = if group.link_exists(part) {
             match group.loc_type_by_name(part) {
-                Ok(::hdf5::LocationType::Group) => {
-                    group.group(part).map_err(|e| storage(op, shown, "open a group", e))?
-                }
+                Ok(::hdf5::LocationType::Group) => group
+                    .group(part)
+                    .map_err(|e| storage(op, shown, "open a group", e))?,
                 _ => {
                     return Err(store_error(
                         op,
