@@ -211,13 +211,14 @@ pub enum Error {
         /// The operation.
         op: &'static str,
         /// The store and array path.
-        path: String,
+        path: Box<str>,
         /// The chunk's index in the chunk grid (for a sharded array, the shard's).
         chunk: Vec<u64>,
         /// The file that holds the chunk.
         file: PathBuf,
-        /// What was wrong with it.
-        detail: String,
+        /// What was wrong with it. (This and `path` are `Box<str>`, not `String`, to keep
+        /// [`Error`] within 120 bytes.)
+        detail: Box<str>,
         /// The error reading or decoding it raised (an I/O or codec error), when there is one.
         #[source]
         source: Option<BoxError>,

@@ -3,6 +3,8 @@
 //! their cause as `source()`; chunkwise's own bugs are `Error::Internal`.
 
 #![cfg(feature = "zarr")]
+// One-axis regions are `Region(vec![0..n])`.
+#![allow(clippy::single_range_in_vec_init)]
 
 use chunkwise::error::StoreErrorKind;
 use chunkwise::io::BlockWriter;
@@ -250,7 +252,7 @@ impl ReadRegion for ZarrSource {
 #[test]
 fn internal_errors_say_they_are_chunkwise_bugs() {
     let rt = Runtime::builder().threads(1).build().unwrap();
-    let x = ChunkedArray::<f64>::from_fn(&[4], &[2], |r| {
+    let x = ChunkedArray::<f64>::from_fn(&[4], [2], |r| {
         if r.0[0].start == 2 {
             panic!("internal: block {r} of another type");
         }
@@ -270,7 +272,7 @@ fn internal_errors_say_they_are_chunkwise_bugs() {
     assert!(msg.contains("report"), "{msg}");
     assert!(msg.contains("block [2..4] of another type"), "{msg}");
 
-    let y = ChunkedArray::<f64>::from_fn(&[4], &[2], |_: &Region| -> ArrayD<f64> {
+    let y = ChunkedArray::<f64>::from_fn(&[4], [2], |_: &Region| -> ArrayD<f64> {
         panic!("a user bug")
     })
     .unwrap();

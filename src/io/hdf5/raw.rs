@@ -228,14 +228,14 @@ fn bad_chunk(
 ) -> Error {
     Error::BadChunk {
         op: "hdf5 read chunk",
-        path: shown.to_owned(),
+        path: shown.into(),
         chunk: offset
             .iter()
             .zip(chunk)
             .map(|(&o, &c)| o / (c as u64).max(1))
             .collect(),
         file: std::path::PathBuf::from(dataset.filename()),
-        detail: format!("{detail}; the file is truncated or corrupt"),
+        detail: format!("{detail}; the file is truncated or corrupt").into(),
         source: None,
     }
 }

@@ -28,10 +28,10 @@ pub(super) fn bad_chunk(
         let file = store_root.join(array.chunk_key(&idx).as_str());
         let bad = |detail: String, source: Option<BoxError>| Error::BadChunk {
             op: "read zarr",
-            path: path.to_owned(),
+            path: path.into(),
             chunk: idx.to_vec(),
             file: file.clone(),
-            detail,
+            detail: detail.into(),
             source,
         };
         let len = match std::fs::metadata(&file) {
