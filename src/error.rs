@@ -179,18 +179,6 @@ pub enum Error {
         /// The type found.
         actual: DType,
     },
-    /// A stored array has an element type chunkwise cannot hold (complex, float16, strings, ...):
-    /// only the types of [`DType`] are supported.
-    #[error(
-        "{path}: unsupported element type {dtype}; chunkwise reads bool, int8..int64, \
-         uint8..uint64, float32 and float64"
-    )]
-    UnsupportedDType {
-        /// The store and array path.
-        path: String,
-        /// The stored type, as the store names it.
-        dtype: String,
-    },
     /// A memory size that could not be parsed (`"512 MiB"`, `"2GB"`, ...).
     #[error(
         "cannot parse memory size {0:?}: expected a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)"
@@ -208,7 +196,9 @@ pub enum Error {
     /// Building the thread pool failed.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),
-    /// An I/O error on a path.
+    /// An I/O error on a path that is not a store: the rechunk scratch directory, a file the
+    /// command-line tool writes. Failures on a Zarr store or an HDF5 file, I/O ones included,
+    /// are [`Error::Store`].
     #[error("{op} {path}: {source}")]
     Io {
         /// The operation.
@@ -219,27 +209,26 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An error from a storage back-end (Zarr, HDF5), naming the store and array.
-    #[error("{op} {path}: {detail}")]
-    Storage {
-        /// The operation.
-        op: &'static str,
-        /// The store and array path.
-        path: String,
-        /// What went wrong.
-        detail: String,
-    },
-    /// A store, file or array that cannot be opened or created as asked: missing, of another
-    /// format, of an unsupported element type, left incomplete by an interrupted write, or
-    /// already existing. Match on [`StoreErrorKind`] for the cause.
+    /// A store, file or array that cannot be opened, read, created or written as asked, from
+    /// either backend (Zarr or HDF5): the same failure gives the same [`StoreErrorKind`] —
+    /// missing, of another format, of an unsupported element type, left incomplete by an
+    /// interrupted write, already existing, unreadable, or a failure of the backend itself.
+    ///
+    /// The message names the operation, the path and what was wrong; the underlying error
+    /// (from zarrs, libhdf5, the file system, a JSON parser), when there is one, is kept as
+    /// [`std::error::Error::source`], not repeated in the message: print the whole chain
+    /// with [`Error::report`] (or anyhow's `{:#}`).
     #[error("{op} {path}: {kind}")]
     Store {
         /// The operation.
         op: &'static str,
-        /// The file (and the array path inside it).
+        /// The store and array path as given (`store.zarr/group/array`, `file.nc:/var`).
         path: String,
         /// What was wrong.
         kind: StoreErrorKind,
+        /// The backend's error, when one caused this.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The result of `compute` cannot be allocated in memory (checked before anything runs).
     #[error(
@@ -259,16 +248,35 @@ pub enum Error {
         /// The operation.
         op: &'static str,
         /// The store and array path.
-        path: String,
+        path: Box<str>,
         /// The chunk's index in the chunk grid (for a sharded array, the shard's).
         chunk: Vec<u64>,
         /// The file that holds the chunk.
         file: PathBuf,
-        /// What was wrong with it.
-        detail: String,
+        /// What was wrong with it. (This and `path` are `Box<str>`, not `String`, to keep
+        /// [`Error`] within 120 bytes.)
+        detail: Box<str>,
+        /// The error reading or decoding it raised (an I/O or codec error), when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
-    /// A panic inside a task, caught so the run fails cleanly. It indicates a bug in chunkwise
-    /// or in a user closure.
+    /// A bug in chunkwise itself: a state its own code should never reach (a block of the
+    /// wrong type between two of its kernels, a plan the scheduler cannot finish, ...). Not
+    /// caused by the input; the message asks for a report. A panic whose message starts with
+    /// `internal:` inside a task is turned into this instead of [`Error::TaskPanicked`].
+    #[error(
+        "internal error in chunkwise ({op}): {message}. This is a bug in chunkwise, not a \
+         problem with your data or code; please report it, with what you ran"
+    )]
+    Internal {
+        /// The operation (or task) it happened in.
+        op: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A panic inside a task, caught so the run fails cleanly: most often in a user closure
+    /// (`map_blocks`, `for_each_block`, a progress callback). Panics of chunkwise's own
+    /// consistency checks (messages starting with `internal:`) are [`Error::Internal`].
     #[error("a task of {op} panicked: {message}")]
     TaskPanicked {
         /// The operation of the task.
@@ -278,17 +286,21 @@ pub enum Error {
     },
 }
 
-/// Why a store or an array in it cannot be used (see [`Error::Store`]).
+/// A boxed error kept as the cause ([`std::error::Error::source`]) of an [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a store or an array in it cannot be used (see [`Error::Store`]). Both backends give
+/// the same kind for the same failure.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreErrorKind {
     /// The file or store does not exist.
     #[error("no such file or store")]
     NotFound,
-    /// The file exists but is not of the expected format.
-    #[error("not a {format} file")]
+    /// The path exists but is not of the expected format.
+    #[error("{}", not_recognized(.format))]
     NotRecognized {
-        /// The expected format (`"HDF5"`, ...).
+        /// The expected format (`"HDF5"`, `"Zarr"`).
         format: &'static str,
     },
     /// Nothing exists at the array path inside the store.
@@ -297,18 +309,62 @@ pub enum StoreErrorKind {
     /// The path names something other than an array.
     #[error("this path is a {found}, not an array (dataset)")]
     NotAnArray {
-        /// What is there (`"group"`, `"named datatype"`, ...).
+        /// What is there (`"group"`, `"Zarr group (it holds a, b)"`, ...).
         found: String,
     },
-    /// The stored element type has no chunkwise equivalent.
-    #[error("unsupported element type {dtype}; chunkwise reads bool, integers and floats")]
+    /// A parent of the array path is an array, so it cannot hold another array.
+    #[error("{parent} is an array (dataset), not a group, so it cannot hold an array")]
+    ParentNotAGroup {
+        /// The parent (a directory of a Zarr store, a path inside an HDF5 file).
+        parent: String,
+    },
+    /// The stored element type has no chunkwise equivalent: only the types of [`DType`] are
+    /// supported.
+    #[error(
+        "unsupported element type {dtype}; chunkwise reads bool, int8..int64, uint8..uint64, \
+         float32 and float64"
+    )]
     UnsupportedDType {
         /// The stored type, as the format describes it.
         dtype: String,
     },
-    /// The array was left incomplete by a write that never committed.
-    #[error("the array is incomplete: a write to it was interrupted before it committed")]
+    /// The array was left incomplete by a write that failed or never committed.
+    #[error(
+        "the array is incomplete: a write to it failed or was interrupted before it committed; \
+         write it again"
+    )]
     Incomplete,
+    /// The array already exists and overwriting was not asked for.
+    #[error("an array already exists at this path; pass overwrite to replace it")]
+    AlreadyExists,
+    /// Another writer holds the output's lock.
+    #[error(
+        "another writer is writing this output ({holder}; lock file {}); wait for it to \
+         finish, or write to another path",
+        .lock_file.display()
+    )]
+    Locked {
+        /// Who holds it (`pid 123 on host h`), as its lock file says.
+        holder: String,
+        /// The lock file.
+        lock_file: PathBuf,
+    },
+    /// The array changed on disk while it was being read: the values read would mix old and
+    /// new data.
+    #[error(
+        "the array changed on disk while it was being read ({detail}); the values read would \
+         mix old and new data"
+    )]
+    ReplacedWhileReading {
+        /// What changed, and what to do.
+        detail: &'static str,
+    },
+    /// A file or directory of the store cannot be read or written for lack of permission.
+    #[error("permission denied on {}", .at.display())]
+    PermissionDenied {
+        /// The file or directory that was refused (the store, a parent, a metadata file).
+        at: PathBuf,
+    },
     /// The file is of a format chunkwise recognises but cannot read (yet), such as NetCDF3.
     #[error("{format} file, which chunkwise cannot read yet; {hint}")]
     UnsupportedFormat {
@@ -317,20 +373,161 @@ pub enum StoreErrorKind {
         /// What to do instead.
         hint: &'static str,
     },
-    /// The data passes through an HDF5 filter (a compressor) that this libhdf5 does not have:
-    /// its plugin is not installed or not on `HDF5_PLUGIN_PATH`.
-    #[error(
-        "the data is encoded with the HDF5 filter {filter}, which this libhdf5 does not have; \
-         install its plugin (for example from the hdf5plugin package) and point \
-         HDF5_PLUGIN_PATH at the plugin directory"
-    )]
+    /// The data passes through a filter or codec (a compressor) that this build cannot
+    /// decode: an HDF5 filter whose plugin is not installed, a Zarr codec zarrs lacks.
+    #[error("the data is encoded with {filter}, {hint}")]
     FilterUnavailable {
-        /// The filter's name and id (`"LZF (id 32000)"`).
+        /// The filter's name (`"LZF (id 32000)"`, a Zarr codec's name).
         filter: String,
+        /// What it is, why it is missing and what to do.
+        hint: &'static str,
     },
-    /// The array already exists and overwriting was not asked for.
-    #[error("an array already exists at this path; pass overwrite to replace it")]
-    AlreadyExists,
+    /// The store's metadata is not valid, or describes an array chunkwise cannot plan (more
+    /// elements than 64 bits hold, too many chunks).
+    #[error("invalid metadata: {detail}")]
+    InvalidMetadata {
+        /// What was wrong, with the numbers or the file.
+        detail: String,
+    },
+    /// Another failure of the backend (zarrs, libhdf5, the file system); the backend's error
+    /// is the [`Error::Store`]'s source.
+    #[error("cannot {action}")]
+    Backend {
+        /// What was being done (`"read region [0..4, 0..4]"`, `"create the store directory x"`).
+        action: String,
+    },
+}
+
+/// The message of [`StoreErrorKind::NotRecognized`].
+fn not_recognized(format: &str) -> String {
+    match format {
+        "Zarr" => "not a Zarr store (a Zarr store is a directory)".to_string(),
+        "HDF5" => "not an HDF5 file".to_string(),
+        f => format!("not a {f} file"),
+    }
+}
+
+impl Error {
+    /// A store error without an underlying cause.
+    pub(crate) fn store(op: &'static str, path: impl Into<String>, kind: StoreErrorKind) -> Error {
+        Error::Store {
+            op,
+            path: path.into(),
+            kind,
+            source: None,
+        }
+    }
+
+    /// A store error caused by `source`.
+    pub(crate) fn store_caused(
+        op: &'static str,
+        path: impl Into<String>,
+        kind: StoreErrorKind,
+        source: impl Into<BoxError>,
+    ) -> Error {
+        Error::Store {
+            op,
+            path: path.into(),
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A failure of the backend while doing `action`, caused by `source`.
+    pub(crate) fn backend(
+        op: &'static str,
+        path: impl Into<String>,
+        action: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Error {
+        Error::store_caused(
+            op,
+            path,
+            StoreErrorKind::Backend {
+                action: action.into(),
+            },
+            source,
+        )
+    }
+
+    /// An I/O error on `at`, a file or directory of the store `path`, while doing `action`:
+    /// [`StoreErrorKind::PermissionDenied`] when that is the cause, else
+    /// [`StoreErrorKind::Backend`]; the I/O error is kept as the source either way.
+    pub(crate) fn store_io(
+        op: &'static str,
+        path: impl Into<String>,
+        action: impl Into<String>,
+        at: &std::path::Path,
+        source: std::io::Error,
+    ) -> Error {
+        let kind = if source.kind() == std::io::ErrorKind::PermissionDenied {
+            StoreErrorKind::PermissionDenied {
+                at: at.to_path_buf(),
+            }
+        } else {
+            StoreErrorKind::Backend {
+                action: format!("{} {}", action.into(), at.display()),
+            }
+        };
+        Error::store_caused(op, path, kind, source)
+    }
+
+    /// A bug in chunkwise, found in `op`.
+    pub(crate) fn internal(op: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Internal {
+            op: op.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The error for a panic caught in a task of `op`: [`Error::Internal`] when the message
+    /// starts with `internal:` (chunkwise's own consistency checks panic that way), else
+    /// [`Error::TaskPanicked`].
+    pub(crate) fn from_panic(op: String, message: String) -> Error {
+        match message.strip_prefix("internal:") {
+            Some(rest) => Error::Internal {
+                op,
+                message: rest.trim_start().to_string(),
+            },
+            None => Error::TaskPanicked { op, message },
+        }
+    }
+
+    /// The kind of a [`Error::Store`], `None` for other errors.
+    pub fn store_kind(&self) -> Option<&StoreErrorKind> {
+        match self {
+            Error::Store { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// This error followed by its causes ([`std::error::Error::source`], outermost first),
+    /// separated by `": "`, for printing where anyhow's `{:#}` is not at hand.
+    ///
+    /// # Example
+    /// ```
+    /// let e = chunkwise::io::zarr::ZarrSource::open("/no/such/store.zarr", "x").unwrap_err();
+    /// assert!(e.report().to_string().contains("no such file or store"));
+    /// ```
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+}
+
+/// [`Error::report`]: an error and its chain of causes, on one line.
+#[derive(Debug)]
+pub struct Report<'a>(&'a Error);
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
 }
 
 /// `Result` with chunkwise's [`Error`].

@@ -664,11 +664,16 @@ fn writer_rejects_bad_blocks_and_arguments() {
         Hdf5Writer::create(&tmp.0, "/", &[4], &[2], DType::F32, &opts).unwrap_err(),
         Error::InvalidArgument { .. }
     ));
-    // A dataset in the way of a group.
-    assert!(matches!(
-        kind(Hdf5Writer::create(&tmp.0, "x/y", &[4], &[2], DType::F32, &opts).unwrap_err()),
-        StoreErrorKind::NotAnArray { .. }
-    ));
+    // A dataset in the way of a group: named as the parent that cannot hold the dataset.
+    let err = Hdf5Writer::create(&tmp.0, "x/y", &[4], &[2], DType::F32, &opts).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(
+        kind(err),
+        StoreErrorKind::ParentNotAGroup {
+            parent: "/x".into()
+        },
+        "{msg}"
+    );
     // Not an HDF5 file.
     assert_eq!(
         kind(

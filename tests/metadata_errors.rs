@@ -64,7 +64,16 @@ fn huge_shapes_fail_at_open_naming_the_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     for (store, needle) in cases(tmp.path()) {
         let e = chunkwise::io::zarr::ZarrSource::open(&store, "").unwrap_err();
-        assert!(matches!(e, Error::Storage { .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Store {
+                    kind: chunkwise::error::StoreErrorKind::InvalidMetadata { .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains(needle), "{}: {e}", store.display());
         assert!(e.to_string().contains("shape ["), "{e}");
         assert!(ChunkedArray::<f64>::open_zarr(&store, "").is_err());

@@ -116,8 +116,18 @@ fn in_child() -> bool {
     std::env::var_os(CHILD_ENV).is_some()
 }
 
+/// A store error of kind permission denied whose source is the I/O error saying so.
 fn is_permission_denied(e: &Error) -> bool {
-    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
+    matches!(
+        e,
+        Error::Store {
+            kind: chunkwise::error::StoreErrorKind::PermissionDenied { .. },
+            source: Some(source),
+            ..
+        } if source
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|s| s.kind() == std::io::ErrorKind::PermissionDenied)
+    )
 }
 
 #[test]
@@ -139,7 +149,12 @@ fn an_unreadable_store_says_permission_denied() {
             let e = ZarrSource::open(dir.join("s.zarr"), "a").unwrap_err();
             let msg = e.to_string();
             assert!(is_permission_denied(&e), "{e:?}");
-            assert!(msg.contains("Permission denied"), "{msg}");
+            assert!(msg.contains("permission denied"), "{msg}");
+            // The OS's own words follow as the cause.
+            assert!(
+                e.report().to_string().contains("Permission denied"),
+                "{msg}"
+            );
             assert!(
                 msg.contains(&dir.join("s.zarr/a").display().to_string()),
                 "{msg}"
@@ -178,7 +193,9 @@ fn an_unreadable_chunk_names_the_chunk_and_says_permission_denied() {
                 matches!(&e, Error::BadChunk { chunk, .. } if chunk == &[1, 0]),
                 "{e:?}"
             );
-            assert!(msg.contains("Permission denied"), "{msg}");
+            assert!(msg.contains("permission denied"), "{msg}");
+            let source = std::error::Error::source(&e).expect("the I/O error is the source");
+            assert!(source.to_string().contains("Permission denied"), "{source}");
             assert!(msg.contains("s.zarr/a/c/1/0"), "{msg}");
         },
     );
@@ -205,7 +222,7 @@ mod hdf5 {
         let e = src.read(&Region(vec![0..8, 0..32])).unwrap_err();
         let msg = e.to_string();
         assert!(
-            matches!(&e, Error::Store { kind: StoreErrorKind::FilterUnavailable { filter }, .. }
+            matches!(&e, Error::Store { kind: StoreErrorKind::FilterUnavailable { filter, .. }, .. }
                 if filter == "LZF (id 32000)"),
             "{e:?}"
         );

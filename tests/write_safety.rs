@@ -228,7 +228,13 @@ fn full_disk_overwrite_keeps_the_old_array() {
     let err = ramp(1 << 19, 1 << 14, 3.0)
         .to_zarr_with(&rt(), &store, "a", opts(true), None)
         .unwrap_err();
-    assert!(err.to_string().contains("space"), "{err}");
+    // "No space left on device" is the cause (the I/O error), after what was being written.
+    assert!(
+        err.report().to_string().contains("space"),
+        "{}",
+        err.report()
+    );
+    assert!(err.to_string().contains("cannot write chunk"), "{err}");
     assert_eq!(read_all(&store, "a"), want_ramp(8192, 1.0));
     // Neither the staging directory nor the lock is left behind.
     assert_eq!(

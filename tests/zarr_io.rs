@@ -5,6 +5,7 @@
 // One-axis regions are `Region(vec![a..b])`, which is what this lint misreads.
 #![allow(clippy::single_range_in_vec_init)]
 
+use chunkwise::error::StoreErrorKind;
 use chunkwise::io::zarr::{
     INCOMPLETE_MARKER, ZarrCompression, ZarrFormat, ZarrSource, ZarrWriteOptions, ZarrWriter,
 };
@@ -232,14 +233,23 @@ fn unsupported_dtypes_are_typed_errors() {
         let store = fixtures_dir().join(entry["store"].as_str().unwrap());
         let path = entry["path"].as_str().unwrap();
         match ZarrSource::open(&store, path) {
-            Err(Error::UnsupportedDType { path: p, dtype }) => {
+            Err(
+                e @ Error::Store {
+                    kind: StoreErrorKind::UnsupportedDType { .. },
+                    ..
+                },
+            ) => {
+                let msg = e.to_string();
+                let Error::Store {
+                    path: p,
+                    kind: StoreErrorKind::UnsupportedDType { dtype },
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
                 assert!(p.ends_with(path), "{p}");
                 assert!(!dtype.is_empty());
-                let msg = Error::UnsupportedDType {
-                    path: p.clone(),
-                    dtype: dtype.clone(),
-                }
-                .to_string();
                 assert!(msg.contains(path) && msg.contains(&dtype), "{msg}");
             }
             other => panic!("{path}: expected UnsupportedDType, got {other:?}"),
@@ -247,46 +257,51 @@ fn unsupported_dtypes_are_typed_errors() {
     }
 }
 
-fn storage_detail(r: Result<ZarrSource, Error>) -> (String, String) {
+/// The path, the kind and the whole message (with the causes) of a store error.
+fn store_error<T: std::fmt::Debug>(r: Result<T, Error>) -> (String, StoreErrorKind, String) {
     match r {
-        Err(Error::Storage { path, detail, .. }) => (path, detail),
-        other => panic!("expected a storage error, got {other:?}"),
+        Err(e @ Error::Store { .. }) => {
+            let report = e.report().to_string();
+            let Error::Store { path, kind, .. } = e else {
+                unreachable!()
+            };
+            (path, kind, report)
+        }
+        other => panic!("expected a store error, got {other:?}"),
     }
 }
 
 #[test]
 fn bad_paths_are_typed_errors() {
     // A store that does not exist.
-    match ZarrSource::open("/nonexistent/chunkwise/store.zarr", "x") {
-        Err(Error::Io { source, path, .. }) => {
-            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
-            assert!(path.ends_with("store.zarr"));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (path, kind, _) = store_error(ZarrSource::open("/nonexistent/chunkwise/store.zarr", "x"));
+    assert_eq!(kind, StoreErrorKind::NotFound);
+    assert!(path.ends_with("store.zarr/x"), "{path}");
+    // A file where a store (a directory) is expected.
+    let (_, kind, msg) = store_error(ZarrSource::open(fixtures_dir().join("expected.json"), "x"));
+    assert_eq!(
+        kind,
+        StoreErrorKind::NotRecognized { format: "Zarr" },
+        "{msg}"
+    );
     // An array that does not exist.
     let store = fixtures_dir().join("v3.zarr");
-    let (path, detail) = storage_detail(ZarrSource::open(&store, "no_such_array"));
+    let (path, kind, msg) = store_error(ZarrSource::open(&store, "no_such_array"));
     assert!(path.ends_with("no_such_array"), "{path}");
-    assert!(detail.contains("no Zarr array"), "{detail}");
+    assert_eq!(kind, StoreErrorKind::ArrayNotFound, "{msg}");
+    assert!(msg.contains("no array"), "{msg}");
     // Groups where an array is expected, v3 and v2, root and nested.
-    let (path, detail) = storage_detail(ZarrSource::open(&store, "nested"));
-    assert!(path.ends_with("nested"), "{path}");
-    assert!(
-        detail.contains("group") && detail.contains("inner"),
-        "{detail}"
-    );
-    let (_, detail) = storage_detail(ZarrSource::open(&store, ""));
-    assert!(
-        detail.contains("group") && detail.contains("f4_zstd"),
-        "{detail}"
-    );
+    for (store, path, child) in [
+        (store.clone(), "nested", "inner"),
+        (store.clone(), "", "f4_zstd"),
+        (fixtures_dir().join("v2.zarr"), "grp/sub", "arr"),
+    ] {
+        let (p, kind, msg) = store_error(ZarrSource::open(&store, path));
+        assert!(p.ends_with(path), "{p}");
+        assert!(matches!(&kind, StoreErrorKind::NotAnArray { found } if found.contains("group")));
+        assert!(msg.contains("group") && msg.contains(child), "{msg}");
+    }
     let v2 = fixtures_dir().join("v2.zarr");
-    let (_, detail) = storage_detail(ZarrSource::open(&v2, "grp/sub"));
-    assert!(
-        detail.contains("group") && detail.contains("arr"),
-        "{detail}"
-    );
     // Leading and trailing slashes are accepted.
     assert!(ZarrSource::open(&v2, "/grp/sub/arr/").is_ok());
 }
@@ -319,17 +334,24 @@ fn corrupt_metadata_is_a_storage_error() {
             b"{\"zarr_format\": 3, \"shape\": [1,",
         )
         .unwrap();
-        let (p, detail) = storage_detail(ZarrSource::open(&copy, path));
+        let (p, kind, msg) = store_error(ZarrSource::open(&copy, path));
         assert!(p.ends_with(path), "{p}");
-        assert!(detail.contains("metadata"), "{detail}");
+        assert!(msg.contains("metadata"), "{msg}");
+        if meta == "zarr.json" {
+            // chunkwise parses v3 metadata itself first; the JSON error is the source.
+            assert!(
+                matches!(kind, StoreErrorKind::InvalidMetadata { .. }),
+                "{kind:?}"
+            );
+        }
         // Valid JSON but not valid array metadata.
         std::fs::write(
             copy.join(path).join(meta),
             b"{\"zarr_format\": 3, \"node_type\": \"array\"}",
         )
         .unwrap();
-        let (_, detail) = storage_detail(ZarrSource::open(&copy, path));
-        assert!(!detail.is_empty());
+        let (_, _, msg) = store_error(ZarrSource::open(&copy, path));
+        assert!(msg.contains(path), "{msg}");
     }
     // An unknown codec.
     let copy = tmp.path().join("codec.zarr");
@@ -339,8 +361,15 @@ fn corrupt_metadata_is_a_storage_error() {
         .unwrap()
         .replace("\"zstd\"", "\"no_such_codec\"");
     std::fs::write(&meta_path, text).unwrap();
-    let (_, detail) = storage_detail(ZarrSource::open(&copy, "f4_zstd"));
-    assert!(detail.contains("codec"), "{detail}");
+    let (_, kind, msg) = store_error(ZarrSource::open(&copy, "f4_zstd"));
+    assert!(
+        matches!(&kind, StoreErrorKind::FilterUnavailable { filter, .. } if filter == "no_such_codec"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("codec") && msg.contains("no_such_codec"),
+        "{msg}"
+    );
 }
 
 /// A truncated chunk file is an error naming the chunk's grid index, its file and that it is
@@ -594,8 +623,9 @@ fn round_trips_v3_and_v2_every_dtype() {
         }
     }
     // The parent group is a group to readers.
-    let (_, detail) = storage_detail(ZarrSource::open(&store, "g"));
-    assert!(detail.contains("group"), "{detail}");
+    let (_, kind, msg) = store_error(ZarrSource::open(&store, "g"));
+    assert!(matches!(kind, StoreErrorKind::NotAnArray { .. }), "{msg}");
+    assert!(msg.contains("group"), "{msg}");
 }
 
 #[test]
@@ -718,7 +748,11 @@ fn overwrite_needs_the_option_and_never_removes_groups() {
             ..Default::default()
         },
     );
-    assert!(matches!(r, Err(Error::Storage { .. })), "{r:?}");
+    let (_, kind, msg) = store_error(r);
+    assert!(
+        matches!(&kind, StoreErrorKind::NotAnArray { found } if found.contains("group")),
+        "{msg}"
+    );
     assert!(store.join("grp/arr/zarr.json").exists());
     // Nor a directory that is not Zarr.
     std::fs::create_dir_all(store.join("plain")).unwrap();
@@ -734,7 +768,8 @@ fn overwrite_needs_the_option_and_never_removes_groups() {
             ..Default::default()
         },
     );
-    assert!(matches!(r, Err(Error::Storage { .. })), "{r:?}");
+    let (_, kind, msg) = store_error(r);
+    assert!(matches!(kind, StoreErrorKind::NotAnArray { .. }), "{msg}");
     assert!(store.join("plain/notes.txt").exists());
 }
 
@@ -759,13 +794,9 @@ fn uncommitted_writes_never_look_complete() {
             .unwrap();
     }
     // Nothing was moved into place, and the staging directory went with the writer.
-    match ZarrSource::open(&store, "t") {
-        Err(Error::Storage { detail, path, .. }) => {
-            assert!(path.ends_with('t'), "{path}");
-            assert!(detail.contains("no Zarr array here"), "{detail}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (path, kind, _) = store_error(ZarrSource::open(&store, "t"));
+    assert!(path.ends_with('t'), "{path}");
+    assert_eq!(kind, StoreErrorKind::ArrayNotFound);
     let left: Vec<_> = std::fs::read_dir(&store)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -775,12 +806,9 @@ fn uncommitted_writes_never_look_complete() {
     // replaced only with overwrite.
     std::fs::create_dir_all(store.join("t")).unwrap();
     std::fs::write(store.join("t").join(INCOMPLETE_MARKER), "").unwrap();
-    match ZarrSource::open(&store, "t") {
-        Err(Error::Storage { detail, .. }) => {
-            assert!(detail.contains("written incompletely"), "{detail}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (_, kind, msg) = store_error(ZarrSource::open(&store, "t"));
+    assert_eq!(kind, StoreErrorKind::Incomplete);
+    assert!(msg.contains("incomplete"), "{msg}");
     assert!(
         ZarrWriter::create(
             &store,
@@ -875,7 +903,10 @@ fn bad_writes_are_typed_errors() {
     w.commit().unwrap();
     assert!(matches!(
         ZarrWriter::create(&store, "a/inner", &[5], &[1], DType::I8, opts()),
-        Err(Error::Storage { .. })
+        Err(Error::Store {
+            kind: StoreErrorKind::ParentNotAGroup { .. },
+            ..
+        })
     ));
 }
 

@@ -38,13 +38,11 @@ pub enum Boundary<T> {
 }
 
 fn typed<'a, 'b, T: Element>(v: &'b AnyView<'a>) -> Result<&'b ArrayViewD<'a, T>> {
-    T::view_ref(v).ok_or_else(|| Error::UserFunction {
-        op: "block function",
-        detail: format!(
-            "internal: a {} block where {} was expected",
-            v.dtype(),
-            T::DTYPE
-        ),
+    T::view_ref(v).ok_or_else(|| {
+        Error::internal(
+            "block function",
+            format!("a {} block where {} was expected", v.dtype(), T::DTYPE),
+        )
     })
 }
 

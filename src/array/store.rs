@@ -131,9 +131,9 @@ impl<T: Element> ChunkedArray<T> {
     /// array has CF attributes (see [`OpenOptions`]).
     ///
     /// # Errors
-    /// [`Error::Io`]/[`Error::Storage`] for a missing store, a group where an array was
-    /// expected, corrupt metadata or an unsupported codec; [`Error::DTypeMismatch`] naming
-    /// both types when the stored type is not `T`.
+    /// [`Error::Store`] for a missing store, a group where an array was expected, corrupt
+    /// metadata or an unsupported codec (see [`crate::io::zarr::ZarrSource::open`] for the kinds);
+    /// [`Error::DTypeMismatch`] naming both types when the stored type is not `T`.
     ///
     /// # Example
     /// ```
@@ -239,8 +239,9 @@ impl<T: Element> ChunkedArray<T> {
     /// when `T` is a float type and the variable has CF attributes.
     ///
     /// # Errors
-    /// [`Error::Store`]/[`Error::Storage`] for a missing file, a non-HDF5 file, a missing
-    /// dataset or a group; [`Error::DTypeMismatch`] naming both types.
+    /// [`Error::Store`] for a missing file, a non-HDF5 file, a missing dataset or a group (the
+    /// same [`crate::error::StoreErrorKind`] as for Zarr); [`Error::DTypeMismatch`] naming
+    /// both types.
     pub fn open_hdf5(file: impl AsRef<std::path::Path>, dataset: &str) -> Result<Self> {
         Self::open_hdf5_with(file, dataset, &OpenOptions::default())
     }

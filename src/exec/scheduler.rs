@@ -432,10 +432,10 @@ fn run_task(
     let value = match result {
         Ok(r) => r?,
         Err(panic) => {
-            return Err(Error::TaskPanicked {
-                op: task.label.to_string(),
-                message: panic_message(panic),
-            });
+            return Err(Error::from_panic(
+                task.label.to_string(),
+                panic_message(panic),
+            ));
         }
     };
     let written = if direct && value.is_none() {
@@ -447,10 +447,10 @@ fn run_task(
         // The sink may run user code (a `for_each_block` closure): a panic there is the
         // run's error, not the caller's crash.
         catch_unwind(AssertUnwindSafe(|| sh.sinks[root].accept(k, v))).map_err(|panic| {
-            Error::TaskPanicked {
-                op: format!("{} (output consumer)", task.label),
-                message: panic_message(panic),
-            }
+            Error::from_panic(
+                format!("{} (output consumer)", task.label),
+                panic_message(panic),
+            )
         })??;
         if !has_consumers {
             return Ok((None, written));
@@ -480,10 +480,10 @@ fn stall_error(sh: &Shared<'_>, st: &State) -> Error {
                 needed: sh.plan.reserve(t as usize),
             }
         }
-        None => Error::TaskPanicked {
-            op: "scheduler".into(),
-            message: "internal: no task is ready but the plan is unfinished (cycle?)".into(),
-        },
+        None => Error::internal(
+            "scheduler",
+            "no task is ready but the plan is unfinished (cycle?)",
+        ),
     }
 }
 

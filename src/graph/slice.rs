@@ -460,13 +460,10 @@ impl BlockFn for SliceFn {
                 &rel,
             )));
         }
-        Err(Error::UserFunction {
-            op: "slice",
-            detail: format!(
-                "internal: output block {idx:?} spans {} input blocks",
-                deps.len()
-            ),
-        })
+        Err(Error::internal(
+            "slice",
+            format!("output block {idx:?} spans {} input blocks", deps.len()),
+        ))
     }
 
     fn as_slice(&self) -> Option<&SliceSpec> {

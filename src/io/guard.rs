@@ -18,7 +18,7 @@
 //! locations of processes that no longer run (on this host) are removed by the next writer of
 //! the same output ([`clean_stale`]).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreErrorKind};
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -244,15 +244,13 @@ impl OutputLock {
     /// in errors.
     ///
     /// # Errors
-    /// [`Error::Storage`] naming the other writer's PID and host when another writer (in this
-    /// process or another) holds the lock; [`Error::Io`] when the lock file cannot be created.
+    /// [`Error::Store`] of kind [`StoreErrorKind::Locked`] naming the other writer's PID and
+    /// host when another writer (in this process or another) holds the lock;
+    /// [`StoreErrorKind::PermissionDenied`] or [`StoreErrorKind::Backend`] (the I/O error as
+    /// the source) when the lock file cannot be created or locked.
     pub fn acquire(op: &'static str, output: &Path, shown: &str) -> Result<OutputLock> {
         let path = Self::lock_path(output);
-        let io = |source| Error::Io {
-            op: "lock output",
-            path: path.clone(),
-            source,
-        };
+        let io = |source| Error::store_io(op, shown, "lock the output with", &path, source);
         loop {
             let file = std::fs::OpenOptions::new()
                 .read(true)
@@ -264,20 +262,18 @@ impl OutputLock {
             if !try_flock(&file).map_err(io)? {
                 let holder = std::fs::read_to_string(&path).unwrap_or_default();
                 let holder = holder.trim();
-                return Err(Error::Storage {
+                return Err(Error::store(
                     op,
-                    path: shown.to_string(),
-                    detail: format!(
-                        "another writer is writing this output ({}; lock file {}); wait for \
-                         it to finish, or write to another path",
-                        if holder.is_empty() {
+                    shown,
+                    StoreErrorKind::Locked {
+                        holder: if holder.is_empty() {
                             "its process is unknown".to_string()
                         } else {
                             holder.to_string()
                         },
-                        path.display()
-                    ),
-                });
+                        lock_file: path,
+                    },
+                ));
             }
             // The file may have been removed by the previous holder between our open and our
             // lock: then the lock is on a file nobody else sees. Retry on the current one.
@@ -343,19 +339,20 @@ fn same_file(_file: &File, path: &Path) -> bool {
 /// place) and the old contents, now at `staging` (or aside), are removed.
 ///
 /// # Errors
-/// [`Error::Io`] when a rename fails; the old array is then still at `target` (or, if only
-/// the second rename of the fallback failed, at the `chunkwise-old` path named in the error).
+/// [`Error::Store`] naming `target`, of kind [`StoreErrorKind::PermissionDenied`] or
+/// [`StoreErrorKind::Backend`] (the I/O error as the source), when a rename fails; the old
+/// array is then still at `target` (or, if only the second rename of the fallback failed, at
+/// the `chunkwise-old` path named in the error).
 pub fn swap_into_place(staging: &Path, target: &Path) -> Result<()> {
-    let io = |op: &'static str, p: &Path| {
+    const OP: &str = "move into place";
+    let shown = target.display().to_string();
+    let io = |action: &'static str, p: &Path| {
         let p = p.to_path_buf();
-        move |source| Error::Io {
-            op,
-            path: p,
-            source,
-        }
+        let shown = shown.clone();
+        move |source| Error::store_io(OP, shown, action, &p, source)
     };
     if std::fs::symlink_metadata(target).is_err() {
-        return std::fs::rename(staging, target).map_err(io("move the new array into", target));
+        return std::fs::rename(staging, target).map_err(io("move the new array to", target));
     }
     if exchange(staging, target).map_err(io("swap the new array into", target))? {
         remove_path(staging).map_err(io("remove the replaced array", staging))?;
@@ -370,17 +367,12 @@ pub fn swap_into_place(staging: &Path, target: &Path) -> Result<()> {
     if let Err(source) = std::fs::rename(staging, target) {
         // Put the old one back; if even that fails, the error names where it is.
         if std::fs::rename(&aside, target).is_ok() {
-            return Err(Error::Io {
-                op: "move the new array into",
-                path: target.to_path_buf(),
-                source,
-            });
+            return Err(io("move the new array to", target)(source));
         }
-        return Err(Error::Io {
-            op: "move the new array into place (the old array is now at)",
-            path: aside,
-            source,
-        });
+        return Err(io(
+            "move the new array into place; the old array is now at",
+            &aside,
+        )(source));
     }
     remove_path(&aside).map_err(io("remove the replaced array", &aside))
 }

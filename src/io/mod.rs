@@ -116,8 +116,8 @@ pub const MAX_STORED_CHUNKS: u64 = 1 << 32;
 /// is at most [`MAX_STORED_CHUNKS`]. `chunks` is the stored chunk shape (`None`: contiguous).
 ///
 /// # Errors
-/// [`crate::Error::Storage`] with the shape, chunk shape and the number that overflowed or
-/// passed the limit.
+/// [`crate::Error::Store`] of kind [`crate::error::StoreErrorKind::InvalidMetadata`] with the
+/// shape, chunk shape and the number that overflowed or passed the limit.
 pub fn check_stored_size(
     op: &'static str,
     path: &str,
@@ -125,10 +125,12 @@ pub fn check_stored_size(
     chunks: Option<&[usize]>,
     dtype: DType,
 ) -> Result<()> {
-    let err = |detail: String| crate::error::Error::Storage {
-        op,
-        path: path.to_string(),
-        detail,
+    let err = |detail: String| {
+        crate::error::Error::store(
+            op,
+            path,
+            crate::error::StoreErrorKind::InvalidMetadata { detail },
+        )
     };
     let mut elems: u64 = 1;
     for &n in shape {

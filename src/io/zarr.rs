@@ -7,7 +7,8 @@
 //!
 //! Every codec zarrs ships with chunkwise's feature set is readable: blosc, zstd, gzip, zlib,
 //! crc32c, transpose, sharding. Element types are those of [`DType`]; anything else (complex,
-//! float16, strings, ...) is refused with [`Error::UnsupportedDType`] at open time.
+//! float16, strings, ...) is refused at open time with [`Error::Store`] of kind
+//! [`StoreErrorKind::UnsupportedDType`].
 //!
 //! # Failure semantics of writes
 //! [`ZarrWriter::create`] takes an exclusive lock on the output (see [`super::guard`]: a
@@ -54,7 +55,7 @@
 use super::{BlockSource, BlockWriter};
 use crate::chunks::Region;
 use crate::element::{AnyArray, AnyView, DType, Element};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreErrorKind};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use serde_json::{Map, Value, json};
 use std::fmt;
@@ -181,13 +182,17 @@ impl Fingerprint {
         let now = Fingerprint::take(&self.dir);
         let incomplete = self.dir.join(INCOMPLETE_MARKER).exists();
         if incomplete || now.as_ref() != Some(self) {
-            return Err(storage(
+            return Err(Error::store(
                 "read zarr",
                 path,
-                if incomplete {
-                    "another writer started rewriting this array while it was being read                      (its incomplete marker appeared); the values read would mix old and new                      data. Read it again once the write has finished"
-                } else {
-                    "the array changed on disk while it was being read (it was overwritten                      or removed since it was opened); the values read would mix old and new                      data. Open it again and recompute"
+                StoreErrorKind::ReplacedWhileReading {
+                    detail: if incomplete {
+                        "another writer started rewriting it: its incomplete marker appeared; \
+                         read it again once the write has finished"
+                    } else {
+                        "it was overwritten or removed since it was opened; open it again and \
+                         recompute"
+                    },
                 },
             ));
         }
@@ -232,12 +237,33 @@ fn node_path(array_path: &str) -> String {
     format!("/{}", array_path.trim_matches('/'))
 }
 
-fn storage(op: &'static str, path: &str, detail: impl fmt::Display) -> Error {
-    Error::Storage {
+/// A zarrs failure while doing `action`, the zarrs error kept as the source.
+fn backend<E: std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+    path: &str,
+    action: impl Into<String>,
+) -> impl FnOnce(E) -> Error {
+    move |e| Error::backend(op, path, action, e)
+}
+
+fn invalid_metadata(op: &'static str, path: &str, detail: impl Into<String>) -> Error {
+    Error::store(
         op,
-        path: path.to_string(),
-        detail: detail.to_string(),
-    }
+        path,
+        StoreErrorKind::InvalidMetadata {
+            detail: detail.into(),
+        },
+    )
+}
+
+fn not_an_array(op: &'static str, path: impl Into<String>, found: &str) -> Error {
+    Error::store(
+        op,
+        path,
+        StoreErrorKind::NotAnArray {
+            found: found.to_string(),
+        },
+    )
 }
 
 /// The kind of Zarr node a directory holds, judged from its metadata files.
@@ -252,9 +278,9 @@ enum NodeKind {
 }
 
 /// Whether `file` (a metadata file in the node directory `dir`) is a file. Missing is `false`;
-/// a file that cannot be looked at (an unreadable directory) is an [`Error::Io`] naming `dir`
-/// with the cause (permission denied), not "no array here".
-fn is_file(dir: &Path, file: &str) -> Result<bool> {
+/// a file that cannot be looked at (an unreadable directory) is an [`Error::Store`] naming `dir`
+/// ([`StoreErrorKind::PermissionDenied`]), not "no array here".
+fn is_file(dir: &Path, file: &str, path: &str, op: &'static str) -> Result<bool> {
     match std::fs::metadata(dir.join(file)) {
         Ok(m) => Ok(m.is_file()),
         Err(e)
@@ -265,44 +291,51 @@ fn is_file(dir: &Path, file: &str) -> Result<bool> {
         {
             Ok(false)
         }
-        Err(source) => Err(Error::Io {
-            op: "read Zarr node directory",
-            path: dir.to_path_buf(),
+        Err(source) => Err(Error::store_io(
+            op,
+            path,
+            "read the node directory",
+            dir,
             source,
-        }),
+        )),
     }
 }
 
 fn node_kind(dir: &Path, path: &str, op: &'static str) -> Result<NodeKind> {
-    if is_file(dir, INCOMPLETE_MARKER)? {
+    if is_file(dir, INCOMPLETE_MARKER, path, op)? {
         return Ok(NodeKind::Incomplete);
     }
     let v3 = dir.join("zarr.json");
-    if is_file(dir, "zarr.json")? {
-        let bytes = std::fs::read(&v3).map_err(|source| Error::Io {
-            op: "read Zarr metadata",
-            path: v3.clone(),
-            source,
+    if is_file(dir, "zarr.json", path, op)? {
+        let bytes =
+            std::fs::read(&v3).map_err(|source| Error::store_io(op, path, "read", &v3, source))?;
+        let meta: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::store_caused(
+                op,
+                path,
+                StoreErrorKind::InvalidMetadata {
+                    detail: format!("the metadata file {} is not valid JSON", v3.display()),
+                },
+                e,
+            )
         })?;
-        let meta: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| storage(op, path, format!("corrupt metadata {}: {e}", v3.display())))?;
         return match meta.get("node_type").and_then(Value::as_str) {
             Some("array") => Ok(NodeKind::ArrayV3),
             Some("group") => Ok(NodeKind::Group),
-            other => Err(storage(
+            other => Err(invalid_metadata(
                 op,
                 path,
                 format!(
-                    "corrupt metadata {}: node_type is {other:?}, expected \"array\" or \"group\"",
+                    "{}: node_type is {other:?}, expected \"array\" or \"group\"",
                     v3.display()
                 ),
             )),
         };
     }
-    if is_file(dir, ".zarray")? {
+    if is_file(dir, ".zarray", path, op)? {
         return Ok(NodeKind::ArrayV2);
     }
-    if is_file(dir, ".zgroup")? {
+    if is_file(dir, ".zgroup", path, op)? {
         return Ok(NodeKind::Group);
     }
     Ok(NodeKind::Nothing)
@@ -356,7 +389,7 @@ fn dtype_of(dt: &zarrs::array::DataType) -> Option<DType> {
 
 fn to_usize(v: u64, what: &str, path: &str) -> Result<usize> {
     usize::try_from(v).map_err(|_| {
-        storage(
+        invalid_metadata(
             "open zarr",
             path,
             format!("{what} {v} does not fit this platform's usize"),
@@ -374,37 +407,45 @@ impl ZarrSource {
     /// Both Zarr v2 and v3 are recognised.
     ///
     /// # Errors
-    /// - [`Error::Io`] (kind `NotFound`) if `store_path` is not a directory, and with the
-    ///   cause (kind `PermissionDenied`, naming the directory) if the store, a directory above
-    ///   it or the array's directory cannot be read;
-    /// - [`Error::Storage`] naming the path if there is no array there, the path is a group
-    ///   (the message lists the nodes it holds), the metadata is not valid JSON or not valid
-    ///   Zarr metadata, a codec or chunk grid is unknown, or the array was written incompletely
-    ///   (a [`ZarrWriter`] that never committed);
-    /// - [`Error::UnsupportedDType`] if the element type is not one of [`DType`].
+    /// [`Error::Store`] naming the path, of kind
+    /// - [`StoreErrorKind::NotFound`] if `store_path` does not exist,
+    ///   [`StoreErrorKind::NotRecognized`] if it is not a directory;
+    /// - [`StoreErrorKind::PermissionDenied`] (naming the directory) if the store, a directory
+    ///   above it or the array's directory cannot be read;
+    /// - [`StoreErrorKind::ArrayNotFound`] if there is no array there,
+    ///   [`StoreErrorKind::NotAnArray`] if the path is a group (the message lists the nodes it
+    ///   holds), [`StoreErrorKind::Incomplete`] if the array was written incompletely (a
+    ///   [`ZarrWriter`] that never committed);
+    /// - [`StoreErrorKind::InvalidMetadata`] if the metadata is not valid JSON or describes an
+    ///   array too large to plan, [`StoreErrorKind::UnsupportedDType`] if the element type is
+    ///   not one of [`DType`], [`StoreErrorKind::FilterUnavailable`] for a codec zarrs does not
+    ///   have, and [`StoreErrorKind::Backend`] (zarrs' error as the source) if zarrs refuses
+    ///   the metadata otherwise.
     pub fn open(store_path: impl AsRef<Path>, array_path: &str) -> Result<ZarrSource> {
         const OP: &str = "open zarr";
         let store_path = store_path.as_ref();
         let path = display_path(store_path, array_path);
         match std::fs::metadata(store_path) {
             Ok(m) if m.is_dir() => {}
-            // Permission denied on the store or a parent says so, not "no such directory".
-            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Error::Io {
-                    op: "open zarr store",
-                    path: store_path.to_path_buf(),
-                    source,
-                });
+            Ok(_) => {
+                return Err(Error::store(
+                    OP,
+                    path,
+                    StoreErrorKind::NotRecognized { format: "Zarr" },
+                ));
             }
-            _ => {
-                return Err(Error::Io {
-                    op: "open zarr store",
-                    path: store_path.to_path_buf(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "no such directory (a Zarr store is a directory)",
-                    ),
-                });
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::store(OP, path, StoreErrorKind::NotFound));
+            }
+            // Permission denied on the store or a parent says so, not "no such directory".
+            Err(source) => {
+                return Err(Error::store_io(
+                    OP,
+                    path,
+                    "look at the store",
+                    store_path,
+                    source,
+                ));
             }
         }
         let dir = store_path.join(array_path.trim_matches('/'));
@@ -412,56 +453,62 @@ impl ZarrSource {
             NodeKind::ArrayV2 | NodeKind::ArrayV3 => {}
             NodeKind::Group => {
                 let children = group_children(&dir);
-                return Err(storage(
+                return Err(Error::store(
                     OP,
-                    &path,
-                    format!(
-                        "is a Zarr group, not an array; it holds {}",
-                        if children.is_empty() {
-                            "no nodes".to_string()
-                        } else {
-                            children.join(", ")
-                        }
-                    ),
+                    path,
+                    StoreErrorKind::NotAnArray {
+                        found: format!(
+                            "Zarr group (it holds {})",
+                            if children.is_empty() {
+                                "no nodes".to_string()
+                            } else {
+                                children.join(", ")
+                            }
+                        ),
+                    },
                 ));
             }
             NodeKind::Incomplete => {
-                return Err(storage(
-                    OP,
-                    &path,
-                    format!(
-                        "the array was written incompletely (its writer failed or never \
-                         committed; {INCOMPLETE_MARKER} is present); write it again"
-                    ),
-                ));
+                return Err(Error::store(OP, path, StoreErrorKind::Incomplete));
             }
             NodeKind::Nothing => {
-                return Err(storage(
-                    OP,
-                    &path,
-                    "no Zarr array here (no zarr.json or .zarray)",
-                ));
+                return Err(Error::store(OP, path, StoreErrorKind::ArrayNotFound));
             }
         }
 
         let opened = Fingerprint::take(&dir).ok_or_else(|| {
-            storage(
+            Error::store(
                 OP,
                 &path,
-                "the array's metadata disappeared while it was being opened",
+                StoreErrorKind::ReplacedWhileReading {
+                    detail: "its metadata disappeared while it was being opened; open it again",
+                },
             )
         })?;
-        let store = FilesystemStore::new(store_path).map_err(|e| storage(OP, &path, e))?;
+        let store = FilesystemStore::new(store_path).map_err(backend(
+            OP,
+            &path,
+            "open the filesystem store",
+        ))?;
         let array = Array::open(Arc::new(store), &node_path(array_path))
-            .map_err(|e| storage(OP, &path, describe_create_error(&e)))?;
+            .map_err(|e| create_error(OP, &path, "open the array", e))?;
 
-        let dtype = dtype_of(array.data_type()).ok_or_else(|| Error::UnsupportedDType {
-            path: path.clone(),
-            dtype: array.data_type().to_string(),
+        let dtype = dtype_of(array.data_type()).ok_or_else(|| {
+            Error::store(
+                OP,
+                &path,
+                StoreErrorKind::UnsupportedDType {
+                    dtype: array.data_type().to_string(),
+                },
+            )
         })?;
         let shape = shape_usize(array.shape(), "axis length", &path)?;
-        let meta = serde_json::to_value(array.metadata())
-            .map_err(|e| storage(OP, &path, format!("cannot serialise metadata: {e}")))?;
+        let meta = serde_json::to_value(array.metadata()).map_err(|e| {
+            Error::internal(
+                OP,
+                format!("{path}: zarrs metadata does not serialise: {e}"),
+            )
+        })?;
         let format = match array.metadata() {
             ArrayMetadata::V2(_) => ZarrFormat::V2,
             ArrayMetadata::V3(_) => ZarrFormat::V3,
@@ -470,9 +517,11 @@ impl ZarrSource {
         let chunk_shape: Vec<usize> = match chunk_shape_from_metadata(&meta, format) {
             Some(c) => shape_usize(&c, "chunk size", &path)?,
             None => {
-                let c = array
-                    .chunk_shape(&zeros)
-                    .map_err(|e| storage(OP, &path, e))?;
+                let c = array.chunk_shape(&zeros).map_err(backend(
+                    OP,
+                    &path,
+                    "find the chunk shape",
+                ))?;
                 c.iter()
                     .map(|n| to_usize(n.get(), "chunk size", &path))
                     .collect::<Result<_>>()?
@@ -573,14 +622,16 @@ impl ZarrSource {
                     &self.codec_options,
                 )
                 .unwrap_or_else(|| {
-                    storage("read zarr", &self.path, format!("region {region}: {e}"))
+                    Error::backend("read zarr", &self.path, format!("read region {region}"), e)
                 })
             })?;
         let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
-            storage(
+            Error::internal(
                 "read zarr",
-                &self.path,
-                format!("region {region}: decoded data has the wrong length: {e}"),
+                format!(
+                    "{}: region {region} decoded to the wrong length: {e}",
+                    self.path
+                ),
             )
         })?;
         Ok(T::wrap(a))
@@ -615,13 +666,45 @@ fn check_region(op: &'static str, path: &str, shape: &[usize], region: &Region) 
     Ok(())
 }
 
-/// Explains an [`ArrayCreateError`] from zarrs, pointing at the most likely cause.
-fn describe_create_error(e: &ArrayCreateError) -> String {
-    match e {
-        ArrayCreateError::DataTypeCreateError(p) => format!("unsupported data type: {p}"),
-        ArrayCreateError::CodecsCreateError(p) => format!("unsupported codec: {p}"),
-        other => other.to_string(),
-    }
+/// An [`ArrayCreateError`] from zarrs while doing `action`, as the kind of failure it is: an
+/// unknown data type or codec, else a backend failure; zarrs' error is kept as the source.
+fn create_error(op: &'static str, path: &str, action: &str, e: ArrayCreateError) -> Error {
+    // zarrs says "codec NAME is not supported" (its fields are private).
+    let unsupported = |p: &zarrs::plugin::PluginCreateError| match p {
+        zarrs::plugin::PluginCreateError::Unsupported(u) => {
+            let text = u.to_string();
+            let text = text.strip_suffix(" is not supported").unwrap_or(&text);
+            Some(text.to_string())
+        }
+        _ => None,
+    };
+    let kind = match &e {
+        ArrayCreateError::DataTypeCreateError(p) => match unsupported(p) {
+            Some(dtype) => StoreErrorKind::UnsupportedDType {
+                dtype: dtype
+                    .strip_prefix("data type ")
+                    .unwrap_or(&dtype)
+                    .to_string(),
+            },
+            None => StoreErrorKind::InvalidMetadata {
+                detail: "zarrs refuses the data type".into(),
+            },
+        },
+        ArrayCreateError::CodecsCreateError(p) => match unsupported(p) {
+            Some(codec) => StoreErrorKind::FilterUnavailable {
+                filter: codec.strip_prefix("codec ").unwrap_or(&codec).to_string(),
+                hint: "a Zarr codec that chunkwise's zarrs does not have; chunkwise decodes \
+                       blosc, zstd, gzip, zlib, crc32c, transpose and sharding",
+            },
+            None => StoreErrorKind::InvalidMetadata {
+                detail: "zarrs refuses the codec configuration".into(),
+            },
+        },
+        _ => StoreErrorKind::Backend {
+            action: action.to_string(),
+        },
+    };
+    Error::store_caused(op, path, kind, e)
 }
 
 fn chunk_shape_from_metadata(meta: &Value, format: ZarrFormat) -> Option<Vec<u64>> {
@@ -878,13 +961,10 @@ fn zero_fill(d: DType) -> Value {
     }
 }
 
-fn write_json(path: &Path, v: &Value) -> Result<()> {
+fn write_json(file: &Path, v: &Value, op: &'static str, path: &str) -> Result<()> {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    std::fs::write(path, text).map_err(|source| Error::Io {
-        op: "write Zarr metadata",
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(file, text)
+        .map_err(|source| Error::store_io(op, path, "write metadata to", file, source))
 }
 
 impl ZarrWriter {
@@ -898,10 +978,13 @@ impl ZarrWriter {
     /// - [`Error::ChunkRankMismatch`] / [`Error::ZeroChunk`] for a bad `chunk_shape`;
     ///   [`Error::InvalidArgument`] for dimension names of the wrong length or an empty
     ///   `array_path` (the store root cannot be replaced);
-    /// - [`Error::Storage`] naming the path if something already exists there and
-    ///   `options.overwrite` is false, or if it is a group or a non-Zarr directory, or if a
-    ///   parent is an array;
-    /// - [`Error::Io`] if a directory or file cannot be created or removed.
+    /// - [`Error::Store`] naming the path, of kind [`StoreErrorKind::AlreadyExists`] if an
+    ///   array exists there and `options.overwrite` is false,
+    ///   [`StoreErrorKind::NotAnArray`] if it is a group or a non-Zarr directory,
+    ///   [`StoreErrorKind::ParentNotAGroup`] if a parent is an array,
+    ///   [`StoreErrorKind::Locked`] if another writer is writing it,
+    ///   [`StoreErrorKind::PermissionDenied`] or [`StoreErrorKind::Backend`] (the I/O error as
+    ///   the source) if a directory or file cannot be created.
     pub fn create(
         store_path: impl AsRef<Path>,
         array_path: &str,
@@ -951,20 +1034,18 @@ impl ZarrWriter {
             });
         }
 
-        let io = |op: &'static str, p: &Path| {
+        let io = |action: &'static str, p: &Path| {
             let p = p.to_path_buf();
-            move |source| Error::Io {
-                op,
-                path: p,
-                source,
-            }
+            let path = path.clone();
+            move |source| Error::store_io(OP, path, action, &p, source)
         };
         // Names first: nothing is created for a path that could never be written.
         super::guard::validate_array_path(OP, &path, rel)?;
         let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
 
         // Parent groups, from the root down.
-        std::fs::create_dir_all(store_path).map_err(io("create Zarr store", store_path))?;
+        std::fs::create_dir_all(store_path)
+            .map_err(io("create the store directory", store_path))?;
         let mut parent = store_path.to_path_buf();
         for (i, comp) in std::iter::once("")
             .chain(components[..components.len() - 1].iter().copied())
@@ -972,7 +1053,8 @@ impl ZarrWriter {
         {
             if i > 0 {
                 parent.push(comp);
-                std::fs::create_dir_all(&parent).map_err(io("create Zarr group", &parent))?;
+                std::fs::create_dir_all(&parent)
+                    .map_err(io("create the group directory", &parent))?;
             }
             match node_kind(&parent, &path, OP)? {
                 NodeKind::Group => {}
@@ -980,16 +1062,23 @@ impl ZarrWriter {
                     ZarrFormat::V3 => write_json(
                         &parent.join("zarr.json"),
                         &json!({"zarr_format": 3, "node_type": "group", "attributes": {}}),
-                    )?,
-                    ZarrFormat::V2 => {
-                        write_json(&parent.join(".zgroup"), &json!({"zarr_format": 2}))?
-                    }
-                },
-                NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
-                    return Err(storage(
                         OP,
                         &path,
-                        format!("parent {} is an array, not a group", parent.display()),
+                    )?,
+                    ZarrFormat::V2 => write_json(
+                        &parent.join(".zgroup"),
+                        &json!({"zarr_format": 2}),
+                        OP,
+                        &path,
+                    )?,
+                },
+                NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
+                    return Err(Error::store(
+                        OP,
+                        path,
+                        StoreErrorKind::ParentNotAGroup {
+                            parent: parent.display().to_string(),
+                        },
                     ));
                 }
             }
@@ -1008,38 +1097,33 @@ impl ZarrWriter {
                     .map(|mut d| d.next().is_some())
                     .unwrap_or(false);
                 if non_empty {
-                    return Err(storage(
+                    return Err(not_an_array(
                         OP,
-                        &path,
-                        "exists and is not a Zarr array; refusing to write into it",
+                        path,
+                        "directory without Zarr metadata (chunkwise never writes into one)",
                     ));
                 }
                 if dir.exists() && !dir.is_dir() {
-                    return Err(storage(OP, &path, "exists and is not a directory"));
+                    return Err(not_an_array(OP, path, "file"));
                 }
             }
             NodeKind::Group => {
-                return Err(storage(
+                return Err(not_an_array(
                     OP,
-                    &path,
-                    "is an existing Zarr group; refusing to replace it (overwrite replaces \
-                     arrays only)",
+                    path,
+                    "Zarr group (overwrite replaces arrays, never groups)",
                 ));
             }
             NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
                 if !options.overwrite {
-                    return Err(Error::Store {
-                        op: OP,
-                        path,
-                        kind: crate::error::StoreErrorKind::AlreadyExists,
-                    });
+                    return Err(Error::store(OP, path, StoreErrorKind::AlreadyExists));
                 }
             }
         }
 
         // The new array is written beside it, in a staging directory of its own.
         let staging = parent.join(super::guard::staging_name(name));
-        std::fs::create_dir(&staging).map_err(io("create Zarr staging directory", &staging))?;
+        std::fs::create_dir(&staging).map_err(io("create the staging directory", &staging))?;
         let staged = StagingDir(staging.clone());
         let marker = staging.join(INCOMPLETE_MARKER);
         std::fs::write(
@@ -1048,17 +1132,18 @@ impl ZarrWriter {
              committing. When complete it is moved into place; a later write of the same \
              array removes it once its process no longer runs.\n",
         )
-        .map_err(io("create Zarr array", &marker))?;
+        .map_err(io("write the incomplete marker", &marker))?;
 
         let meta = array_metadata(shape, chunk_shape, dtype, &options);
         let metadata: ArrayMetadata = match options.format {
             ZarrFormat::V3 => serde_json::from_value(meta).map(ArrayMetadata::V3),
             ZarrFormat::V2 => serde_json::from_value(meta).map(ArrayMetadata::V2),
         }
-        .map_err(|e| storage(OP, &path, format!("internal: invalid metadata built: {e}")))?;
-        let store = FilesystemStore::new(&staging).map_err(|e| storage(OP, &path, e))?;
+        .map_err(|e| Error::internal(OP, format!("{path}: invalid metadata built: {e}")))?;
+        let store =
+            FilesystemStore::new(&staging).map_err(backend(OP, &path, "open the staging store"))?;
         let array = Array::new_with_metadata(Arc::new(store), "/", metadata)
-            .map_err(|e| storage(OP, &path, describe_create_error(&e)))?;
+            .map_err(|e| create_error(OP, &path, "create the array", e))?;
         let location = super::guard::StoredLocation::new(&dir, "", path.clone());
         Ok(ZarrWriter {
             array,
@@ -1156,10 +1241,11 @@ impl ZarrWriter {
             self.array
                 .store_chunk_opt(&chunk_indices, elements, &self.codec_options)
                 .map_err(|e| {
-                    storage(
+                    Error::backend(
                         "write zarr",
                         &self.path,
-                        format!("chunk {chunk_indices:?} of block {region}: {e}"),
+                        format!("write chunk {chunk_indices:?} of block {region}"),
+                        e,
                     )
                 })?;
             // Next chunk index, last axis fastest.
@@ -1304,19 +1390,21 @@ impl BlockWriter for ZarrWriter {
         if self.committed.load(Ordering::Acquire) {
             return Ok(());
         }
+        const OP: &str = "commit zarr";
         let options = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
-        self.array
-            .store_metadata_opt(&options)
-            .map_err(|e| storage("commit zarr", &self.path, format!("writing metadata: {e}")))?;
+        self.array.store_metadata_opt(&options).map_err(backend(
+            OP,
+            &self.path,
+            "write the array metadata",
+        ))?;
         let mut staging = self
             .staging
             .lock()
-            .map_err(|_| storage("commit zarr", &self.path, "a writer thread panicked"))?;
+            .map_err(|_| Error::internal(OP, format!("{}: a writer thread panicked", self.path)))?;
         let Some(dir) = staging.as_ref() else {
-            return Err(storage(
-                "commit zarr",
-                &self.path,
-                "the array was already moved into place",
+            return Err(Error::internal(
+                OP,
+                format!("{}: the array was already moved into place", self.path),
             ));
         };
         let marker = dir.0.join(INCOMPLETE_MARKER);
@@ -1324,31 +1412,32 @@ impl BlockWriter for ZarrWriter {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {
-                return Err(Error::Io {
-                    op: "commit zarr",
-                    path: marker,
+                return Err(Error::store_io(
+                    OP,
+                    &self.path,
+                    "remove the incomplete marker",
+                    &marker,
                     source,
-                });
+                ));
             }
         }
         // What took the path meanwhile (a group made by another writer) is never replaced.
-        match node_kind(&self.dir, &self.path, "commit zarr")? {
+        match node_kind(&self.dir, &self.path, OP)? {
             NodeKind::Group => {
-                return Err(storage(
-                    "commit zarr",
+                return Err(not_an_array(
+                    OP,
                     &self.path,
-                    "a Zarr group was created at this path during the write; refusing to \
-                     replace it",
+                    "Zarr group, created there during the write (it is not replaced)",
                 ));
             }
             NodeKind::Nothing
                 if std::fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_some()) =>
             {
-                return Err(storage(
-                    "commit zarr",
+                return Err(not_an_array(
+                    OP,
                     &self.path,
-                    "a directory that is not a Zarr array appeared at this path during the \
-                     write; refusing to replace it",
+                    "directory without Zarr metadata, which appeared there during the write \
+                     (it is not replaced)",
                 ));
             }
             _ => {}

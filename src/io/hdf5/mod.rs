@@ -18,7 +18,7 @@
 //! while decoding.
 
 use crate::element::DType;
-use crate::error::{Error, StoreErrorKind};
+use crate::error::{BoxError, Error, StoreErrorKind};
 use std::path::Path;
 
 mod meta;
@@ -40,17 +40,14 @@ fn display_path(file: &Path, dataset: &str) -> String {
     format!("{}:/{}", file.display(), dataset)
 }
 
-/// A library error as [`Error::Storage`].
-fn storage(op: &'static str, path: &str, err: impl std::fmt::Display) -> Error {
-    Error::Storage {
-        op,
-        path: path.to_owned(),
-        detail: err.to_string(),
-    }
+/// A library failure while doing `action` (`"open the dataset"`), as
+/// [`StoreErrorKind::Backend`] with the library's error as the source.
+fn storage(op: &'static str, path: &str, action: &str, err: impl Into<BoxError>) -> Error {
+    Error::backend(op, path, action, err)
 }
 
 fn store_error(op: &'static str, path: String, kind: StoreErrorKind) -> Error {
-    Error::Store { op, path, kind }
+    Error::store(op, path, kind)
 }
 
 /// Normalizes `/a/b/c`, `a/b/c` and `a//b/` to `a/b/c`.
@@ -108,11 +105,7 @@ fn open_file(op: &'static str, file: &Path, dataset: &str) -> crate::Result<::hd
             return Err(store_error(op, shown, StoreErrorKind::NotFound));
         }
         Err(e) => {
-            return Err(Error::Io {
-                op,
-                path: file.to_path_buf(),
-                source: e,
-            });
+            return Err(Error::store_io(op, shown, "look at", file, e));
         }
         Ok(m) if m.is_dir() => {
             return Err(store_error(
@@ -137,15 +130,11 @@ fn open_file(op: &'static str, file: &Path, dataset: &str) -> crate::Result<::hd
             return Err(store_error(op, shown, kind));
         }
         Err(e) => {
-            return Err(Error::Io {
-                op,
-                path: file.to_path_buf(),
-                source: e,
-            });
+            return Err(Error::store_io(op, shown, "read", file, e));
         }
         Ok(true) => {}
     }
-    ::hdf5::File::open(file).map_err(|e| storage(op, &shown, e))
+    ::hdf5::File::open(file).map_err(|e| storage(op, &shown, "open the file", e))
 }
 
 /// Whether `path` (normalized, relative to `group`) exists. Every prefix is checked in turn, so a
@@ -204,7 +193,7 @@ fn check_is_dataset(
             },
         )),
         // A dangling soft or external link.
-        Err(e) => Err(storage(op, shown, e)),
+        Err(e) => Err(storage(op, shown, "resolve the link", e)),
     }
 }
 

@@ -81,7 +81,7 @@ fn bad(name: &str, value: &Value, detail: impl Into<String>) -> Error {
 ///
 /// # Errors
 /// [`Error::BadAttribute`] for a fill-like value that `dtype` cannot hold (a fraction for an
-/// integer variable, out of range, not a number); [`Error::Storage`] for library failures.
+/// integer variable, out of range, not a number); [`Error::Store`] ([`crate::error::StoreErrorKind::Backend`]) for library failures.
 pub fn write_attributes(
     loc: &::hdf5::Location,
     attributes: &Map<String, Value>,
@@ -93,7 +93,7 @@ pub fn write_attributes(
         if NOT_COPIED.contains(&name.as_str()) || value.is_null() {
             continue;
         }
-        let err = |e: ::hdf5::Error| storage(OP, &format!("{shown} attribute {name}"), e);
+        let err = |e: ::hdf5::Error| storage(OP, shown, &format!("write the attribute {name}"), e);
         if TYPED_AS_VARIABLE.contains(&name.as_str()) && dtype != DType::Bool {
             let numbers = fill_numbers(name, value)?;
             crate::dispatch_numeric!(dtype, {
@@ -390,7 +390,8 @@ pub fn check_dimensions(
 /// made that dimension's coordinate variable.
 ///
 /// # Errors
-/// [`Error::Storage`] for library failures, [`Error::BadAttribute`] for a coordinate's
+/// [`Error::Store`] ([`crate::error::StoreErrorKind::Backend`]) for library failures,
+/// [`Error::BadAttribute`] for a coordinate's
 /// attribute that cannot be written.
 pub fn attach_dimensions(
     parent: &::hdf5::Group,
@@ -403,7 +404,7 @@ pub fn attach_dimensions(
     let shape = dataset.shape();
     for (axis, dim) in dims.iter().enumerate() {
         let d = dim.name.as_str();
-        let err = |e: String| storage(OP, &format!("{shown} dimension {d}"), e);
+        let err = |e: String| storage(OP, shown, &format!("write the dimension {d}"), e);
         if d == name {
             set_scale(dataset, d).map_err(err)?;
             continue;
@@ -433,7 +434,7 @@ fn create_scale(
     shown: &str,
 ) -> Result<::hdf5::Dataset> {
     const OP: &str = "write netcdf4 dimensions";
-    let err = |e: String| storage(OP, &format!("{shown} dimension {d}"), e);
+    let err = |e: String| storage(OP, shown, &format!("write the dimension {d}"), e);
     match coordinate {
         Some((values, attributes)) => {
             let dtype = values.dtype();

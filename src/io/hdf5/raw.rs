@@ -91,8 +91,9 @@ impl RawPlan {
             let offset: Vec<u64> = region.iter().map(|r| r.start as u64).collect();
             let mut buf = vec![fill; chunk_elems];
             self.read_chunk_into(dataset, &offset, &mut buf, fill, shown)?;
-            return ArrayD::from_shape_vec(IxDyn(&out_shape), buf)
-                .map_err(|e| super::storage("hdf5 read", shown, e));
+            return ArrayD::from_shape_vec(IxDyn(&out_shape), buf).map_err(|e| {
+                crate::Error::internal("hdf5 read", format!("{shown}: chunk buffer: {e}"))
+            });
         }
         let mut out = ArrayD::from_elem(IxDyn(&out_shape), fill);
         let mut scratch = vec![fill; chunk_elems];
@@ -112,8 +113,10 @@ impl RawPlan {
                 .map(|((r, &c), &i)| (r.start + i * c) as u64)
                 .collect();
             self.read_chunk_into(dataset, &offset, &mut scratch, fill, shown)?;
-            let chunk_view = ndarray::ArrayView::from_shape(IxDyn(&self.chunk), &scratch)
-                .map_err(|e| super::storage("hdf5 read", shown, e))?;
+            let chunk_view =
+                ndarray::ArrayView::from_shape(IxDyn(&self.chunk), &scratch).map_err(|e| {
+                    crate::Error::internal("hdf5 read", format!("{shown}: chunk buffer: {e}"))
+                })?;
             // Clip the chunk at the region's end (edge chunks are stored at full size).
             let mut src_slice = Vec::with_capacity(region.len());
             let mut dst_slice = Vec::with_capacity(region.len());
@@ -153,11 +156,7 @@ impl RawPlan {
         };
         let out_bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
         self.decode(mask, stored, out_bytes)
-            .map_err(|detail| Error::Storage {
-                op: "hdf5 read chunk",
-                path: shown.to_owned(),
-                detail: format!("chunk at {offset:?}: {detail}"),
-            })
+            .map_err(|detail| bad_chunk(dataset, &self.chunk, offset, shown, detail))
     }
 
     /// Undoes the pipeline stages not skipped by `mask` (bit `i` set: stage `i` was not applied).
@@ -218,6 +217,29 @@ impl RawPlan {
     }
 }
 
+/// [`Error::BadChunk`] for the stored chunk at element `offset` of `dataset` (chunks of
+/// shape `chunk`).
+fn bad_chunk(
+    dataset: &::hdf5::Dataset,
+    chunk: &[usize],
+    offset: &[u64],
+    shown: &str,
+    detail: String,
+) -> Error {
+    Error::BadChunk {
+        op: "hdf5 read chunk",
+        path: shown.into(),
+        chunk: offset
+            .iter()
+            .zip(chunk)
+            .map(|(&o, &c)| o / (c as u64).max(1))
+            .collect(),
+        file: std::path::PathBuf::from(dataset.filename()),
+        detail: format!("{detail}; the file is truncated or corrupt").into(),
+        source: None,
+    }
+}
+
 /// The stored bytes and filter mask of one chunk, or `None` when the chunk was never written.
 /// Holds the library lock only for the lookup and the copy.
 fn fetch_chunk(
@@ -230,10 +252,13 @@ fn fetch_chunk(
     use hdf5_sys::h5p::H5P_DEFAULT;
     let id = dataset.id();
     let offset: Vec<hsize_t> = offset.to_vec();
-    let err = |e: ::hdf5::Error| Error::Storage {
-        op: "hdf5 read chunk",
-        path: shown.to_owned(),
-        detail: format!("chunk at {offset:?}: {e}"),
+    let err = |e: ::hdf5::Error| {
+        Error::backend(
+            "hdf5 read chunk",
+            shown,
+            format!("read the chunk at element offset {offset:?}"),
+            e,
+        )
     };
     ::hdf5::sync::sync(|| {
         let mut mask: u32 = 0;
@@ -249,10 +274,15 @@ fn fetch_chunk(
         if addr == HADDR_UNDEF || size == 0 {
             return Ok(None);
         }
-        let len = usize::try_from(size).map_err(|_| Error::Storage {
-            op: "hdf5 read chunk",
-            path: shown.to_owned(),
-            detail: format!("chunk at {offset:?} has an impossible size {size}"),
+        let len = usize::try_from(size).map_err(|_| {
+            let chunk = dataset.chunk().unwrap_or_default();
+            bad_chunk(
+                dataset,
+                &chunk,
+                &offset,
+                shown,
+                format!("has an impossible stored size of {size} bytes"),
+            )
         })?;
         let mut buf = vec![0u8; len];
         // SAFETY: as above; `buf` holds the chunk's stored size as just reported by the library

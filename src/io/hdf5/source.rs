@@ -69,9 +69,11 @@ impl Hdf5Source {
     /// (nothing at the path), [`StoreErrorKind::NotAnArray`] (a group),
     /// [`StoreErrorKind::UnsupportedDType`] (strings, compounds, enums, ..., naming the type) or
     /// [`StoreErrorKind::Incomplete`] (a dataset whose write by [`super::Hdf5Writer`] never
-    /// committed), [`StoreErrorKind::UnsupportedFormat`] (a NetCDF3 file); [`Error::Storage`]
-    /// for other library failures; [`Error::Io`] when the file cannot be read (permission
-    /// denied, ...).
+    /// committed), [`StoreErrorKind::UnsupportedFormat`] (a NetCDF3 file),
+    /// [`StoreErrorKind::PermissionDenied`] when the file cannot be read,
+    /// [`StoreErrorKind::InvalidMetadata`] for a NULL dataspace or a shape too large to plan,
+    /// and [`StoreErrorKind::Backend`] (the library's error as the source) for other library
+    /// failures.
     ///
     /// A dataset encoded with a filter this libhdf5 lacks (LZF, Blosc, Zstandard, ... without
     /// their plugins) opens, and [`Hdf5Info::filters`] lists it; its reads fail with
@@ -84,10 +86,12 @@ impl Hdf5Source {
         let shown = display_path(file, &path);
         let h5 = super::open_file(OP, file, &path)?;
         super::check_is_dataset(OP, &h5, &path, &shown)?;
-        let dataset = h5.dataset(&path).map_err(|e| storage(OP, &shown, e))?;
+        let dataset = h5
+            .dataset(&path)
+            .map_err(|e| storage(OP, &shown, "open the dataset", e))?;
         if dataset
             .attr_names()
-            .map_err(|e| storage(OP, &shown, e))?
+            .map_err(|e| storage(OP, &shown, "list the attributes", e))?
             .iter()
             .any(|n| n == super::INCOMPLETE_ATTR)
         {
@@ -97,17 +101,22 @@ impl Hdf5Source {
         // shape as `()`, which would read one element of uninitialized memory.
         if dataset
             .space()
-            .map_err(|e| storage(OP, &shown, e))?
+            .map_err(|e| storage(OP, &shown, "read the dataspace", e))?
             .is_null()
         {
-            return Err(storage(
+            return Err(store_error(
                 OP,
-                &shown,
-                "the dataset has a NULL dataspace (h5py's Empty): it holds no data, not even \
-                 one element",
+                shown,
+                StoreErrorKind::InvalidMetadata {
+                    detail: "the dataset has a NULL dataspace (h5py's Empty): it holds no \
+                             data, not even one element"
+                        .into(),
+                },
             ));
         }
-        let datatype = dataset.dtype().map_err(|e| storage(OP, &shown, e))?;
+        let datatype = dataset
+            .dtype()
+            .map_err(|e| storage(OP, &shown, "read the datatype", e))?;
         let dtype = super::dtype_of(OP, &shown, &datatype)?;
         let shape = dataset.shape();
         let chunks = if dataset.is_chunked() {
@@ -217,15 +226,19 @@ impl Hdf5Source {
             let v: T = self
                 .dataset
                 .read_scalar()
-                .map_err(|e| storage("hdf5 read", &self.shown, e))?;
+                .map_err(|e| storage("hdf5 read", &self.shown, "read the scalar", e))?;
             return Ok(T::wrap(ndarray::arr0(v).into_dyn()));
         }
         let slices: Vec<SliceOrIndex> = region.0.iter().map(|r| r.clone().into()).collect();
         let selection = Selection::from(Hyperslab::from(slices));
-        let arr: ndarray::ArrayD<T> = self
-            .dataset
-            .read_slice(selection)
-            .map_err(|e| storage("hdf5 read", &format!("{} {region}", self.shown), e))?;
+        let arr: ndarray::ArrayD<T> = self.dataset.read_slice(selection).map_err(|e| {
+            storage(
+                "hdf5 read",
+                &self.shown,
+                &format!("read region {region}"),
+                e,
+            )
+        })?;
         Ok(T::wrap(arr))
     }
 
@@ -275,12 +288,16 @@ impl BlockSource for Hdf5Source {
             if self.unavailable_filters.is_empty() {
                 e
             } else {
-                store_error(
+                Error::store_caused(
                     "hdf5 read",
                     format!("{} {region}", self.shown),
                     StoreErrorKind::FilterUnavailable {
                         filter: self.unavailable_filters.join(", "),
+                        hint: "an HDF5 filter this libhdf5 does not have; install its plugin \
+                               (for example from the hdf5plugin package) and point \
+                               HDF5_PLUGIN_PATH at the plugin directory",
                     },
+                    e,
                 )
             }
         })

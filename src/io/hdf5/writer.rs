@@ -136,9 +136,11 @@ impl Hdf5Writer {
     /// fit the shape; [`Error::InvalidArgument`] for an empty dataset path or compression of a
     /// scalar (0-d) dataset; [`Error::Store`] with [`StoreErrorKind::AlreadyExists`] when a
     /// dataset exists at the path and `options.overwrite` is false,
-    /// [`StoreErrorKind::NotAnArray`] when a group is there, [`StoreErrorKind::NotRecognized`]
-    /// when `file` exists but is not an HDF5 file; [`Error::Storage`] for library failures (for
-    /// example the file is open read-only elsewhere in the process).
+    /// [`StoreErrorKind::NotAnArray`] when a group is there, [`StoreErrorKind::ParentNotAGroup`]
+    /// when a parent is a dataset, [`StoreErrorKind::NotRecognized`] when `file` exists but is
+    /// not an HDF5 file, [`StoreErrorKind::Locked`] when another writer is writing the file;
+    /// [`StoreErrorKind::Backend`] (the library's error as the source) for library failures
+    /// (for example the file is open read-only elsewhere in the process).
     pub fn create(
         file: impl AsRef<Path>,
         dataset_path: &str,
@@ -230,14 +232,15 @@ impl Hdf5Writer {
             };
             b.shape(shape.to_vec()).create(staging.as_str())
         })
-        .map_err(|e| storage(OP, &shown, e))?;
+        .map_err(|e| storage(OP, &shown, "create the dataset", e))?;
         dataset
             .new_attr::<u8>()
             .create(INCOMPLETE_ATTR)
             .and_then(|a| a.write_scalar(&1u8))
-            .map_err(|e| storage(OP, &shown, e))?;
+            .map_err(|e| storage(OP, &shown, "mark the dataset incomplete", e))?;
         netcdf::write_attributes(&dataset, &options.attributes, dtype, &shown)?;
-        h5.flush().map_err(|e| storage(OP, &shown, e))?;
+        h5.flush()
+            .map_err(|e| storage(OP, &shown, "flush the file", e))?;
         let location = crate::io::guard::StoredLocation::new(file_path, &path, shown.clone());
         Ok(Hdf5Writer {
             file: h5,
@@ -277,7 +280,14 @@ impl Hdf5Writer {
             return Ok(());
         }
         let view = view.as_standard_layout();
-        let err = |e: ::hdf5::Error| storage("hdf5 write", &format!("{} {region}", self.shown), e);
+        let err = |e: ::hdf5::Error| {
+            storage(
+                "hdf5 write",
+                &self.shown,
+                &format!("write region {region}"),
+                e,
+            )
+        };
         if self.shape.is_empty() {
             let v = view.iter().next().copied().unwrap_or_default();
             return self.dataset.write_scalar(&v).map_err(err);
@@ -324,11 +334,12 @@ impl BlockWriter for Hdf5Writer {
             return Ok(());
         }
         // Flush the data before the mark goes, so a crash in between leaves it incomplete.
-        self.file.flush().map_err(|e| storage(OP, &self.shown, e))?;
+        let flush = |e| storage(OP, &self.shown, "flush the file", e);
+        self.file.flush().map_err(flush)?;
         self.dataset
             .delete_attr(INCOMPLETE_ATTR)
-            .map_err(|e| storage(OP, &self.shown, e))?;
-        self.file.flush().map_err(|e| storage(OP, &self.shown, e))?;
+            .map_err(|e| storage(OP, &self.shown, "remove the incomplete mark", e))?;
+        self.file.flush().map_err(flush)?;
         // Dimension scales, attached to the dataset under its staging name (references
         // follow the object, not the name).
         if let Some(dims) = &self.dimensions {
@@ -336,7 +347,7 @@ impl BlockWriter for Hdf5Writer {
         }
         // The complete dataset takes the name; the old one is moved aside first and unlinked
         // only after.
-        let err = |e: ::hdf5::Error| storage(OP, &self.shown, e);
+        let err = |e: ::hdf5::Error| storage(OP, &self.shown, "move the dataset into place", e);
         let old = self.parent.link_exists(&self.name).then(|| {
             format!(
                 ".{}.chunkwise-old-{}",
@@ -397,9 +408,9 @@ fn open_for_writing(op: &'static str, file: &Path, dataset: &str) -> Result<::hd
                 StoreErrorKind::NotRecognized { format: "HDF5" },
             ));
         }
-        ::hdf5::File::open_rw(file).map_err(|e| storage(op, &shown, e))
+        ::hdf5::File::open_rw(file).map_err(|e| storage(op, &shown, "open the file for writing", e))
     } else {
-        ::hdf5::File::create(file).map_err(|e| storage(op, &shown, e))
+        ::hdf5::File::create(file).map_err(|e| storage(op, &shown, "create the file", e))
     }
 }
 
@@ -443,7 +454,7 @@ fn check_path(
                 },
             },
         )),
-        Err(e) => Err(storage(op, shown, e)),
+        Err(e) => Err(storage(op, shown, "look at the existing path", e)),
     }
 }
 
@@ -458,15 +469,15 @@ fn ensure_groups(
     for part in path.split('/') {
         group = if group.link_exists(part) {
             match group.loc_type_by_name(part) {
-                Ok(::hdf5::LocationType::Group) => {
-                    group.group(part).map_err(|e| storage(op, shown, e))?
-                }
+                Ok(::hdf5::LocationType::Group) => group
+                    .group(part)
+                    .map_err(|e| storage(op, shown, "open a group", e))?,
                 _ => {
                     return Err(store_error(
                         op,
                         shown.to_owned(),
-                        StoreErrorKind::NotAnArray {
-                            found: format!("dataset ({part} is not a group)"),
+                        StoreErrorKind::ParentNotAGroup {
+                            parent: format!("{}/{part}", group.name().trim_end_matches('/')),
                         },
                     ));
                 }
@@ -474,7 +485,7 @@ fn ensure_groups(
         } else {
             group
                 .create_group(part)
-                .map_err(|e| storage(op, shown, e))?
+                .map_err(|e| storage(op, shown, "create a group", e))?
         };
     }
     Ok(group)
