@@ -84,6 +84,7 @@ pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
+pub use graph::explain::{OpKind, PlanNode, PlanSummary, RechunkRun, RechunkSummary};
 
 /// The optimized graph of several arrays computed together (as by [`compute_all`]), in
 /// Graphviz DOT: one plan with their shared inputs, as [`ChunkedArray::to_dot`] draws one array.
