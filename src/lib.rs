@@ -45,9 +45,11 @@
 //! |---|---|---|---|
 //! | `zarr` | yes | nothing (pure Rust codecs) | `ChunkedArray::open_zarr`, `to_zarr`, `io::zarr` |
 //! | `hdf5` | no | the system libhdf5 (`libhdf5-dev`, `pkg-config`) | `ChunkedArray::open_hdf5`, `to_hdf5`, `io::hdf5` (HDF5 and NetCDF4) |
-//! | `cli` | yes | `zarr` | the `chunkwise` command-line tool |
 //!
 //! Items that need a feature say so in their documentation (and carry a badge on docs.rs).
+//! The `chunkwise` command-line tool is a separate package of the workspace
+//! (`chunkwise-cli`, in `cli/`): depending on this library brings none of its dependencies
+//! (clap, indicatif, anyhow).
 //!
 //! ## ndarray
 //! Blocks and results are [`ndarray`] arrays. The matching version is re-exported as
