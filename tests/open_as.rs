@@ -161,9 +161,9 @@ fn zarr_packed_cf_reads_as_the_decoded_values() {
 #[cfg(feature = "zarr")]
 #[test]
 fn zarr_open_as_names_what_is_missing() {
-    let err = ChunkedArray::<f64>::open_zarr_as(data("zarr/v3.zarr"), "no_such_array")
-        .err()
-        .expect("a missing array is an error");
+    let Err(err) = ChunkedArray::<f64>::open_zarr_as(data("zarr/v3.zarr"), "no_such_array") else {
+        panic!("a missing array is an error");
+    };
     assert!(err.to_string().contains("no_such_array"), "{err}");
 }
 
