@@ -45,9 +45,11 @@
 //! |---|---|---|---|
 //! | `zarr` | yes | nothing (pure Rust codecs) | `ChunkedArray::open_zarr`, `to_zarr`, `io::zarr` |
 //! | `hdf5` | no | the system libhdf5 (`libhdf5-dev`, `pkg-config`) | `ChunkedArray::open_hdf5`, `to_hdf5`, `io::hdf5` (HDF5 and NetCDF4) |
-//! | `cli` | yes | `zarr` | the `chunkwise` command-line tool |
 //!
 //! Items that need a feature say so in their documentation (and carry a badge on docs.rs).
+//! The `chunkwise` command-line tool is a separate package of the workspace
+//! (`chunkwise-cli`, in `cli/`): depending on this library brings none of its dependencies
+//! (clap, indicatif, anyhow).
 //!
 //! ## ndarray
 //! Blocks and results are [`ndarray`] arrays. The matching version is re-exported as
@@ -84,6 +86,7 @@ pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
+pub use graph::explain::{OpKind, PlanNode, PlanSummary, RechunkRun, RechunkSummary};
 
 /// The optimized graph of several arrays computed together (as by [`compute_all`]), in
 /// Graphviz DOT: one plan with their shared inputs, as [`ChunkedArray::to_dot`] draws one array.

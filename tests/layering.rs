@@ -4,9 +4,10 @@
 //! element ← error ← chunks ← { io, exec } ← ops ← graph ← array ← lib.rs (re-exports)
 //! ```
 //!
-//! This test reads every file under `src/` (not `src/bin`, a separate crate that sees only the
-//! public API) as text, finds each path into the crate (`crate::x`, `$crate::x`, the items of
-//! `use crate::{x, y::z}`, and `super::` chains that climb to the crate root) and fails, naming
+//! This test reads every file under `src/` (not `src/bin`: binaries, like the CLI in `cli/`,
+//! are separate crates that see only the public API) as text, finds each path into the crate
+//! (`crate::x`, `$crate::x`, the items of `use crate::{x, y::z}`, and `super::` chains that
+//! climb to the crate root) and fails, naming
 //! the file and line, on any that goes against [`ALLOWED`]. Comments and string literals are
 //! skipped; names re-exported at the crate root (`crate::Error`) count as the module they come
 //! from, and `#[macro_export]` macros (`crate::dispatch!`) as the module that defines them.

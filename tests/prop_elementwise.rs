@@ -4,8 +4,8 @@
 //! and random expression trees, checked against the same expression
 //! evaluated eagerly on in-memory `ndarray` arrays.
 
-use chunkwise::IntoOperand;
 use chunkwise::prelude::*;
+use chunkwise::{IntoOperand, OpKind};
 use ndarray::{ArrayD, IxDyn, Zip};
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -725,21 +725,10 @@ proptest! {
     ) {
         let x = op.chunked();
         let y = (&x * 2.0 + 1.0).powi(2);
-        let plan = y.explain();
-        let optimized = plan
-            .split("as written")
-            .next()
-            .unwrap();
-        let elementwise = optimized.lines().filter(|l| l.contains(" elementwise[")).count();
-        prop_assert_eq!(elementwise, 1, "{}", plan);
-        let tasks: usize = plan
-            .lines()
-            .find_map(|l| l.strip_prefix("tasks: "))
-            .expect("a tasks line")
-            .trim()
-            .parse()
-            .unwrap();
-        prop_assert_eq!(tasks, x.nblocks(), "{}", plan);
+        let plan = y.plan_summary(rt(2));
+        prop_assert_eq!(plan.optimized_of(OpKind::Elementwise).count(), 1, "{}", plan);
+        prop_assert_eq!(plan.tasks, x.nblocks(), "{}", plan);
+        prop_assert_eq!(plan.output_blocks, x.nblocks(), "{}", plan);
         let got = y.compute(rt(2)).unwrap();
         let want = op.ndarray().mapv(|v| (v * 2.0 + 1.0).powi(2));
         assert_close(&got, &want)?;

@@ -430,18 +430,46 @@ impl<T: Element> ChunkedArray<T> {
     }
 
     /// A readable plan: the graph before and after optimization (nodes, shapes, chunk grids),
-    /// the number of tasks by operation, and the projected peak memory of a one-thread run.
+    /// how each rechunk runs, the number of tasks by operation, and the projected peak memory
+    /// of a one-thread run, for the default memory limit. The text of
+    /// [`ChunkedArray::plan_summary`]; its wording may change, so assert on the summary.
     pub fn explain(&self) -> String {
-        explain::explain(
+        explain::summarize(
             std::slice::from_ref(&self.node),
             crate::exec::DEFAULT_MEMORY_LIMIT,
         )
+        .to_string()
     }
 
     /// [`ChunkedArray::explain`] for a run on `rt` (the plan depends on the memory limit:
-    /// store blocks are read again rather than held when holding them would not fit).
+    /// store blocks are read again rather than held when holding them would not fit, and
+    /// rechunks whose groups do not fit run in stages).
     pub fn explain_for(&self, rt: &Runtime) -> String {
-        explain::explain(std::slice::from_ref(&self.node), rt.memory_limit)
+        self.plan_summary(rt).to_string()
+    }
+
+    /// The plan of a run on `rt` as data: the optimized and written graphs, how each rechunk
+    /// runs (direct or staged), tasks in all and by operation, block reads per source, output
+    /// blocks, the largest task and the projected one-thread peak against the memory limit.
+    /// Nothing is run. Its `Display` is [`ChunkedArray::explain_for`]'s text.
+    ///
+    /// # Example: check that a chain fuses and stays in memory
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// use chunkwise::OpKind;
+    ///
+    /// let rt = Runtime::builder().threads(1).memory_limit("16 MiB").build()?;
+    /// let x = ChunkedArray::<f64>::ones(&[100, 100], [50, 50])?;
+    /// let y = (&x * 2.0 + 1.0).powi(2);
+    /// let plan = y.plan_summary(&rt);
+    /// assert_eq!(plan.optimized_of(OpKind::Elementwise).count(), 1);
+    /// assert_eq!(plan.tasks, 4);
+    /// assert_eq!(plan.output_blocks, 4);
+    /// assert!(plan.fits());
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn plan_summary(&self, rt: &Runtime) -> explain::PlanSummary {
+        explain::summarize(std::slice::from_ref(&self.node), rt.memory_limit)
     }
 
     /// The optimized graph in Graphviz DOT.

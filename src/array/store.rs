@@ -4,7 +4,7 @@
 
 use super::ChunkedArray;
 use crate::chunks::{ChunkGrid, ChunkSpec};
-use crate::element::Element;
+use crate::element::{Element, Float};
 use crate::error::{Error, Result};
 #[cfg(feature = "zarr")]
 use crate::exec::{RunReport, Runtime};
@@ -123,6 +123,35 @@ impl<T: Element> ChunkedArray<T> {
     }
 }
 
+#[cfg(any(feature = "zarr", feature = "hdf5"))]
+impl<T: Float> ChunkedArray<T> {
+    /// Wraps a store's source of any element type as `T`: CF-decoded when asked and the
+    /// variable has CF attributes (as [`ChunkedArray::from_store_source`]), else the stored
+    /// values converted to `T` as they are read.
+    fn from_store_source_as(
+        src: Arc<dyn BlockSource>,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+        what: &str,
+        opts: &OpenOptions,
+    ) -> Result<Self> {
+        // With CF attributes, `from_store_source` decodes from any stored type; a malformed
+        // attribute is reported by it, naming the array.
+        let has_cf = opts.decode_cf && !matches!(CfDecode::from_attributes(attributes), Ok(None));
+        let src: Arc<dyn BlockSource> = if src.dtype() != T::DTYPE && !has_cf {
+            let identity = CfDecode {
+                scale_factor: None,
+                add_offset: None,
+                fill_values: Vec::new(),
+                unsigned: None,
+            };
+            Arc::new(CfSource::new(src, identity, T::DTYPE)?)
+        } else {
+            src
+        };
+        Self::from_store_source(src, attributes, what, opts)
+    }
+}
+
 #[cfg(feature = "zarr")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zarr")))]
 impl<T: Element> ChunkedArray<T> {
@@ -161,7 +190,58 @@ impl<T: Element> ChunkedArray<T> {
         let what = format!("{}:{}", store.display(), array);
         Self::from_store_source(Arc::new(src), &attrs, &what, opts)
     }
+}
 
+#[cfg(feature = "zarr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zarr")))]
+impl<T: Float> ChunkedArray<T> {
+    /// Opens array `array` of the Zarr store at `store` as `T` (`f64` or `f32`) whatever its
+    /// stored numeric type, lazily: integers, `f32`, `f64` (and `bool`, as 0 and 1) are
+    /// converted to `T` as blocks are read; a variable with CF attributes (packed integers,
+    /// fill values) is CF-decoded to `T` as by [`ChunkedArray::open_zarr`]. For programs that
+    /// do not know the stored type in advance.
+    ///
+    /// Integers above 2^53 (2^24 for `f32`) round to the nearest float, as NumPy's `astype`.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::open_zarr`], except that a stored type other than `T` is not one.
+    ///
+    /// # Example
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let rt = Runtime::builder().threads(1).build()?;
+    /// // Stored as f32; read as f64 without naming the stored type.
+    /// let t2m = ChunkedArray::<f64>::open_zarr_as("data/sample.zarr", "t2m")?;
+    /// let stored = ChunkedArray::<f32>::open_zarr("data/sample.zarr", "t2m")?;
+    /// let (a, b) = (t2m.compute(&rt)?, stored.compute(&rt)?);
+    /// assert!(a.iter().zip(b.iter()).all(|(x, y)| *x == f64::from(*y)));
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn open_zarr_as(store: impl AsRef<std::path::Path>, array: &str) -> Result<Self> {
+        Self::open_zarr_as_with(store, array, &OpenOptions::default())
+    }
+
+    /// [`ChunkedArray::open_zarr_as`] with options (`decode_cf: false` converts the stored
+    /// values without CF decoding).
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::open_zarr_as`]; invalid chunks.
+    pub fn open_zarr_as_with(
+        store: impl AsRef<std::path::Path>,
+        array: &str,
+        opts: &OpenOptions,
+    ) -> Result<Self> {
+        let store = store.as_ref();
+        let src = crate::io::zarr::ZarrSource::open(store, array)?;
+        let attrs = src.cf_attributes();
+        let what = format!("{}:{}", store.display(), array);
+        Self::from_store_source_as(Arc::new(src), &attrs, &what, opts)
+    }
+}
+
+#[cfg(feature = "zarr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zarr")))]
+impl<T: Element> ChunkedArray<T> {
     /// Writes the array to `array` in the Zarr store `store` (v3, zstd, the array's chunks),
     /// streaming one task per chunk within the runtime's memory limit. See
     /// [`ChunkedArray::to_zarr_with`].
@@ -260,5 +340,48 @@ impl<T: Element> ChunkedArray<T> {
         let attrs = src.attributes().clone();
         let what = format!("{}:{}", file.display(), dataset);
         Self::from_store_source(Arc::new(src), &attrs, &what, opts)
+    }
+}
+
+#[cfg(feature = "hdf5")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hdf5")))]
+impl<T: Float> ChunkedArray<T> {
+    /// Opens dataset `dataset` of the HDF5 or NetCDF4 file `file` as `T` (`f64` or `f32`)
+    /// whatever its stored numeric type, lazily, as [`ChunkedArray::open_zarr_as`] does for
+    /// Zarr: stored values converted to `T` as blocks are read, CF-decoded when the variable
+    /// has CF attributes (needs the cargo feature `hdf5`).
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::open_hdf5`], except that a stored type other than `T` is not one.
+    ///
+    /// # Example
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let rt = Runtime::builder().threads(1).build()?;
+    /// // Stored as int16; read as f64.
+    /// let i2 = ChunkedArray::<f64>::open_hdf5_as("tests/data/hdf5/fixtures.h5", "/ints/i2")?;
+    /// let stored = ChunkedArray::<i16>::open_hdf5("tests/data/hdf5/fixtures.h5", "/ints/i2")?;
+    /// let (a, b) = (i2.compute(&rt)?, stored.compute(&rt)?);
+    /// assert!(a.iter().zip(b.iter()).all(|(x, y)| *x == f64::from(*y)));
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn open_hdf5_as(file: impl AsRef<std::path::Path>, dataset: &str) -> Result<Self> {
+        Self::open_hdf5_as_with(file, dataset, &OpenOptions::default())
+    }
+
+    /// [`ChunkedArray::open_hdf5_as`] with options.
+    ///
+    /// # Errors
+    /// As [`ChunkedArray::open_hdf5_as`]; invalid chunks.
+    pub fn open_hdf5_as_with(
+        file: impl AsRef<std::path::Path>,
+        dataset: &str,
+        opts: &OpenOptions,
+    ) -> Result<Self> {
+        let file = file.as_ref();
+        let src = crate::io::hdf5::Hdf5Source::open(file, dataset)?;
+        let attrs = src.attributes().clone();
+        let what = format!("{}:{}", file.display(), dataset);
+        Self::from_store_source_as(Arc::new(src), &attrs, &what, opts)
     }
 }

@@ -387,23 +387,17 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
 /// Takes dependency `d`'s value out of the shared state for its only remaining consumer.
 fn take_owned(st: &mut State, d: usize) -> Result<Option<Value>> {
     if st.refs[d] != 1 {
-        return Err(Error::TaskPanicked {
-            op: "scheduler".into(),
-            message: format!(
-                "internal: a fold takes a value with {} consumers left",
-                st.refs[d]
-            ),
-        });
+        return Err(Error::internal(
+            "scheduler",
+            format!("a fold takes a value with {} consumers left", st.refs[d]),
+        ));
     }
     let v = st.values[d]
         .take()
         .expect("internal: dependency value missing");
     Arc::try_unwrap(v)
         .map(Some)
-        .map_err(|_| Error::TaskPanicked {
-            op: "scheduler".into(),
-            message: "internal: a taken value is still shared".into(),
-        })
+        .map_err(|_| Error::internal("scheduler", "a taken value is still shared"))
 }
 
 /// Runs one task's kernel (catching panics) and delivers output blocks to their sink.

@@ -109,7 +109,7 @@ fn chunk_spec_minus_two_is_an_error() {
 }
 
 fn xarray_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/xarray")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/xarray")
 }
 
 /// `reduce mean --axis 0` of xarray's float32 `sst`: float32 like xarray (from Zarr v2, v3 and

@@ -7,7 +7,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The workspace root, where `data/` and `tests/data/` are (this crate is its `cli/`).
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 struct Out {
     code: i32,
@@ -578,7 +579,7 @@ fn unreadable_paths_say_permission_denied() {
     ]);
     std::fs::create_dir(d.path().join("locked")).unwrap();
     std::fs::copy(
-        "tests/data/xarray/packed.zarr3/zarr.json",
+        Path::new(ROOT).join("tests/data/xarray/packed.zarr3/zarr.json"),
         d.path().join("locked/zarr.json"),
     )
     .unwrap();
@@ -587,7 +588,11 @@ fn unreadable_paths_say_permission_denied() {
         (p(d.path(), "locked/x.zarr"), d.path().join("locked")),
     ];
     if cfg!(feature = "hdf5") {
-        std::fs::copy("tests/data/xarray/packed.nc", d.path().join("locked/p.nc")).unwrap();
+        std::fs::copy(
+            Path::new(ROOT).join("tests/data/xarray/packed.nc"),
+            d.path().join("locked/p.nc"),
+        )
+        .unwrap();
         cases.push((p(d.path(), "locked/p.nc:/t2m"), d.path().join("locked")));
     }
     mode(&d.path().join("s.zarr/a"), 0o000);
