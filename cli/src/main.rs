@@ -70,6 +70,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         builder = builder.on_progress(cb);
     }
     let rt = builder.build().context("cannot start the runtime")?;
+    // Inputs stored without chunks are split into blocks sized from the limit.
+    paths::set_memory_limit(rt.memory_limit());
     let ctx = Ctx {
         rt,
         dot: g.dot.clone(),

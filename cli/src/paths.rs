@@ -310,8 +310,27 @@ fn zarr_hint(store: &Path, array: &str) -> String {
     }
 }
 
-/// Opens the array at `loc` as `T`.
+/// The run's memory limit (`--memory-limit`), for sizing the blocks of inputs stored
+/// without chunks.
+static MEMORY_LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Sets the memory limit [`open`] sizes blocks from (once, at start).
+pub fn set_memory_limit(limit: usize) {
+    let _ = MEMORY_LIMIT.set(limit);
+}
+
+/// Opens the array at `loc` as `T`; a variable stored without chunks (contiguous HDF5) is
+/// split into blocks of a sixteenth of the memory limit (see [`set_memory_limit`]).
 pub fn open<T: Element>(loc: &Location, opts: &OpenOptions) -> Result<ChunkedArray<T>> {
+    let mut with_limit;
+    let opts = match (opts.memory_limit, MEMORY_LIMIT.get()) {
+        (None, Some(&limit)) => {
+            with_limit = opts.clone();
+            with_limit.memory_limit = Some(limit);
+            &with_limit
+        }
+        _ => opts,
+    };
     match loc {
         Location::Zarr { store, array } => ChunkedArray::<T>::open_zarr_with(store, array, opts)
             .map_err(anyhow::Error::new)
