@@ -122,10 +122,15 @@ const KERNEL_VECTORS_BYTES: usize = 96;
 /// more than the memory limit at this rate.
 pub(crate) const LOWERING_BYTES_PER_TASK: usize = 512;
 
+/// Plan bytes not counted against the limit: a fixed overhead (about 2,500 tasks), so small
+/// plans at tiny limits plan as they would without the plan counted, and the choice between a
+/// direct and a staged rechunk does not turn on a few hundred bytes of tasks.
+pub(crate) const PLAN_ALLOWANCE: usize = 1 << 20;
+
 impl Plan {
     /// A plan of `tasks`, with [`Plan::own_bytes`] estimated from them: each task, its
     /// dependency list (and the scheduler's consumer list, as long), its block shape, its
-    /// kernel's allocation and the scheduler's per-task state.
+    /// kernel's allocation and the scheduler's per-task state, beyond [`PLAN_ALLOWANCE`].
     pub(crate) fn new(tasks: Vec<Task>) -> Plan {
         let own_bytes = tasks
             .iter()
@@ -140,7 +145,10 @@ impl Plan {
             })
             .sum::<usize>()
             + tasks.capacity().saturating_sub(tasks.len()) * std::mem::size_of::<Task>();
-        Plan { tasks, own_bytes }
+        Plan {
+            tasks,
+            own_bytes: own_bytes.saturating_sub(PLAN_ALLOWANCE),
+        }
     }
 
     /// Bytes reserved while task `t` runs, beyond what is already held: its output (only the

@@ -8,7 +8,7 @@ use super::blockfn::BlockFnKernel;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::exec::check_plan;
-use crate::exec::task::{Kernel, LOWERING_BYTES_PER_TASK, Plan, Task, TaskId};
+use crate::exec::task::{Kernel, LOWERING_BYTES_PER_TASK, PLAN_ALLOWANCE, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
 use crate::ops::expr::ExprNode;
 use crate::ops::fused::Program;
@@ -164,6 +164,26 @@ pub(crate) fn plan_within(roots: &[Root], limit: usize) -> (Plan, crate::error::
         Ok(()) => return (frugal, Ok(())),
         Err(e) => e,
     };
+    // Reductions whose partials are large next to the limit: computed in pieces.
+    let mut memo = HashMap::new();
+    let split: Vec<Root> = roots
+        .iter()
+        .map(|r| Root {
+            node: crate::graph::optimize::split_reductions(&r.node, limit, &mut memo),
+            direct: r.direct,
+            order: r.order.clone(),
+        })
+        .collect();
+    if split
+        .iter()
+        .zip(roots)
+        .any(|(a, b)| !Arc::ptr_eq(&a.node, &b.node))
+    {
+        let pieces = lower(&split, limit, Lowering::Frugal);
+        if check_plan(&pieces, limit).is_ok() {
+            return (pieces, Ok(()));
+        }
+    }
     // Neither fits: report the plan that needs less, and for a plan-wide peak, a limit that
     // does work (planning again there: the plan's shape depends on the limit).
     let (plan, err) = if frugal.projected_peak() <= plan.projected_peak() {
@@ -233,7 +253,7 @@ pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Plan {
             limit / 4
         },
         limit,
-        max_tasks: limit / LOWERING_BYTES_PER_TASK,
+        max_tasks: limit.saturating_add(PLAN_ALLOWANCE) / LOWERING_BYTES_PER_TASK,
         overflow: false,
         chains: frugal,
         programs: HashMap::new(),

@@ -191,6 +191,166 @@ fn coarsen_for_reduce(input: &NodeRef, axes: &[usize]) -> NodeRef {
     if free { out } else { input.clone() }
 }
 
+/// For plans that do not fit even frugally: each reduction whose partial for one output block
+/// would take more than an eighth of `limit` computes its output blocks in pieces, split along
+/// kept axes (each piece's partial then fits), and gathers the pieces into the output blocks
+/// (`Rechunk(Reduce(x'))`, with `x'` the input read in the finer blocks). Store chunks are
+/// then decoded once per piece: slower, but bounded. Applies where the reduction's input is a
+/// source or an elementwise expression of sources; other reductions are kept.
+pub(crate) fn split_reductions(
+    n: &NodeRef,
+    limit: usize,
+    memo: &mut HashMap<*const Node, NodeRef>,
+) -> NodeRef {
+    if let Some(r) = memo.get(&Arc::as_ptr(n)) {
+        return r.clone();
+    }
+    let inputs: Vec<&NodeRef> = n.inputs();
+    let new_inputs: Vec<NodeRef> = inputs
+        .iter()
+        .map(|i| split_reductions(i, limit, memo))
+        .collect();
+    let changed = inputs
+        .iter()
+        .zip(&new_inputs)
+        .any(|(a, b)| !Arc::ptr_eq(a, b));
+    let rebuilt = if changed {
+        match &n.op {
+            Op::Elementwise { expr, .. } => Node::new(
+                n.grid.clone(),
+                n.dtype,
+                Op::Elementwise {
+                    expr: expr.clone(),
+                    inputs: new_inputs.clone(),
+                },
+            ),
+            Op::Rechunk { .. } => Node::new(
+                n.grid.clone(),
+                n.dtype,
+                Op::Rechunk {
+                    input: new_inputs[0].clone(),
+                },
+            ),
+            Op::Reduce(r) => Node::new(
+                n.grid.clone(),
+                n.dtype,
+                Op::Reduce(ReduceSpec {
+                    input: new_inputs[0].clone(),
+                    axes: r.axes.clone(),
+                    keepdims: r.keepdims,
+                    split_every: r.split_every,
+                    reducer: r.reducer.clone(),
+                }),
+            ),
+            Op::Scan { axis, op, .. } => Node::new(
+                n.grid.clone(),
+                n.dtype,
+                Op::Scan {
+                    input: new_inputs[0].clone(),
+                    axis: *axis,
+                    op: op.clone(),
+                },
+            ),
+            Op::Blocks { f, .. } => Node::new(
+                n.grid.clone(),
+                n.dtype,
+                Op::Blocks {
+                    f: f.clone(),
+                    inputs: new_inputs.clone(),
+                },
+            ),
+            Op::Source(_) => n.clone(),
+        }
+    } else {
+        n.clone()
+    };
+    let out = match &rebuilt.op {
+        Op::Reduce(r) => split_reduce(&rebuilt, r, limit / 8).unwrap_or_else(|| rebuilt.clone()),
+        _ => rebuilt,
+    };
+    memo.insert(Arc::as_ptr(n), out.clone());
+    out
+}
+
+/// `Rechunk(Reduce(finer input))` for reduction node `n` when its partial per output block
+/// exceeds `budget` and its input is read from sources; `None` otherwise.
+fn split_reduce(n: &NodeRef, r: &ReduceSpec, budget: usize) -> Option<NodeRef> {
+    let g = &r.input.grid;
+    let kept: Vec<usize> = (0..g.ndim()).filter(|ax| !r.axes.contains(ax)).collect();
+    let elems: usize = kept.iter().map(|&ax| g.axis(ax).max_size()).product();
+    let partial = r.reducer.partial_bytes(elems);
+    if partial <= budget.max(1) || kept.is_empty() {
+        return None;
+    }
+    let mut need = partial.div_ceil(budget.max(1));
+    let mut axes: Vec<AxisChunks> = g.axes().to_vec();
+    // Split the kept axes with the longest blocks first.
+    let mut order = kept.clone();
+    order.sort_by_key(|&ax| std::cmp::Reverse(g.axis(ax).max_size()));
+    for ax in order {
+        if need <= 1 {
+            break;
+        }
+        let longest = g.axis(ax).max_size();
+        let pieces = need.min(longest).max(1);
+        if pieces < 2 {
+            continue;
+        }
+        let piece = longest.div_ceil(pieces);
+        let sizes: Vec<usize> = g
+            .axis(ax)
+            .sizes()
+            .iter()
+            .flat_map(|&c| {
+                let k = c.div_ceil(piece).max(1);
+                let base = c / k;
+                let extra = c % k;
+                (0..k).map(move |i| base + usize::from(i < extra))
+            })
+            .collect();
+        axes[ax] = AxisChunks::from_sizes(&sizes);
+        need = need.div_ceil(pieces);
+    }
+    let finer = ChunkGrid::new(axes);
+    // The sources read in the finer blocks, even where that decodes a store chunk once per
+    // piece (what makes the pieces fit).
+    let regrid = |n: &NodeRef, g: &ChunkGrid| match &n.op {
+        Op::Source(src) => Some(Node::new(g.clone(), n.dtype, Op::Source(src.clone()))),
+        _ => None,
+    };
+    let input = match &r.input.op {
+        Op::Source(_) => regrid(&r.input, &finer)?,
+        Op::Elementwise { expr, inputs } => {
+            let inputs = inputs
+                .iter()
+                .map(|i| regrid(i, &input_grid_for(&i.shape, &finer)))
+                .collect::<Option<Vec<NodeRef>>>()?;
+            Node::new(
+                finer.clone(),
+                r.input.dtype,
+                Op::Elementwise {
+                    expr: expr.clone(),
+                    inputs,
+                },
+            )
+        }
+        _ => return None,
+    };
+    let spec = ReduceSpec {
+        input,
+        axes: r.axes.clone(),
+        keepdims: r.keepdims,
+        split_every: r.split_every,
+        reducer: r.reducer.clone(),
+    };
+    let reduced = Node::new(spec.out_grid(), n.dtype, Op::Reduce(spec));
+    Some(Node::new(
+        n.grid.clone(),
+        n.dtype,
+        Op::Rechunk { input: reduced },
+    ))
+}
+
 fn rechunk_to(input: &NodeRef, target: &ChunkGrid) -> NodeRef {
     if &input.grid == target {
         return input.clone();
