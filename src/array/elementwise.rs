@@ -4,7 +4,7 @@
 
 use super::ChunkedArray;
 use crate::chunks::{AxisChunks, ChunkGrid, broadcast_shapes, unify_axis};
-use crate::element::{CastFrom, Element, Float, Numeric};
+use crate::element::{CastFrom, Element, Float, Numeric, NumericSealed};
 use crate::error::Result;
 use crate::graph::optimize::input_grid_for;
 use crate::graph::{Node, NodeRef, Op};

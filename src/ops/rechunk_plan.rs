@@ -116,6 +116,8 @@ pub struct RechunkPass {
     max_task_bytes: usize,
 }
 
+// Accessors read by the unit tests below; the crate itself needs only some of them.
+#[cfg_attr(not(test), allow(dead_code))]
 impl RechunkPass {
     /// The pass from `from` to `to` (same shape) for elements of `itemsize` bytes.
     pub fn new(from: ChunkGrid, to: ChunkGrid, itemsize: usize) -> RechunkPass {
@@ -177,6 +179,8 @@ pub struct RechunkPlan {
     passes: Vec<RechunkPass>,
 }
 
+// Accessors read by the unit tests below; the crate itself needs only some of them.
+#[cfg_attr(not(test), allow(dead_code))]
 impl RechunkPlan {
     /// The strategy.
     pub fn strategy(&self) -> &Strategy {
@@ -416,6 +420,8 @@ pub fn group_grid(a: &ChunkGrid, b: &ChunkGrid) -> ChunkGrid {
     )
 }
 
+// Used by the unit tests only.
+#[cfg_attr(not(test), allow(dead_code))]
 /// The copy list that assembles the block at `target_region` from the blocks of `source`: for
 /// each source block that overlaps it, `(source block index, the overlap relative to that
 /// block, the overlap relative to the target region)`. The target-relative pieces tile the

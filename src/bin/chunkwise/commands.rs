@@ -135,7 +135,7 @@ fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
     if cf_of(loc, meta)?.is_some_and(|c| !c.is_identity()) {
         return paths::open::<f64>(loc, &OpenOptions::default());
     }
-    chunkwise::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
+    chunkwise::__cli::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
         else Err(unsupported(meta, "stats")))
 }
 
@@ -615,7 +615,7 @@ pub fn reduce(
         let x = paths::open::<bool>(&loc, &raw())?.astype::<i64>();
         reduce_typed(ctx, &x, a, &out, o, &desc)?
     } else {
-        chunkwise::dispatch_numeric!(meta.dtype, {
+        chunkwise::__cli::dispatch_numeric!(meta.dtype, {
             let x = paths::open::<T>(&loc, &raw())?;
             reduce_typed(ctx, &x, a, &out, o, &desc)?
         }, bool => return Err(unsupported(&meta, "reduce")),
@@ -663,7 +663,7 @@ fn copy(
         input: Some(loc.clone()),
         ..copy_desc(meta, chunks)
     };
-    let report = chunkwise::dispatch_dtype!(meta.dtype, {
+    let report = chunkwise::__cli::dispatch_dtype!(meta.dtype, {
         let x = paths::open::<T>(loc, &raw())?;
         write_out(ctx, &x, out, o, &desc)?
     }, else return Err(unsupported(meta, "copy")));
