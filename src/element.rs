@@ -424,49 +424,51 @@ mod sealed {
     /// views, registers and tiles.
     #[doc(hidden)]
     pub trait ElementSealed: Sized {
-    /// Erases the type of an owned block.
-    fn wrap(a: ArrayD<Self>) -> AnyArray;
-    /// Recovers the typed block, or gives the block back if its type differs.
-    ///
-    /// # Errors
-    /// The block itself, unchanged, when it is not of type `Self`.
-    fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray>;
-    /// Borrows the typed block, if the type matches.
-    fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>>;
-    /// Erases the type of a view.
-    fn wrap_view(a: ArrayViewD<'_, Self>) -> AnyView<'_>;
-    /// Borrows the typed view, if the type matches.
-    fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
-    /// Erases the type of a mutable view.
-    fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
-    /// Borrows the typed mutable view, if the type matches.
-    fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>>;
-    /// Whether the value is nonzero (`true` for bool; NaN counts as nonzero, as in NumPy).
-    fn is_nonzero(self) -> bool;
-    /// The typed contents of a register.
-    ///
-    /// # Panics
-    /// If the register holds another type (an internal bug).
-    fn vec_ref(v: &AnyVec) -> &[Self];
-    /// The typed contents of a register, mutably.
-    ///
-    /// # Panics
-    /// If the register holds another type (an internal bug).
-    fn vec_mut(v: &mut AnyVec) -> &mut [Self];
-    /// The typed contents of a tile.
-    ///
-    /// # Panics
-    /// If the tile holds another type (an internal bug).
-    fn slice_ref(s: AnySlice<'_>) -> &[Self];
-    /// The typed contents of a tile, mutably.
-    ///
-    /// # Panics
-    /// If the tile holds another type (an internal bug).
-    fn slice_mut(s: AnySliceMut<'_>) -> &mut [Self];
-    /// Erases the type of a tile.
-    fn wrap_slice(s: &[Self]) -> AnySlice<'_>;
-    /// Erases the type of a mutable tile.
-    fn wrap_slice_mut(s: &mut [Self]) -> AnySliceMut<'_>;
+        /// Erases the type of an owned block.
+        fn wrap(a: ArrayD<Self>) -> AnyArray;
+        /// Recovers the typed block, or gives the block back if its type differs.
+        ///
+        /// # Errors
+        /// The block itself, unchanged, when it is not of type `Self`.
+        fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray>;
+        /// Borrows the typed block, if the type matches.
+        fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>>;
+        /// Erases the type of a view.
+        fn wrap_view(a: ArrayViewD<'_, Self>) -> AnyView<'_>;
+        /// Borrows the typed view, if the type matches.
+        fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
+        /// Erases the type of a mutable view.
+        fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
+        /// Borrows the typed mutable view, if the type matches.
+        fn view_mut_ref<'a, 'b>(
+            a: &'b mut AnyViewMut<'a>,
+        ) -> Option<&'b mut ArrayViewMutD<'a, Self>>;
+        /// Whether the value is nonzero (`true` for bool; NaN counts as nonzero, as in NumPy).
+        fn is_nonzero(self) -> bool;
+        /// The typed contents of a register.
+        ///
+        /// # Panics
+        /// If the register holds another type (an internal bug).
+        fn vec_ref(v: &AnyVec) -> &[Self];
+        /// The typed contents of a register, mutably.
+        ///
+        /// # Panics
+        /// If the register holds another type (an internal bug).
+        fn vec_mut(v: &mut AnyVec) -> &mut [Self];
+        /// The typed contents of a tile.
+        ///
+        /// # Panics
+        /// If the tile holds another type (an internal bug).
+        fn slice_ref(s: AnySlice<'_>) -> &[Self];
+        /// The typed contents of a tile, mutably.
+        ///
+        /// # Panics
+        /// If the tile holds another type (an internal bug).
+        fn slice_mut(s: AnySliceMut<'_>) -> &mut [Self];
+        /// Erases the type of a tile.
+        fn wrap_slice(s: &[Self]) -> AnySlice<'_>;
+        /// Erases the type of a mutable tile.
+        fn wrap_slice_mut(s: &mut [Self]) -> AnySliceMut<'_>;
     }
 
     /// The arithmetic kernels of [`Numeric`], with NumPy's integer semantics.
@@ -566,7 +568,12 @@ impl AnyArray {
 /// gives 0 instead of panicking. Float arithmetic is IEEE 754, with NumPy's `%`
 /// (`np.remainder`). The README's semantics section lists every deviation from NumPy.
 pub trait Numeric:
-    Element + NumericSealed + num_traits::NumCast + num_traits::Bounded + num_traits::Zero + num_traits::One
+    Element
+    + NumericSealed
+    + num_traits::NumCast
+    + num_traits::Bounded
+    + num_traits::Zero
+    + num_traits::One
 {
     /// Whether this is a floating-point type.
     const IS_FLOAT: bool;

@@ -15,7 +15,7 @@
 //! let x = ChunkedArray::<f64>::random_normal(&[1000, 500], [250, 250], 42, 10.0, 2.0)?;
 //! let clim = x.mean_axis(0)?;                        // (500,)
 //! let anom = (&x - &clim)?;                          // broadcasting
-//! let sd = anom.std_axis(0, 0.0)?.compute(&rt)?;     // (500,)
+//! let sd = anom.std_axis(0)?.compute(&rt)?;     // (500,)
 //! assert!((sd[[0]] - 2.0).abs() < 0.3);
 //! println!("{}", rt.last_report());
 //! # Ok::<(), chunkwise::Error>(())
@@ -88,7 +88,9 @@ pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
 // The dispatch macros, crate-local (`crate::dispatch!`); the two the CLI needs are exported
 // under hidden names (see `__cli`).
 #[cfg_attr(not(feature = "hdf5"), allow(unused_imports))]
-pub(crate) use crate::{__dispatch_dtype as dispatch_dtype, __dispatch_numeric as dispatch_numeric};
+pub(crate) use crate::{
+    __dispatch_dtype as dispatch_dtype, __dispatch_numeric as dispatch_numeric,
+};
 pub(crate) use element::dispatch;
 
 /// What the `chunkwise` command-line tool (a separate crate target) needs beyond the public

@@ -4,8 +4,8 @@
 //! and random expression trees, checked against the same expression
 //! evaluated eagerly on in-memory `ndarray` arrays.
 
-use chunkwise::{CastFrom, IntoOperand};
 use chunkwise::prelude::*;
+use chunkwise::{CastFrom, IntoOperand};
 use ndarray::{ArrayD, IxDyn, Zip};
 use proptest::prelude::*;
 use proptest::strategy::Union;

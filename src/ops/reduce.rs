@@ -6,7 +6,9 @@
 //! with Chan et al.'s parallel formula, `min`/`max` carry a value and a NaN flag, and the arg
 //! reductions carry `(value, global index)` (first occurrence wins).
 
-use crate::element::{AnyArray, AnySlice, AnyView, DType, Element, ElementSealed, Numeric, NumericSealed};
+use crate::element::{
+    AnyArray, AnySlice, AnyView, DType, Element, ElementSealed, Numeric, NumericSealed,
+};
 use crate::error::{Error, Result};
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::fused::Program;

@@ -175,7 +175,7 @@ pub fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
         let r_min = x.nanmin()?;
         let r_max = x.nanmax()?;
         let r_mean = x.nanmean();
-        let r_std = x.nanstd(0.0)?;
+        let r_std = x.nanstd();
         let all = [&r_count, &r_sum, &r_min, &r_max, &r_mean, &r_std];
         ctx.write_dot(|| chunkwise::to_dot_all(&all))?;
         let outs = chunkwise::compute_all(&ctx.rt, &all)
@@ -542,10 +542,34 @@ fn reduce_typed<T: Numeric>(
         ReduceOp::Nanmin => go(ctx, x.nanmin_axes(axes, k), out, o, desc),
         ReduceOp::Max => go(ctx, x.max_axes(axes, k), out, o, desc),
         ReduceOp::Nanmax => go(ctx, x.nanmax_axes(axes, k), out, o, desc),
-        ReduceOp::Var => go(ctx, x.var_axes(axes, d, k), out, o, desc),
-        ReduceOp::Nanvar => go(ctx, x.nanvar_axes(axes, d, k), out, o, desc),
-        ReduceOp::Std => go(ctx, x.std_axes(axes, d, k), out, o, desc),
-        ReduceOp::Nanstd => go(ctx, x.nanstd_axes(axes, d, k), out, o, desc),
+        ReduceOp::Var => go(
+            ctx,
+            x.var_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
+            out,
+            o,
+            desc,
+        ),
+        ReduceOp::Nanvar => go(
+            ctx,
+            x.nanvar_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
+            out,
+            o,
+            desc,
+        ),
+        ReduceOp::Std => go(
+            ctx,
+            x.std_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
+            out,
+            o,
+            desc,
+        ),
+        ReduceOp::Nanstd => go(
+            ctx,
+            x.nanstd_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
+            out,
+            o,
+            desc,
+        ),
     }
 }
 
