@@ -423,7 +423,7 @@ mod sealed {
     /// Type erasure of [`Element`]: the conversions between typed and type-erased blocks,
     /// views, registers and tiles.
     #[doc(hidden)]
-    pub trait ElementSealed: Sized {
+    pub trait ElementSealed: Copy {
         /// Erases the type of an owned block.
         fn wrap(a: ArrayD<Self>) -> AnyArray;
         /// Recovers the typed block, or gives the block back if its type differs.
@@ -473,7 +473,7 @@ mod sealed {
 
     /// The arithmetic kernels of [`Numeric`], with NumPy's integer semantics.
     #[doc(hidden)]
-    pub trait NumericSealed: Sized {
+    pub trait NumericSealed: Copy {
         /// The accumulator of `sum`/`prod`: `f64` for floats (so a billion `f32` values sum
         /// to NumPy's float64 answer), `i64`/`u64` for integers (wrapping on overflow).
         type Acc: Numeric;
@@ -517,7 +517,7 @@ mod sealed {
 
     /// The helpers of [`Float`].
     #[doc(hidden)]
-    pub trait FloatSealed {
+    pub trait FloatSealed: Copy {
         /// The largest value of the type below this one (`-inf` stays, NaN stays NaN).
         fn next_below(self) -> Self;
     }

@@ -352,13 +352,13 @@ fn check_f64_case(c: &Case<f64>) -> TestResult {
         check_var_std(c)?;
     }
     for ddof in [0.0, 1.0] {
-        let nanvar = compute("nanvar", x.nanvar_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+        let nanvar = compute("nanvar", x.nanvar_axes(ax, o.ddof(ddof)))?;
         check_f64(
             "nanvar",
             &nanvar,
             &reference(c, |v| ref_var(&non_nan(v), ddof)),
         )?;
-        let nanstd = compute("nanstd", x.nanstd_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+        let nanstd = compute("nanstd", x.nanstd_axes(ax, o.ddof(ddof)))?;
         check_f64(
             "nanstd²",
             &nanstd.mapv(|s| s * s),
@@ -486,12 +486,12 @@ fn check_var_std(c: &Case<f64>) -> TestResult {
     let n = c.n_reduced();
     for ddof in [0.0, 1.0] {
         if ddof >= n as f64 && n > 0 {
-            expect_invalid("var", x.var_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
-            expect_invalid("std", x.std_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+            expect_invalid("var", x.var_axes(ax, o.ddof(ddof)))?;
+            expect_invalid("std", x.std_axes(ax, o.ddof(ddof)))?;
         } else {
-            let var = compute("var", x.var_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+            let var = compute("var", x.var_axes(ax, o.ddof(ddof)))?;
             check_f64("var", &var, &reference(c, |v| ref_var(v, ddof)))?;
-            let std = compute("std", x.std_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+            let std = compute("std", x.std_axes(ax, o.ddof(ddof)))?;
             check_f64(
                 "std²",
                 &std.mapv(|s| s * s),
@@ -565,7 +565,7 @@ fn check_determinism(c: &Case<f64>) -> TestResult {
         x.nansum_axes(ax, o),
         x.mean_axes(ax, o),
         x.nanvar_axes(ax, o),
-        (&x * 0.5 + 1.0).nanstd_axes(ax, ReduceOpts::from(o).ddof(1.0)),
+        (&x * 0.5 + 1.0).nanstd_axes(ax, o.ddof(1.0)),
         x.prod_axes(ax, o),
     ];
     let arrays: Vec<CA<f64>> = arrays.into_iter().collect::<Result<_>>().unwrap();
@@ -616,9 +616,9 @@ fn check_i32_case(c: &Case<i32>) -> TestResult {
     let n = c.n_reduced();
     for ddof in [0.0, 1.0] {
         if ddof >= n as f64 && n > 0 {
-            expect_invalid("var", x.var_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+            expect_invalid("var", x.var_axes(ax, o.ddof(ddof)))?;
         } else {
-            let var = compute("var", x.var_axes(ax, ReduceOpts::from(o).ddof(ddof)))?;
+            let var = compute("var", x.var_axes(ax, o.ddof(ddof)))?;
             check_f64(
                 "var",
                 &var,

@@ -116,8 +116,9 @@ pub struct RechunkPass {
     max_task_bytes: usize,
 }
 
-// Accessors read by the unit tests below; the crate itself needs only some of them.
-#[cfg_attr(not(test), allow(dead_code))]
+// The plan's read-only accessors (for explain output and the unit tests below): the module
+// is crate-private since issue 14, and not every accessor is read yet.
+#[allow(dead_code)]
 impl RechunkPass {
     /// The pass from `from` to `to` (same shape) for elements of `itemsize` bytes.
     pub fn new(from: ChunkGrid, to: ChunkGrid, itemsize: usize) -> RechunkPass {
@@ -179,8 +180,9 @@ pub struct RechunkPlan {
     passes: Vec<RechunkPass>,
 }
 
-// Accessors read by the unit tests below; the crate itself needs only some of them.
-#[cfg_attr(not(test), allow(dead_code))]
+// The plan's read-only accessors (for explain output and the unit tests below): the module
+// is crate-private since issue 14, and not every accessor is read yet.
+#[allow(dead_code)]
 impl RechunkPlan {
     /// The strategy.
     pub fn strategy(&self) -> &Strategy {
