@@ -407,6 +407,16 @@ fn slice_view<'a, T>(v: ArrayViewD<'a, T>, region: &[std::ops::Range<usize>]) ->
 /// The trait is sealed: the set of types is fixed so that type-erased blocks ([`AnyArray`])
 /// can name them all. Convert between typed and type-erased blocks with
 /// [`AnyArray::from`] and [`AnyArray::downcast`].
+///
+/// Use it as a bound; another crate cannot implement it:
+///
+/// ```compile_fail
+/// #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+/// struct Celsius(f64);
+/// impl chunkwise::Element for Celsius {
+///     const DTYPE: chunkwise::DType = chunkwise::DType::F64;
+/// }
+/// ```
 pub trait Element:
     Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static + ElementSealed
 {
