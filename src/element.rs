@@ -2,7 +2,7 @@
 //!
 //! Blocks travel through the executor type-erased as [`AnyArray`]; the typed API
 //! ([`crate::ChunkedArray`]) converts at its boundary. The traits are sealed: their
-//! conversions and arithmetic kernels live on supertraits in a private module, so users can
+//! conversions and arithmetic kernels live on crate-private supertraits, so users can
 //! name [`Element`], [`Numeric`] and [`Float`] as bounds but neither implement them nor call
 //! (or see documented) the plumbing, and the crate can change it without a breaking release.
 
@@ -221,8 +221,6 @@ macro_rules! define_containers {
             pub fn dtype(&self) -> DType { match self { $(AnyVec::$v(_) => DType::$v),* } }
             /// Number of elements.
             pub fn len(&self) -> usize { match self { $(AnyVec::$v(v) => v.len()),* } }
-            /// Whether the buffer is empty.
-            pub fn is_empty(&self) -> bool { self.len() == 0 }
             /// Its first `n` elements.
             pub fn head(&self, n: usize) -> AnySlice<'_> {
                 match self { $(AnyVec::$v(v) => AnySlice::$v(&v[..n])),* }
@@ -260,14 +258,8 @@ macro_rules! define_containers {
                     match a { AnyView::$v(x) => Some(x), _ => None }
                 }
                 fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_> { AnyViewMut::$v(a) }
-                fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>> {
-                    match a { AnyViewMut::$v(x) => Some(x), _ => None }
-                }
                 #[inline(always)]
                 fn is_nonzero(self) -> bool { self != <$t>::default() }
-                fn vec_ref(v: &AnyVec) -> &[Self] {
-                    match v { AnyVec::$v(x) => x, other => panic!("internal: register {} read as {}", other.dtype(), DType::$v) }
-                }
                 fn vec_mut(v: &mut AnyVec) -> &mut [Self] {
                     match v { AnyVec::$v(x) => x, other => panic!("internal: register {} written as {}", other.dtype(), DType::$v) }
                 }
@@ -417,6 +409,28 @@ fn slice_view<'a, T>(v: ArrayViewD<'a, T>, region: &[std::ops::Range<usize>]) ->
 ///     const DTYPE: chunkwise::DType = chunkwise::DType::F64;
 /// }
 /// ```
+///
+/// nor call the crate's plumbing through the bound:
+///
+/// ```compile_fail
+/// fn erase<T: chunkwise::Element>(a: chunkwise::ndarray::ArrayD<T>) -> chunkwise::AnyArray {
+///     T::wrap(a) // crate-private
+/// }
+/// ```
+///
+/// The public conversions instead:
+///
+/// ```
+/// use chunkwise::{AnyArray, Element, ndarray::ArrayD};
+/// fn erase<T: Element>(a: ArrayD<T>) -> AnyArray {
+///     AnyArray::from(a)
+/// }
+/// let back = erase(ArrayD::<u16>::zeros(vec![3])).downcast::<u16>();
+/// assert_eq!(back.unwrap().len(), 3);
+/// ```
+// Sealed: the supertrait is crate-private, so other crates can neither implement the trait
+// nor call the plumbing on it (intended, hence the allowed lint).
+#[allow(private_bounds)]
 pub trait Element:
     Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static + ElementSealed
 {
@@ -425,15 +439,16 @@ pub trait Element:
 }
 
 /// The sealed supertraits with the crate's plumbing (type erasure, arithmetic kernels) and
-/// the type-erased containers: public items in a private module, so nothing outside the crate
-/// can name, implement or call them.
+/// the type-erased containers. The traits are crate-private, so no other crate can name,
+/// implement or call them, even through an `Element` bound; the containers other crates see
+/// (`AnyArray`, `AnyView`, `AnyViewMut`) are re-exported by `element`.
 mod sealed {
     use super::*;
 
     /// Type erasure of [`Element`]: the conversions between typed and type-erased blocks,
     /// views, registers and tiles.
     #[doc(hidden)]
-    pub trait ElementSealed: Copy {
+    pub(crate) trait ElementSealed: Copy {
         /// Erases the type of an owned block.
         fn wrap(a: ArrayD<Self>) -> AnyArray;
         /// Recovers the typed block, or gives the block back if its type differs.
@@ -449,17 +464,8 @@ mod sealed {
         fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
         /// Erases the type of a mutable view.
         fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
-        /// Borrows the typed mutable view, if the type matches.
-        fn view_mut_ref<'a, 'b>(
-            a: &'b mut AnyViewMut<'a>,
-        ) -> Option<&'b mut ArrayViewMutD<'a, Self>>;
         /// Whether the value is nonzero (`true` for bool; NaN counts as nonzero, as in NumPy).
         fn is_nonzero(self) -> bool;
-        /// The typed contents of a register.
-        ///
-        /// # Panics
-        /// If the register holds another type (an internal bug).
-        fn vec_ref(v: &AnyVec) -> &[Self];
         /// The typed contents of a register, mutably.
         ///
         /// # Panics
@@ -483,7 +489,7 @@ mod sealed {
 
     /// The arithmetic kernels of [`Numeric`], with NumPy's integer semantics.
     #[doc(hidden)]
-    pub trait NumericSealed: Copy {
+    pub(crate) trait NumericSealed: Copy {
         /// The accumulator of `sum`/`prod`: `f64` for floats (so a billion `f32` values sum
         /// to NumPy's float64 answer), `i64`/`u64` for integers (wrapping on overflow).
         type Acc: Numeric;
@@ -527,7 +533,7 @@ mod sealed {
 
     /// The helpers of [`Float`].
     #[doc(hidden)]
-    pub trait FloatSealed: Copy {
+    pub(crate) trait FloatSealed: Copy {
         /// The largest value of the type below this one (`-inf` stays, NaN stays NaN).
         fn next_below(self) -> Self;
     }
@@ -577,6 +583,9 @@ impl AnyArray {
 /// division (NumPy's `//`), `%` takes the divisor's sign, and division or remainder by zero
 /// gives 0 instead of panicking. Float arithmetic is IEEE 754, with NumPy's `%`
 /// (`np.remainder`). The README's semantics section lists every deviation from NumPy.
+// Sealed: the supertrait is crate-private, so other crates can neither implement the trait
+// nor call the plumbing on it (intended, hence the allowed lint).
+#[allow(private_bounds)]
 pub trait Numeric:
     Element
     + NumericSealed
@@ -766,6 +775,9 @@ macro_rules! impl_float {
 impl_float!(f32, f64);
 
 /// A floating-point element type (`f32`, `f64`): the transcendental functions and NaN.
+// Sealed: the supertrait is crate-private, so other crates can neither implement the trait
+// nor call the plumbing on it (intended, hence the allowed lint).
+#[allow(private_bounds)]
 pub trait Float: Numeric + FloatSealed + num_traits::Float {}
 
 /// Converts one element to another type with Rust's `as` semantics, which chunkwise defines
