@@ -533,6 +533,8 @@ fn reduce_typed<T: Numeric>(
         Ok((r.shape().to_vec(), U::DTYPE, report))
     }
     let (axes, k, d) = (a.axes, a.keepdims, a.ddof);
+    // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
+    let vo = chunkwise::ReduceOpts::from(k).ddof(d);
     match a.op {
         ReduceOp::Sum => go(ctx, x.sum_axes(axes, k), out, o, desc),
         ReduceOp::Nansum => go(ctx, x.nansum_axes(axes, k), out, o, desc),
@@ -542,34 +544,10 @@ fn reduce_typed<T: Numeric>(
         ReduceOp::Nanmin => go(ctx, x.nanmin_axes(axes, k), out, o, desc),
         ReduceOp::Max => go(ctx, x.max_axes(axes, k), out, o, desc),
         ReduceOp::Nanmax => go(ctx, x.nanmax_axes(axes, k), out, o, desc),
-        ReduceOp::Var => go(
-            ctx,
-            x.var_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
-            out,
-            o,
-            desc,
-        ),
-        ReduceOp::Nanvar => go(
-            ctx,
-            x.nanvar_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
-            out,
-            o,
-            desc,
-        ),
-        ReduceOp::Std => go(
-            ctx,
-            x.std_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
-            out,
-            o,
-            desc,
-        ),
-        ReduceOp::Nanstd => go(
-            ctx,
-            x.nanstd_axes(axes, chunkwise::ReduceOpts::from(k).ddof(d)),
-            out,
-            o,
-            desc,
-        ),
+        ReduceOp::Var => go(ctx, x.var_axes(axes, vo), out, o, desc),
+        ReduceOp::Nanvar => go(ctx, x.nanvar_axes(axes, vo), out, o, desc),
+        ReduceOp::Std => go(ctx, x.std_axes(axes, vo), out, o, desc),
+        ReduceOp::Nanstd => go(ctx, x.nanstd_axes(axes, vo), out, o, desc),
     }
 }
 
