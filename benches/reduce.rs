@@ -57,7 +57,7 @@ fn reductions(c: &mut Criterion) {
     let pool = pool();
     let sum = x.sum();
     let mean0 = x.mean_axis(0).expect("axis");
-    let std1 = x.std_axis(1, 0.0).expect("axis");
+    let std1 = x.std_axis(1).expect("axis");
 
     // Agreement checks, outside the timings.
     let s = sum.compute_scalar(&rt).expect("compute");

@@ -37,7 +37,7 @@ fn run() -> Result<()> {
     }
     let rt = b.build()?;
     let x = ChunkedArray::<f32>::open_zarr(&store, &array)?;
-    let sd = (&x - &x.mean_axis(0)?)?.std_axis(0, 0.0)?;
+    let sd = (&x - &x.mean_axis(0)?)?.std_axis(0)?;
     let t = std::time::Instant::now();
     let total = sd.sum().compute_scalar(&rt)?;
     println!("sum of std(x - mean(x, 0), 0) = {total}");

@@ -49,7 +49,7 @@ fn run() -> Result<()> {
 
     let clim = t2m.mean_axis(0)?;
     let anom = (&t2m - &clim)?;
-    let sd = anom.std_axis(0, 0.0)?;
+    let sd = anom.std_axis(0)?;
 
     let overwrite = ZarrWriteOptions {
         overwrite: true,

@@ -42,7 +42,7 @@ fn main() -> Result<()> {
     // Broadcasting and reductions: the anomaly's standard deviation per column.
     let clim = x.mean_axis(0)?;
     let anom = (&x - &clim)?;
-    let sd = anom.std_axis(0, 0.0)?.compute(&rt)?;
+    let sd = anom.std_axis(0)?.compute(&rt)?;
     println!(
         "std of the anomaly, first columns: {:?}",
         &sd.as_slice().unwrap_or(&[])[..4]

@@ -59,7 +59,7 @@ fn main() -> Result<()> {
         }
         "W3" => {
             let x = ChunkedArray::<f32>::open_zarr(&zarr, "t2m")?;
-            let sd = (&x - &x.mean_axis(0)?)?.std_axis(0, 0.0)?;
+            let sd = (&x - &x.mean_axis(0)?)?.std_axis(0)?;
             sd.compute(&rt)?.iter().map(|&v| v as f64).sum()
         }
         #[cfg(feature = "hdf5")]

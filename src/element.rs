@@ -1,14 +1,16 @@
 //! Element types: the sealed [`Element`] trait, the numeric sub-traits and the runtime [`DType`].
 //!
 //! Blocks travel through the executor type-erased as [`AnyArray`]; the typed API
-//! ([`crate::ChunkedArray`]) converts at its boundary with [`Element::unwrap`] and friends.
+//! ([`crate::ChunkedArray`]) converts at its boundary. The traits are sealed: their
+//! conversions and arithmetic kernels live on crate-private supertraits, so users can
+//! name [`Element`], [`Numeric`] and [`Float`] as bounds but neither implement them nor call
+//! (or see documented) the plumbing, and the crate can change it without a breaking release.
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use std::fmt;
 
-mod private {
-    pub trait Sealed {}
-}
+pub use sealed::{AnyArray, AnyView, AnyViewMut};
+pub(crate) use sealed::{AnySlice, AnySliceMut, AnyVec, ElementSealed, FloatSealed, NumericSealed};
 
 /// The runtime element type of an array, for I/O whose type is only known from a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -219,8 +221,6 @@ macro_rules! define_containers {
             pub fn dtype(&self) -> DType { match self { $(AnyVec::$v(_) => DType::$v),* } }
             /// Number of elements.
             pub fn len(&self) -> usize { match self { $(AnyVec::$v(v) => v.len()),* } }
-            /// Whether the buffer is empty.
-            pub fn is_empty(&self) -> bool { self.len() == 0 }
             /// Its first `n` elements.
             pub fn head(&self, n: usize) -> AnySlice<'_> {
                 match self { $(AnyVec::$v(v) => AnySlice::$v(&v[..n])),* }
@@ -242,9 +242,10 @@ macro_rules! define_containers {
         }
 
         $(
-            impl private::Sealed for $t {}
-            impl Element for $t {
+            impl super::Element for $t {
                 const DTYPE: DType = DType::$v;
+            }
+            impl ElementSealed for $t {
                 fn wrap(a: ArrayD<Self>) -> AnyArray { AnyArray::$v(a) }
                 fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray> {
                     match a { AnyArray::$v(x) => Ok(x), other => Err(other) }
@@ -257,14 +258,8 @@ macro_rules! define_containers {
                     match a { AnyView::$v(x) => Some(x), _ => None }
                 }
                 fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_> { AnyViewMut::$v(a) }
-                fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>> {
-                    match a { AnyViewMut::$v(x) => Some(x), _ => None }
-                }
                 #[inline(always)]
                 fn is_nonzero(self) -> bool { self != <$t>::default() }
-                fn vec_ref(v: &AnyVec) -> &[Self] {
-                    match v { AnyVec::$v(x) => x, other => panic!("internal: register {} read as {}", other.dtype(), DType::$v) }
-                }
                 fn vec_mut(v: &mut AnyVec) -> &mut [Self] {
                     match v { AnyVec::$v(x) => x, other => panic!("internal: register {} written as {}", other.dtype(), DType::$v) }
                 }
@@ -322,8 +317,8 @@ pub(crate) fn broadcast_view<'a, T>(
 
 /// Runs `$body` with `$v` bound to the typed value inside any of the type-erased enums
 /// (`AnyArray`, `AnyView`, `AnyViewMut`, `AnyVec`), and `$T` aliased to its element type.
-#[macro_export]
-#[doc(hidden)]
+///
+/// Crate-local: `crate::dispatch!` through the `pub(crate) use` in lib.rs.
 macro_rules! dispatch {
     ($enum:ident, $value:expr, $v:ident => $body:expr) => {
         $crate::dispatch!(@arms $enum, $value, $v, $body,
@@ -339,17 +334,21 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 /// Runs `$body` with `T` aliased to the Rust type of a runtime [`DType`].
+///
+/// Exported only because the CLI (another crate) needs it: `chunkwise::__cli::dispatch_dtype!`,
+/// hidden and outside the semver promise; the crate says `crate::dispatch_dtype!`.
 #[macro_export]
 #[doc(hidden)]
-macro_rules! dispatch_dtype {
+macro_rules! __dispatch_dtype {
     ($dtype:expr, $body:expr) => {
-        $crate::dispatch_dtype!($dtype, $body, else unreachable!("every dtype is listed"))
+        $crate::__dispatch_dtype!($dtype, $body, else unreachable!("every dtype is listed"))
     };
     // `$other` for dtypes added after the caller was written (`DType` is non-exhaustive).
     ($dtype:expr, $body:expr, else $other:expr) => {
-        $crate::dispatch_dtype!(@arms $dtype, $body, $other,
+        $crate::__dispatch_dtype!(@arms $dtype, $body, $other,
             Bool bool, I8 i8, I16 i16, I32 i32, I64 i64, U8 u8, U16 u16, U32 u32, U64 u64, F32 f32, F64 f64)
     };
     (@arms $dtype:expr, $body:expr, $other:expr, $($var:ident $t:ty),*) => {
@@ -365,19 +364,20 @@ macro_rules! dispatch_dtype {
     };
 }
 
-/// Like [`dispatch_dtype!`] for the numeric types only, with `$bool` evaluated for `bool`
-/// (for bodies that need [`Numeric`] or `bytemuck::Pod`).
+/// Like `dispatch_dtype!` for the numeric types only, with `$bool` evaluated for `bool`
+/// (for bodies that need [`Numeric`] or `bytemuck::Pod`). Exported for the CLI as
+/// `chunkwise::__cli::dispatch_numeric!`, like `dispatch_dtype!`.
 #[macro_export]
 #[doc(hidden)]
-macro_rules! dispatch_numeric {
+macro_rules! __dispatch_numeric {
     ($dtype:expr, $body:expr, bool => $bool:expr) => {
-        $crate::dispatch_numeric!($dtype, $body, bool => $bool,
+        $crate::__dispatch_numeric!($dtype, $body, bool => $bool,
             else unreachable!("every dtype is listed"))
     };
     ($dtype:expr, $body:expr, bool => $bool:expr, else $other:expr) => {
         match $dtype {
             $crate::element::DType::Bool => $bool,
-            dtype => $crate::dispatch_dtype!(@arms dtype, $body, $other,
+            dtype => $crate::__dispatch_dtype!(@arms dtype, $body, $other,
                 I8 i8, I16 i16, I32 i32, I64 i64, U8 u8, U16 u16, U32 u32, U64 u64, F32 f32, F64 f64),
         }
     };
@@ -397,58 +397,185 @@ fn slice_view<'a, T>(v: ArrayViewD<'a, T>, region: &[std::ops::Range<usize>]) ->
 /// An element type chunkwise can hold: `bool`, `i8`..`i64`, `u8`..`u64`, `f32`, `f64`.
 ///
 /// The trait is sealed: the set of types is fixed so that type-erased blocks ([`AnyArray`])
-/// can name them all. The conversion methods are for the crate's and I/O back-ends' use.
+/// can name them all. Convert between typed and type-erased blocks with
+/// [`AnyArray::from`] and [`AnyArray::downcast`].
+///
+/// Use it as a bound; another crate cannot implement it:
+///
+/// ```compile_fail
+/// #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+/// struct Celsius(f64);
+/// impl chunkwise::Element for Celsius {
+///     const DTYPE: chunkwise::DType = chunkwise::DType::F64;
+/// }
+/// ```
+///
+/// nor call the crate's plumbing through the bound:
+///
+/// ```compile_fail
+/// fn erase<T: chunkwise::Element>(a: chunkwise::ndarray::ArrayD<T>) -> chunkwise::AnyArray {
+///     T::wrap(a) // crate-private
+/// }
+/// ```
+///
+/// The public conversions instead:
+///
+/// ```
+/// use chunkwise::{AnyArray, Element, ndarray::ArrayD};
+/// fn erase<T: Element>(a: ArrayD<T>) -> AnyArray {
+///     AnyArray::from(a)
+/// }
+/// let back = erase(ArrayD::<u16>::zeros(vec![3])).downcast::<u16>();
+/// assert_eq!(back.unwrap().len(), 3);
+/// ```
+// Sealed: the supertrait is crate-private, so other crates can neither implement the trait
+// nor call the plumbing on it (intended, hence the allowed lint).
+#[allow(private_bounds)]
 pub trait Element:
-    Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static + private::Sealed
+    Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static + ElementSealed
 {
     /// The runtime tag of this type.
     const DTYPE: DType;
-    /// Erases the type of an owned block.
-    fn wrap(a: ArrayD<Self>) -> AnyArray;
-    /// Recovers the typed block, or gives the block back if its type differs.
-    ///
-    /// # Errors
-    /// The block itself, unchanged, when it is not of type `Self`.
-    fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray>;
-    /// Borrows the typed block, if the type matches.
-    fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>>;
-    /// Erases the type of a view.
-    fn wrap_view(a: ArrayViewD<'_, Self>) -> AnyView<'_>;
-    /// Borrows the typed view, if the type matches.
-    fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
-    /// Erases the type of a mutable view.
-    fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
-    /// Borrows the typed mutable view, if the type matches.
-    fn view_mut_ref<'a, 'b>(a: &'b mut AnyViewMut<'a>) -> Option<&'b mut ArrayViewMutD<'a, Self>>;
-    /// Whether the value is nonzero (`true` for bool; NaN counts as nonzero, as in NumPy).
-    fn is_nonzero(self) -> bool;
-    /// The typed contents of a register.
-    ///
-    /// # Panics
-    /// If the register holds another type (an internal bug).
-    fn vec_ref(v: &AnyVec) -> &[Self];
-    /// The typed contents of a register, mutably.
-    ///
-    /// # Panics
-    /// If the register holds another type (an internal bug).
-    fn vec_mut(v: &mut AnyVec) -> &mut [Self];
-    /// The typed contents of a tile.
-    ///
-    /// # Panics
-    /// If the tile holds another type (an internal bug).
-    fn slice_ref(s: AnySlice<'_>) -> &[Self];
-    /// The typed contents of a tile, mutably.
-    ///
-    /// # Panics
-    /// If the tile holds another type (an internal bug).
-    fn slice_mut(s: AnySliceMut<'_>) -> &mut [Self];
-    /// Erases the type of a tile.
-    fn wrap_slice(s: &[Self]) -> AnySlice<'_>;
-    /// Erases the type of a mutable tile.
-    fn wrap_slice_mut(s: &mut [Self]) -> AnySliceMut<'_>;
 }
 
-for_each_dtype!(define_containers);
+/// The sealed supertraits with the crate's plumbing (type erasure, arithmetic kernels) and
+/// the type-erased containers. The traits are crate-private, so no other crate can name,
+/// implement or call them, even through an `Element` bound; the containers other crates see
+/// (`AnyArray`, `AnyView`, `AnyViewMut`) are re-exported by `element`.
+mod sealed {
+    use super::*;
+
+    /// Type erasure of [`Element`]: the conversions between typed and type-erased blocks,
+    /// views, registers and tiles.
+    #[doc(hidden)]
+    pub(crate) trait ElementSealed: Copy {
+        /// Erases the type of an owned block.
+        fn wrap(a: ArrayD<Self>) -> AnyArray;
+        /// Recovers the typed block, or gives the block back if its type differs.
+        ///
+        /// # Errors
+        /// The block itself, unchanged, when it is not of type `Self`.
+        fn unwrap(a: AnyArray) -> Result<ArrayD<Self>, AnyArray>;
+        /// Borrows the typed block, if the type matches.
+        fn array_ref(a: &AnyArray) -> Option<&ArrayD<Self>>;
+        /// Erases the type of a view.
+        fn wrap_view(a: ArrayViewD<'_, Self>) -> AnyView<'_>;
+        /// Borrows the typed view, if the type matches.
+        fn view_ref<'a, 'b>(a: &'b AnyView<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
+        /// Erases the type of a mutable view.
+        fn wrap_view_mut(a: ArrayViewMutD<'_, Self>) -> AnyViewMut<'_>;
+        /// Whether the value is nonzero (`true` for bool; NaN counts as nonzero, as in NumPy).
+        fn is_nonzero(self) -> bool;
+        /// The typed contents of a register, mutably.
+        ///
+        /// # Panics
+        /// If the register holds another type (an internal bug).
+        fn vec_mut(v: &mut AnyVec) -> &mut [Self];
+        /// The typed contents of a tile.
+        ///
+        /// # Panics
+        /// If the tile holds another type (an internal bug).
+        fn slice_ref(s: AnySlice<'_>) -> &[Self];
+        /// The typed contents of a tile, mutably.
+        ///
+        /// # Panics
+        /// If the tile holds another type (an internal bug).
+        fn slice_mut(s: AnySliceMut<'_>) -> &mut [Self];
+        /// Erases the type of a tile.
+        fn wrap_slice(s: &[Self]) -> AnySlice<'_>;
+        /// Erases the type of a mutable tile.
+        fn wrap_slice_mut(s: &mut [Self]) -> AnySliceMut<'_>;
+    }
+
+    /// The arithmetic kernels of [`Numeric`], with NumPy's integer semantics.
+    #[doc(hidden)]
+    pub(crate) trait NumericSealed: Copy {
+        /// The accumulator of `sum`/`prod`: `f64` for floats (so a billion `f32` values sum
+        /// to NumPy's float64 answer), `i64`/`u64` for integers (wrapping on overflow).
+        type Acc: Numeric;
+        /// Widens to the accumulator.
+        fn to_acc(self) -> Self::Acc;
+        /// Narrows an accumulated sum to the result type.
+        fn acc_to_sum(a: Self::Acc) -> <Self as Numeric>::Sum
+        where
+            Self: Numeric;
+        /// `a + b`, wrapping on integer overflow.
+        fn add_(self, b: Self) -> Self;
+        /// `a - b`, wrapping on integer overflow.
+        fn sub_(self, b: Self) -> Self;
+        /// `a * b`, wrapping on integer overflow.
+        fn mul_(self, b: Self) -> Self;
+        /// `a / b`: true division for floats; for integers NumPy's floor division `a // b`
+        /// (rounds toward negative infinity, `-7 / 2 == -4`, not Rust's truncation), with
+        /// division by zero giving 0 and `MIN / -1` wrapping to `MIN`.
+        fn div_(self, b: Self) -> Self;
+        /// `a % b` as NumPy's `%` (`np.remainder`): the result takes the **divisor's** sign
+        /// (`-7 % 2 == 1`, `7 % -2 == -1`), so `a == (a / b) * b + a % b` for integers. Integer
+        /// remainder by zero gives 0; for floats, remainder by zero is NaN and `x % ±inf` follows
+        /// NumPy (`-5.0 % inf == inf`). Rust's `%` (C's `fmod`, the dividend's sign) differs.
+        fn rem_(self, b: Self) -> Self;
+        /// `-a`, wrapping for integers (unsigned: two's complement).
+        fn neg_(self) -> Self;
+        /// `|a|` (identity for unsigned types).
+        fn abs_(self) -> Self;
+        /// `a` raised to an integer power (wrapping for integers; negative powers of integers give 0
+        /// unless `a` is ±1). For floats within 1 ulp of `powf` (not Rust's `powi`, whose repeated
+        /// squaring drifts by tens of ulp for large exponents).
+        fn powi_(self, n: i32) -> Self;
+        /// Whether the value is NaN (always false for integers).
+        fn is_nan_(self) -> bool;
+        /// Lossy conversion to f64.
+        fn to_f64_(self) -> f64;
+        /// Conversion from f64 (Rust's `as`): to integers truncating toward zero, **saturating**
+        /// at the type's bounds, NaN to 0; to `f32` rounding to nearest.
+        fn from_f64_(v: f64) -> Self;
+    }
+
+    /// The helpers of [`Float`].
+    #[doc(hidden)]
+    pub(crate) trait FloatSealed: Copy {
+        /// The largest value of the type below this one (`-inf` stays, NaN stays NaN).
+        fn next_below(self) -> Self;
+    }
+
+    for_each_dtype!(define_containers);
+}
+
+impl<T: Element> From<ArrayD<T>> for AnyArray {
+    /// Erases the element type of a block.
+    fn from(a: ArrayD<T>) -> AnyArray {
+        T::wrap(a)
+    }
+}
+
+impl<'a, T: Element> From<ArrayViewD<'a, T>> for AnyView<'a> {
+    /// Erases the element type of a view.
+    fn from(a: ArrayViewD<'a, T>) -> AnyView<'a> {
+        T::wrap_view(a)
+    }
+}
+
+impl AnyArray {
+    /// The typed block, when its element type is `T`.
+    ///
+    /// ```
+    /// use chunkwise::{AnyArray, ndarray::ArrayD};
+    /// let a = AnyArray::from(ArrayD::<f32>::zeros(vec![2, 3]));
+    /// let a = a.downcast::<i32>().unwrap_err(); // not i32: given back unchanged
+    /// assert_eq!(a.downcast::<f32>().unwrap().shape(), &[2, 3]);
+    /// ```
+    ///
+    /// # Errors
+    /// The block itself, unchanged, when its element type is not `T`.
+    pub fn downcast<T: Element>(self) -> Result<ArrayD<T>, AnyArray> {
+        T::unwrap(self)
+    }
+
+    /// Borrows the typed block, when its element type is `T`.
+    pub fn downcast_ref<T: Element>(&self) -> Option<&ArrayD<T>> {
+        T::array_ref(self)
+    }
+}
 
 /// A numeric element type (every [`Element`] but `bool`): arithmetic, ordering, conversion.
 ///
@@ -456,53 +583,24 @@ for_each_dtype!(define_containers);
 /// division (NumPy's `//`), `%` takes the divisor's sign, and division or remainder by zero
 /// gives 0 instead of panicking. Float arithmetic is IEEE 754, with NumPy's `%`
 /// (`np.remainder`). The README's semantics section lists every deviation from NumPy.
+// Sealed: the supertrait is crate-private, so other crates can neither implement the trait
+// nor call the plumbing on it (intended, hence the allowed lint).
+#[allow(private_bounds)]
 pub trait Numeric:
-    Element + num_traits::NumCast + num_traits::Bounded + num_traits::Zero + num_traits::One
+    Element
+    + NumericSealed
+    + num_traits::NumCast
+    + num_traits::Bounded
+    + num_traits::Zero
+    + num_traits::One
 {
     /// Whether this is a floating-point type.
     const IS_FLOAT: bool;
     /// The result type of `sum`/`prod`, as NumPy: the type itself for floats, `i64` for signed
     /// and `u64` for unsigned integers.
     type Sum: Numeric;
-    /// The accumulator of `sum`/`prod`: `f64` for floats (so a billion `f32` values sum to
-    /// NumPy's float64 answer), `i64`/`u64` for integers (wrapping on overflow).
-    type Acc: Numeric;
     /// The result type of `mean`/`var`/`std`: the type itself for floats, `f64` for integers.
     type Mean: Float;
-    /// Widens to the accumulator.
-    fn to_acc(self) -> Self::Acc;
-    /// Narrows an accumulated sum to the result type.
-    fn acc_to_sum(a: Self::Acc) -> Self::Sum;
-    /// `a + b`, wrapping on integer overflow.
-    fn add_(self, b: Self) -> Self;
-    /// `a - b`, wrapping on integer overflow.
-    fn sub_(self, b: Self) -> Self;
-    /// `a * b`, wrapping on integer overflow.
-    fn mul_(self, b: Self) -> Self;
-    /// `a / b`: true division for floats; for integers NumPy's floor division `a // b`
-    /// (rounds toward negative infinity, `-7 / 2 == -4`, not Rust's truncation), with
-    /// division by zero giving 0 and `MIN / -1` wrapping to `MIN`.
-    fn div_(self, b: Self) -> Self;
-    /// `a % b` as NumPy's `%` (`np.remainder`): the result takes the **divisor's** sign
-    /// (`-7 % 2 == 1`, `7 % -2 == -1`), so `a == (a / b) * b + a % b` for integers. Integer
-    /// remainder by zero gives 0; for floats, remainder by zero is NaN and `x % ±inf` follows
-    /// NumPy (`-5.0 % inf == inf`). Rust's `%` (C's `fmod`, the dividend's sign) differs.
-    fn rem_(self, b: Self) -> Self;
-    /// `-a`, wrapping for integers (unsigned: two's complement).
-    fn neg_(self) -> Self;
-    /// `|a|` (identity for unsigned types).
-    fn abs_(self) -> Self;
-    /// `a` raised to an integer power (wrapping for integers; negative powers of integers give 0
-    /// unless `a` is ±1). For floats within 1 ulp of `powf` (not Rust's `powi`, whose repeated
-    /// squaring drifts by tens of ulp for large exponents).
-    fn powi_(self, n: i32) -> Self;
-    /// Whether the value is NaN (always false for integers).
-    fn is_nan_(self) -> bool;
-    /// Lossy conversion to f64.
-    fn to_f64_(self) -> f64;
-    /// Conversion from f64 (Rust's `as`): to integers truncating toward zero, **saturating**
-    /// at the type's bounds, NaN to 0; to `f32` rounding to nearest.
-    fn from_f64_(v: f64) -> Self;
 }
 
 macro_rules! impl_int {
@@ -510,8 +608,10 @@ macro_rules! impl_int {
         impl Numeric for $t {
             const IS_FLOAT: bool = false;
             type Sum = $acc;
-            type Acc = $acc;
             type Mean = f64;
+        }
+        impl NumericSealed for $t {
+            type Acc = $acc;
             #[inline(always)] fn to_acc(self) -> $acc { self as $acc }
             #[inline(always)] fn acc_to_sum(a: $acc) -> $acc { a }
             #[inline(always)] fn add_(self, b: Self) -> Self { self.wrapping_add(b) }
@@ -617,8 +717,10 @@ macro_rules! impl_float {
         impl Numeric for $t {
             const IS_FLOAT: bool = true;
             type Sum = $t;
-            type Acc = f64;
             type Mean = $t;
+        }
+        impl NumericSealed for $t {
+            type Acc = f64;
             #[inline(always)] fn to_acc(self) -> f64 { self as f64 }
             #[inline(always)] fn acc_to_sum(a: f64) -> $t { a as $t }
             #[inline(always)] fn add_(self, b: Self) -> Self { self + b }
@@ -652,7 +754,8 @@ macro_rules! impl_float {
             #[inline(always)] fn to_f64_(self) -> f64 { self as f64 }
             #[inline(always)] fn from_f64_(v: f64) -> Self { v as $t }
         }
-        impl Float for $t {
+        impl Float for $t {}
+        impl FloatSealed for $t {
             #[inline]
             fn next_below(self) -> Self {
                 // `next_down` needs Rust 1.86 (MSRV 1.85): step the bit pattern by hand.
@@ -672,10 +775,10 @@ macro_rules! impl_float {
 impl_float!(f32, f64);
 
 /// A floating-point element type (`f32`, `f64`): the transcendental functions and NaN.
-pub trait Float: Numeric + num_traits::Float {
-    /// The largest value of the type below this one (`-inf` stays, NaN stays NaN).
-    fn next_below(self) -> Self;
-}
+// Sealed: the supertrait is crate-private, so other crates can neither implement the trait
+// nor call the plumbing on it (intended, hence the allowed lint).
+#[allow(private_bounds)]
+pub trait Float: Numeric + FloatSealed + num_traits::Float {}
 
 /// Converts one element to another type with Rust's `as` semantics, which chunkwise defines
 /// for every input: floats to integers truncate toward zero and **saturate** at the target's

@@ -15,7 +15,7 @@
 //! let x = ChunkedArray::<f64>::random_normal(&[1000, 500], [250, 250], 42, 10.0, 2.0)?;
 //! let clim = x.mean_axis(0)?;                        // (500,)
 //! let anom = (&x - &clim)?;                          // broadcasting
-//! let sd = anom.std_axis(0, 0.0)?.compute(&rt)?;     // (500,)
+//! let sd = anom.std_axis(0)?.compute(&rt)?;     // (500,)
 //! assert!((sd[[0]] - 2.0).abs() < 0.3);
 //! println!("{}", rt.last_report());
 //! # Ok::<(), chunkwise::Error>(())
@@ -76,7 +76,7 @@ pub mod error;
 pub mod exec;
 pub(crate) mod graph;
 pub mod io;
-pub mod ops;
+pub(crate) mod ops;
 
 pub use array::{
     BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,
@@ -87,6 +87,21 @@ pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
 pub use graph::explain::{OpKind, PlanNode, PlanSummary, RechunkRun, RechunkSummary};
+
+// The dispatch macros, crate-local (`crate::dispatch!`); the two the CLI needs are exported
+// under hidden names (see `__cli`).
+#[cfg_attr(not(feature = "hdf5"), allow(unused_imports))]
+pub(crate) use crate::{
+    __dispatch_dtype as dispatch_dtype, __dispatch_numeric as dispatch_numeric,
+};
+pub(crate) use element::dispatch;
+
+/// What the `chunkwise` command-line tool (a separate crate target) needs beyond the public
+/// API. Not part of the public API: hidden, and free to change in any release.
+#[doc(hidden)]
+pub mod __cli {
+    pub use crate::{__dispatch_dtype as dispatch_dtype, __dispatch_numeric as dispatch_numeric};
+}
 
 /// The optimized graph of several arrays computed together (as by [`compute_all`]), in
 /// Graphviz DOT: one plan with their shared inputs, as [`ChunkedArray::to_dot`] draws one array.

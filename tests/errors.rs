@@ -190,9 +190,9 @@ fn axis_out_of_range() {
     assert!(matches!(x.count_nonzero_axis(9), Err(Error::Axis { .. })));
     assert!(matches!(x.argmin_axis(2), Err(Error::Axis { .. })));
     assert!(matches!(x.nanargmax_axis(3), Err(Error::Axis { .. })));
-    let r = x.var_axis(2, 0.0);
+    let r = x.var_axis(2);
     assert!(matches!(r, Err(Error::Axis { .. })), "{r:?}");
-    let r = x.std_axes(&[5], 0.0, false);
+    let r = x.std_axes(&[5], false);
     assert!(matches!(r, Err(Error::Axis { .. })), "{r:?}");
     let s = ChunkedArray::<f64>::full(&[], 1.0, Vec::<usize>::new()).unwrap();
     assert!(matches!(s.sum_axis(0), Err(Error::Axis { .. })));
@@ -205,7 +205,7 @@ fn duplicated_axes() {
     assert!(matches!(r, Err(Error::Axis { .. })), "{r:?}");
     let r = x.min_axes(&[2, 1, 2], true);
     assert!(matches!(r, Err(Error::Axis { .. })), "{r:?}");
-    let r = x.var_axes(&[1, 1], 0.0, false);
+    let r = x.var_axes(&[1, 1], false);
     assert!(matches!(r, Err(Error::Axis { .. })), "{r:?}");
     let r = x.any_axes(&[0, 1, 0], false);
     assert!(matches!(r, Err(Error::Axis { .. })), "{r:?}");
@@ -214,30 +214,81 @@ fn duplicated_axes() {
 #[test]
 fn ddof_not_smaller_than_n() {
     let x = arr(&[3, 4], [2, 2]);
-    assert!(matches!(
-        x.var_axis(0, 3.0),
-        Err(Error::InvalidArgument { .. })
-    ));
-    assert!(matches!(
-        x.std_axis(1, 4.0),
-        Err(Error::InvalidArgument { .. })
-    ));
-    assert!(matches!(x.var(12.0), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(x.std(20.0), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(
-        x.var_axes(&[0, 1], 12.0, true),
-        Err(Error::InvalidArgument { .. })
-    ));
-    assert!(matches!(x.var(-1.0), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(
-        x.std(f64::NAN),
-        Err(Error::InvalidArgument { .. })
-    ));
-    assert!(matches!(x.nanvar(-0.5), Err(Error::InvalidArgument { .. })));
+    let d = |ddof: f64| ReduceOpts::default().ddof(ddof);
+    let bad = |r: Result<ChunkedArray<f64>>| matches!(r, Err(Error::InvalidArgument { .. }));
+    assert!(bad(x.var_axes(&[0], d(3.0))));
+    assert!(bad(x.std_axes(&[1], d(4.0))));
+    assert!(bad(x.var_axes(&[0, 1], d(12.0))));
+    assert!(bad(x.std_axes(&[1, 0], d(20.0))));
+    assert!(bad(x.var_axes(&[0, 1], d(12.0).keepdims(true))));
+    assert!(bad(x.var_axes(&[0, 1], d(-1.0))));
+    assert!(bad(x.std_axes(&[0], d(f64::NAN))));
+    assert!(bad(x.nanvar_axes(&[0, 1], d(-0.5))));
     // Just below n is fine.
     let rt = rt();
-    let v = x.var_axis(0, 2.0).unwrap().compute(&rt).unwrap();
+    let v = x.var_axes(&[0], d(2.0)).unwrap().compute(&rt).unwrap();
     assert_eq!(v.shape(), &[4]);
+}
+
+/// `std()`, `std_axis(axis)` and the other `var`/`std` forms without options use NumPy's
+/// default `ddof = 0`, like `mean()`; `ReduceOpts::ddof` gives another.
+#[test]
+fn var_and_std_default_to_ddof_zero() {
+    let rt = rt();
+    let x = ChunkedArray::from_ndarray(
+        ndarray::array![[1.0f64, 3.0], [2.0, 6.0]].into_dyn(),
+        [1, 1],
+    )
+    .unwrap();
+    // np.var([1, 3, 2, 6]) == 3.5, np.var(..., ddof=1) == 14 / 3
+    assert_eq!(x.var().compute_scalar(&rt).unwrap(), 3.5);
+    assert_eq!(x.std().compute_scalar(&rt).unwrap(), 3.5f64.sqrt());
+    assert_eq!(x.nanvar().compute_scalar(&rt).unwrap(), 3.5);
+    assert_eq!(x.nanstd().compute_scalar(&rt).unwrap(), 3.5f64.sqrt());
+    let sample = x
+        .var_axes(&[0, 1], ReduceOpts::default().ddof(1.0))
+        .unwrap();
+    assert!((sample.compute_scalar(&rt).unwrap() - 14.0 / 3.0).abs() < 1e-12);
+    // np.std(x, axis=0) == [0.5, 1.5]; with ddof=1, sqrt([0.5, 4.5])
+    let s0 = x.std_axis(0).unwrap().compute(&rt).unwrap();
+    assert_eq!(s0, ndarray::array![0.5, 1.5].into_dyn());
+    let s1 = x.std_axes(&[0], ReduceOpts::default().ddof(1.0)).unwrap();
+    let s1 = s1.compute(&rt).unwrap();
+    assert_eq!(s1, ndarray::array![0.5f64.sqrt(), 4.5f64.sqrt()].into_dyn());
+}
+
+/// A `ddof` given to a reduction that has none is refused, not silently ignored.
+#[test]
+fn ddof_is_refused_where_it_means_nothing() {
+    let x = arr(&[3, 4], [2, 2]);
+    let o = ReduceOpts::default().ddof(1.0);
+    let results = [
+        ("sum", x.sum_axes(&[0], o)),
+        ("nansum", x.nansum_axes(&[0], o)),
+        ("prod", x.prod_axes(&[0], o)),
+        ("mean", x.mean_axes(&[0], o)),
+        ("nanmean", x.nanmean_axes(&[1], o)),
+        ("min", x.min_axes(&[0], o)),
+        ("nanmax", x.nanmax_axes(&[0, 1], o)),
+    ];
+    for (name, r) in results {
+        match r {
+            Err(e @ Error::InvalidArgument { .. }) => {
+                let m = e.to_string();
+                assert!(m.starts_with(&format!("{name}: ddof 1 ")), "{m}");
+            }
+            other => panic!("{name} with ddof 1: {other:?}"),
+        }
+    }
+    for r in [x.count_nonzero_axes(&[0], o), x.count_axes(&[1], o)] {
+        assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+    }
+    assert!(matches!(
+        x.any_axes(&[0], o),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // Zero is every reduction's default and fine everywhere.
+    assert!(x.sum_axes(&[0], ReduceOpts::default().ddof(0.0)).is_ok());
 }
 
 #[test]

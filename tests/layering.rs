@@ -300,13 +300,20 @@ fn root_names(files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         }
     }
     let lib = &files["lib.rs"];
-    for (at, _) in lib.match_indices("pub use ") {
-        let stmt = &lib[at + "pub use ".len()..];
+    let uses = ["pub use ", "pub(crate) use "].into_iter().flat_map(|kw| {
+        lib.match_indices(kw)
+            .map(move |(at, _)| &lib[at + kw.len()..])
+    });
+    for stmt in uses {
         let stmt = &stmt[..stmt.find(';').expect("`pub use` ends with `;`")];
+        let stmt = stmt.strip_prefix("crate::").unwrap_or(stmt);
         let module = ident_at(stmt, 0).to_string();
         let tail = stmt[module.len()..].trim_start_matches("::");
         let items: Vec<&str> = if let Some(group) = tail.strip_prefix('{') {
             group.trim_end_matches('}').split(',').collect()
+        } else if tail.is_empty() {
+            // `crate::name` or `crate::{a as b}`: a crate-root name (an exported macro).
+            vec![stmt]
         } else {
             vec![tail.rsplit("::").next().unwrap_or(tail)]
         };
@@ -314,8 +321,15 @@ fn root_names(files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
             let item = item.trim();
             let name = item.rsplit(" as ").next().unwrap_or(item);
             let name = name.rsplit("::").next().unwrap_or(name).trim();
-            if !name.is_empty() && names.get(&module).is_some_and(|m| m == &module) {
+            if name.is_empty() {
+                continue;
+            }
+            if names.get(&module).is_some_and(|m| m == &module) {
                 names.insert(name.to_string(), module.clone());
+            } else if let Some(defined) = names.get(item.split(" as ").next().unwrap_or(item)) {
+                // A root name re-exported under another name: it comes from where the
+                // original does.
+                names.insert(name.to_string(), defined.clone());
             }
         }
     }

@@ -17,7 +17,7 @@ fn a_million_block_expression_builds_without_per_block_allocations() {
     let z = (&y * 2.0 + 1.0).powi(2);
     let w = (&z - &z.mean_axis(0).unwrap())
         .unwrap()
-        .std_axis(1, 0.0)
+        .std_axis(1)
         .unwrap();
     let s = (&x + 1.0).sum();
     let grown = peak().saturating_sub(baseline);

@@ -49,7 +49,7 @@ fn climatology_and_anomaly_over_a_1gib_store_stay_within_256mib() {
     // Mean over a whole number of years is about 280 - 30 * lat fraction (+ the lon ripple).
     assert!((m[[0, 0]] - 280.0).abs() < 1.0, "{}", m[[0, 0]]);
 
-    let sd = (&x2 - &clim).unwrap().std_axis(0, 0.0).unwrap();
+    let sd = (&x2 - &clim).unwrap().std_axis(0).unwrap();
     let baseline = reset_peak();
     let s = sd.compute(&rt).unwrap();
     assert_within(

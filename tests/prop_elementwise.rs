@@ -5,7 +5,7 @@
 //! evaluated eagerly on in-memory `ndarray` arrays.
 
 use chunkwise::prelude::*;
-use chunkwise::{IntoOperand, OpKind};
+use chunkwise::{CastFrom, IntoOperand, OpKind};
 use ndarray::{ArrayD, IxDyn, Zip};
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -32,7 +32,7 @@ fn rt(threads: usize) -> &'static Runtime {
 // Element types: the reference semantics, written independently of the crate.
 // ---------------------------------------------------------------------------------------------
 
-trait TE: Numeric + Debug {
+trait TE: Numeric + CastFrom<f64> + Debug {
     const FLOAT: bool;
     fn elem() -> BoxedStrategy<Self>;
     fn scalar() -> BoxedStrategy<Self>;
@@ -401,8 +401,8 @@ fn lib_eval<T: TE>(e: &E<T>, ops: &[CA<T>]) -> Result<CA<T>> {
         E::Cast(x) => T::l_cast(&lib_eval(x, ops)?),
         E::Sqrt(x) => T::l_sqrt(&lib_eval(x, ops)?.abs()),
         E::Exp(x) => {
-            let lo = T::from_f64_(-20.0);
-            let hi = T::from_f64_(20.0);
+            let lo = <T as CastFrom<f64>>::cast_from(-20.0);
+            let hi = <T as CastFrom<f64>>::cast_from(20.0);
             T::l_exp(&lib_eval(x, ops)?.clip(lo, hi))
         }
     })
@@ -525,8 +525,8 @@ fn ref_eval<T: TE>(e: &E<T>, ops: &[ArrayD<T>]) -> ArrayD<T> {
         E::Cast(x) => ref_eval(x, ops).mapv(T::r_cast),
         E::Sqrt(x) => ref_eval(x, ops).mapv(|v| T::r_sqrt(T::r_abs(v))),
         E::Exp(x) => {
-            let lo = T::from_f64_(-20.0);
-            let hi = T::from_f64_(20.0);
+            let lo = <T as CastFrom<f64>>::cast_from(-20.0);
+            let hi = <T as CastFrom<f64>>::cast_from(20.0);
             ref_eval(x, ops).mapv(|v| {
                 let c = if v < lo {
                     lo

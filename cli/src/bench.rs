@@ -141,7 +141,7 @@ pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
     // 3. std_axis(1).
     {
         let cx = ChunkedArray::from_ndarray(x.clone(), [c, c])?;
-        let (cw, t_cw) = time(|| cx.std_axis(1, 0.0).and_then(|m| m.compute(rt)));
+        let (cw, t_cw) = time(|| cx.std_axis(1).and_then(|m| m.compute(rt)));
         let cw = cw?;
         let (nd, t_nd) = time(|| bb(&x).std_axis(Axis(1), 0.0));
         let (par, t_par) = time(|| {

@@ -135,7 +135,7 @@ fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
     if cf_of(loc, meta)?.is_some_and(|c| !c.is_identity()) {
         return paths::open::<f64>(loc, &OpenOptions::default());
     }
-    chunkwise::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
+    chunkwise::__cli::dispatch_dtype!(meta.dtype, Ok(paths::open::<T>(loc, &raw())?.astype::<f64>()),
         else Err(unsupported(meta, "stats")))
 }
 
@@ -175,7 +175,7 @@ pub fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
         let r_min = x.nanmin()?;
         let r_max = x.nanmax()?;
         let r_mean = x.nanmean();
-        let r_std = x.nanstd(0.0)?;
+        let r_std = x.nanstd();
         let all = [&r_count, &r_sum, &r_min, &r_max, &r_mean, &r_std];
         ctx.write_dot(|| chunkwise::to_dot_all(&all))?;
         let outs = chunkwise::compute_all(&ctx.rt, &all)
@@ -533,6 +533,8 @@ fn reduce_typed<T: Numeric>(
         Ok((r.shape().to_vec(), U::DTYPE, report))
     }
     let (axes, k, d) = (a.axes, a.keepdims, a.ddof);
+    // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
+    let vo = chunkwise::ReduceOpts::from(k).ddof(d);
     match a.op {
         ReduceOp::Sum => go(ctx, x.sum_axes(axes, k), out, o, desc),
         ReduceOp::Nansum => go(ctx, x.nansum_axes(axes, k), out, o, desc),
@@ -542,10 +544,10 @@ fn reduce_typed<T: Numeric>(
         ReduceOp::Nanmin => go(ctx, x.nanmin_axes(axes, k), out, o, desc),
         ReduceOp::Max => go(ctx, x.max_axes(axes, k), out, o, desc),
         ReduceOp::Nanmax => go(ctx, x.nanmax_axes(axes, k), out, o, desc),
-        ReduceOp::Var => go(ctx, x.var_axes(axes, d, k), out, o, desc),
-        ReduceOp::Nanvar => go(ctx, x.nanvar_axes(axes, d, k), out, o, desc),
-        ReduceOp::Std => go(ctx, x.std_axes(axes, d, k), out, o, desc),
-        ReduceOp::Nanstd => go(ctx, x.nanstd_axes(axes, d, k), out, o, desc),
+        ReduceOp::Var => go(ctx, x.var_axes(axes, vo), out, o, desc),
+        ReduceOp::Nanvar => go(ctx, x.nanvar_axes(axes, vo), out, o, desc),
+        ReduceOp::Std => go(ctx, x.std_axes(axes, vo), out, o, desc),
+        ReduceOp::Nanstd => go(ctx, x.nanstd_axes(axes, vo), out, o, desc),
     }
 }
 
@@ -615,7 +617,7 @@ pub fn reduce(
         let x = paths::open::<bool>(&loc, &raw())?.astype::<i64>();
         reduce_typed(ctx, &x, a, &out, o, &desc)?
     } else {
-        chunkwise::dispatch_numeric!(meta.dtype, {
+        chunkwise::__cli::dispatch_numeric!(meta.dtype, {
             let x = paths::open::<T>(&loc, &raw())?;
             reduce_typed(ctx, &x, a, &out, o, &desc)?
         }, bool => return Err(unsupported(&meta, "reduce")),
@@ -663,7 +665,7 @@ fn copy(
         input: Some(loc.clone()),
         ..copy_desc(meta, chunks)
     };
-    let report = chunkwise::dispatch_dtype!(meta.dtype, {
+    let report = chunkwise::__cli::dispatch_dtype!(meta.dtype, {
         let x = paths::open::<T>(loc, &raw())?;
         write_out(ctx, &x, out, o, &desc)?
     }, else return Err(unsupported(meta, "copy")));

@@ -4,7 +4,7 @@
 
 use super::ChunkedArray;
 use crate::chunks::{AxisChunks, ChunkGrid, broadcast_shapes, unify_axis};
-use crate::element::{CastFrom, Element, Float, Numeric};
+use crate::element::{CastFrom, Element, Float, Numeric, NumericSealed};
 use crate::error::Result;
 use crate::graph::optimize::input_grid_for;
 use crate::graph::{Node, NodeRef, Op};
@@ -217,8 +217,8 @@ impl<T: Element> ChunkedArray<T> {
     /// is pushed to the sources); otherwise each new block is assembled from the old blocks
     /// that overlap it. When those gathers would not fit the runtime's memory limit (every
     /// new block needs many old ones, as from one-time-step "pancakes" to full-time-series
-    /// "pencils"), the rechunk runs in passes through intermediate chunkings planned by
-    /// [`crate::ops::rechunk_plan::plan_rechunk`], each written to a temporary Zarr array
+    /// "pencils"), the rechunk runs in passes through intermediate chunkings (planned as
+    /// rechunker's algorithm does), each written to a temporary Zarr array
     /// (removed after the run) so that every pass's tasks fit the limit; `explain_for` shows
     /// the strategy and passes. Without the `zarr` feature it is always a single pass.
     ///
@@ -457,13 +457,13 @@ binop!(Mul, mul, "mul", mul_, ArithOp::Mul);
 binop!(
     /// `a / b` elementwise: true division for floats; for **integers NumPy's floor division
     /// `a // b`** (`-7 / 2 == -4`, not Rust's `-3`), division by zero giving 0 and
-    /// `MIN / -1` wrapping. See [`Numeric::div_`].
+    /// `MIN / -1` wrapping. See [`Numeric`] for the integer semantics.
     Div, div, "div", div_, ArithOp::Div);
 binop!(
     /// `a % b` elementwise as NumPy's `%` (`np.remainder`): the result has the **divisor's
     /// sign** (`-7 % 2 == 1`; for floats `-7.5 % 2.0 == 0.5`, not Rust's `fmod` `-1.5`), so
     /// `a == (a / b) * b + a % b` for integers; integer remainder by zero gives 0, float NaN.
-    /// See [`Numeric::rem_`].
+    /// See [`Numeric`] for the integer semantics.
     Rem, rem, "rem", rem_, ArithOp::Rem);
 
 impl<T: Numeric> Neg for &ChunkedArray<T> {

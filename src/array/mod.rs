@@ -39,6 +39,78 @@ use std::marker::PhantomData;
 /// # Ok::<(), chunkwise::Error>(())
 /// ```
 ///
+/// # Contents
+///
+/// Every operation but the compute and store family is lazy: it returns a new handle.
+///
+/// - **Creation**: [`from_ndarray`](Self::from_ndarray), [`from_source`](Self::from_source),
+///   [`full`](Self::full), [`zeros`](Self::zeros), [`ones`](Self::ones),
+///   [`from_fn`](Self::from_fn), [`from_shape_fn`](Self::from_shape_fn),
+///   [`arange`](Self::arange), [`linspace`](Self::linspace),
+///   [`random_uniform`](Self::random_uniform), [`random_normal`](Self::random_normal).
+/// - **Properties**: [`shape`](Self::shape), [`ndim`](Self::ndim), [`len`](Self::len),
+///   [`is_empty`](Self::is_empty), [`chunks`](Self::chunks), [`nblocks`](Self::nblocks),
+///   [`dtype`](Self::dtype).
+/// - **Elementwise** (fused into one pass per block, NumPy broadcasting): the operators
+///   `+ - * / %` and unary `-` between arrays, references and scalars;
+///   [`abs`](Self::abs), [`powi`](Self::powi), [`powf`](Self::powf), [`sqrt`](Self::sqrt),
+///   [`exp`](Self::exp), [`ln`](Self::ln), [`clip`](Self::clip),
+///   [`fill_nan`](Self::fill_nan), [`is_nan`](Self::is_nan), [`astype`](Self::astype),
+///   [`mapv`](Self::mapv), [`zip_with`](Self::zip_with); comparisons [`gt`](Self::gt),
+///   [`ge`](Self::ge), [`lt`](Self::lt), [`le`](Self::le), [`eq_elem`](Self::eq_elem),
+///   [`ne_elem`](Self::ne_elem); logic [`not`](Self::not), [`and`](Self::and),
+///   [`or`](Self::or), [`select`](Self::select) and [`where_`](crate::where_).
+/// - **Reductions**, each as `op()` over all axes, `op_axis(axis)` and
+///   `op_axes(axes, opts)` with [`ReduceOpts`](crate::ReduceOpts) (`keepdims`, `ddof`):
+///   sums [`sum`](Self::sum), [`nansum`](Self::nansum), [`prod`](Self::prod); means
+///   [`mean`](Self::mean), [`nanmean`](Self::nanmean); extremes [`min`](Self::min),
+///   [`max`](Self::max), [`nanmin`](Self::nanmin), [`nanmax`](Self::nanmax); moments
+///   [`var`](Self::var), [`std`](Self::std), [`nanvar`](Self::nanvar),
+///   [`nanstd`](Self::nanstd) (`ddof = 0` unless `opts` says otherwise); positions
+///   [`argmin`](Self::argmin), [`argmax`](Self::argmax), [`nanargmin`](Self::nanargmin),
+///   [`nanargmax`](Self::nanargmax) (all axes or one); truth tests
+///   [`count_nonzero`](Self::count_nonzero), [`any`](Self::any), [`all`](Self::all); and
+///   xarray's [`count`](Self::count) of non-NaN values. Each family's section below has an
+///   example.
+/// - **Scans** along one axis: [`cumsum`](Self::cumsum), [`cumprod`](Self::cumprod),
+///   [`nancumsum`](Self::nancumsum).
+/// - **Structure**: [`slice`](Self::slice), [`insert_axis`](Self::insert_axis),
+///   [`remove_axis`](Self::remove_axis), [`permuted_axes`](Self::permuted_axes),
+///   [`t`](Self::t), [`into_shape`](Self::into_shape), [`concatenate`](crate::concatenate),
+///   [`stack`](crate::stack).
+/// - **Block functions**: [`map_blocks`](Self::map_blocks),
+///   [`map_blocks_to`](Self::map_blocks_to), [`blockwise`](Self::blockwise),
+///   [`map_overlap`](Self::map_overlap).
+/// - **Rechunk**: [`rechunk`](Self::rechunk) (planned within the memory limit).
+/// - **Compute and store** (these run the graph): [`compute`](Self::compute),
+///   [`compute_scalar`](Self::compute_scalar), [`compute_all`](crate::compute_all),
+///   [`for_each_block`](Self::for_each_block), [`store`](Self::store); and to look before
+///   running, [`explain`](Self::explain), [`explain_for`](Self::explain_for),
+///   [`to_dot`](Self::to_dot).
+#[cfg_attr(
+    feature = "zarr",
+    doc = "- **I/O**: Zarr [`open_zarr`](Self::open_zarr), [`open_zarr_with`](Self::open_zarr_with),"
+)]
+#[cfg_attr(
+    feature = "zarr",
+    doc = "  [`to_zarr`](Self::to_zarr), [`to_zarr_with`](Self::to_zarr_with);"
+)]
+#[cfg_attr(
+    not(feature = "zarr"),
+    doc = "- **I/O**: Zarr `open_zarr`, `open_zarr_with`, `to_zarr`, `to_zarr_with` (feature `zarr`);"
+)]
+#[cfg_attr(
+    feature = "hdf5",
+    doc = "  HDF5 and NetCDF4 [`open_hdf5`](Self::open_hdf5), [`open_hdf5_with`](Self::open_hdf5_with)"
+)]
+#[cfg_attr(
+    not(feature = "hdf5"),
+    doc = "  HDF5 and NetCDF4 `open_hdf5`, `open_hdf5_with` (feature `hdf5`)"
+)]
+///   (writing through [`store`](Self::store) with an HDF5 writer); any other format through
+///   [`from_source`](Self::from_source) and [`store`](Self::store) with the
+///   [`io`](crate::io) traits.
+///
 /// The handle is `#[must_use]`: a lazy operation whose result is dropped did nothing, so the
 /// compiler warns about it.
 /// ```compile_fail

@@ -316,7 +316,7 @@ pub(crate) fn slice_block(
         // in order; only length-1 axes are added or dropped.
         return crate::dispatch!(AnyArray, block, a => {
             let a = a.into_shape_with_order(out_shape.to_vec()).expect("internal: contiguous slice reshape");
-            <T as crate::element::Element>::wrap(a)
+            <T as crate::element::ElementSealed>::wrap(a)
         });
     }
     to_standard(&slice_view(&block.view(), rel))
@@ -327,7 +327,7 @@ pub(crate) fn slice_view<'a>(v: &AnyView<'a>, rel: &[SliceInfoElem]) -> AnyView<
     crate::dispatch!(AnyView, v, a => {
         let info = ndarray::SliceInfo::<Vec<SliceInfoElem>, ndarray::IxDyn, ndarray::IxDyn>::try_from(rel.to_vec())
             .expect("internal: slice info");
-        <T as crate::element::Element>::wrap_view(a.clone().slice_move(info))
+        <T as crate::element::ElementSealed>::wrap_view(a.clone().slice_move(info))
     })
 }
 

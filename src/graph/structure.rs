@@ -37,7 +37,7 @@ impl BlockFn for PermuteFn {
         _dtype: DType,
     ) -> Result<AnyArray> {
         let v = crate::dispatch!(AnyView, &deps[0], a => {
-            <T as crate::element::Element>::wrap_view(a.clone().permuted_axes(self.perm.clone()))
+            <T as crate::element::ElementSealed>::wrap_view(a.clone().permuted_axes(self.perm.clone()))
         });
         Ok(to_standard(&v))
     }
@@ -119,7 +119,7 @@ impl BlockFn for ReshapeFn {
         let owned = to_standard(&deps[0]);
         Ok(crate::dispatch!(AnyArray, owned, a => {
             let a = a.into_shape_with_order(shape.to_vec()).expect("internal: block reshape");
-            <T as crate::element::Element>::wrap(a)
+            <T as crate::element::ElementSealed>::wrap(a)
         }))
     }
 }

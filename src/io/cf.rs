@@ -21,7 +21,7 @@
 //! # Ok::<(), chunkwise::Error>(())
 //! ```
 
-use crate::element::{AnyArray, DType, Numeric};
+use crate::element::{AnyArray, DType, Numeric, NumericSealed};
 use crate::error::{Error, Result};
 use ndarray::ArrayD;
 use serde_json::{Map, Value};

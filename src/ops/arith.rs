@@ -143,7 +143,7 @@ impl<T: Numeric> TileFn for ScalarPair<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::element::Element;
+    use crate::element::ElementSealed;
 
     fn eval(f: &dyn TileFn, xs: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; xs.len()];

@@ -125,6 +125,6 @@ fn slice_mut<'b>(
         for (ax, r) in region.ranges().iter().enumerate() {
             s.slice_axis_inplace(ndarray::Axis(ax), ndarray::Slice::from(r.start as isize..r.end as isize));
         }
-        <T as crate::element::Element>::wrap_view_mut(s)
+        <T as crate::element::ElementSealed>::wrap_view_mut(s)
     })
 }

@@ -5,6 +5,6 @@ pub(crate) mod arith;
 pub(crate) mod expr;
 pub(crate) mod fused;
 pub(crate) mod kernels;
-pub mod rechunk_plan;
+pub(crate) mod rechunk_plan;
 pub(crate) mod reduce;
 pub(crate) mod scan;

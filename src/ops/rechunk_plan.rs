@@ -116,6 +116,9 @@ pub struct RechunkPass {
     max_task_bytes: usize,
 }
 
+// The plan's read-only accessors (for explain output and the unit tests below): the module
+// is crate-private since issue 14, and not every accessor is read yet.
+#[allow(dead_code)]
 impl RechunkPass {
     /// The pass from `from` to `to` (same shape) for elements of `itemsize` bytes.
     pub fn new(from: ChunkGrid, to: ChunkGrid, itemsize: usize) -> RechunkPass {
@@ -177,6 +180,9 @@ pub struct RechunkPlan {
     passes: Vec<RechunkPass>,
 }
 
+// The plan's read-only accessors (for explain output and the unit tests below): the module
+// is crate-private since issue 14, and not every accessor is read yet.
+#[allow(dead_code)]
 impl RechunkPlan {
     /// The strategy.
     pub fn strategy(&self) -> &Strategy {
@@ -416,6 +422,8 @@ pub fn group_grid(a: &ChunkGrid, b: &ChunkGrid) -> ChunkGrid {
     )
 }
 
+// Used by the unit tests only.
+#[cfg_attr(not(test), allow(dead_code))]
 /// The copy list that assembles the block at `target_region` from the blocks of `source`: for
 /// each source block that overlaps it, `(source block index, the overlap relative to that
 /// block, the overlap relative to the target region)`. The target-relative pieces tile the

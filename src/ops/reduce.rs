@@ -6,7 +6,9 @@
 //! with Chan et al.'s parallel formula, `min`/`max` carry a value and a NaN flag, and the arg
 //! reductions carry `(value, global index)` (first occurrence wins).
 
-use crate::element::{AnyArray, AnySlice, AnyView, DType, Element, Numeric};
+use crate::element::{
+    AnyArray, AnySlice, AnyView, DType, Element, ElementSealed, Numeric, NumericSealed,
+};
 use crate::error::{Error, Result};
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::fused::Program;
@@ -262,7 +264,7 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MeanState<T, SKIP_NAN> {
         self.n += o.n;
     }
     fn finish(&self, _ctx: &()) -> Result<T::Mean> {
-        Ok(<T::Mean as Numeric>::from_f64_(if self.n == 0.0 {
+        Ok(<T::Mean as NumericSealed>::from_f64_(if self.n == 0.0 {
             f64::NAN
         } else {
             self.s / self.n
@@ -459,7 +461,7 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
             }
         };
         // Keep NaN inputs visible (the shifted sums already carry them).
-        Ok(<T::Mean as Numeric>::from_f64_(v))
+        Ok(<T::Mean as NumericSealed>::from_f64_(v))
     }
 }
 

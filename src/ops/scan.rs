@@ -7,7 +7,7 @@
 //! exclusive scan, then the blocks again: more parallel along the axis, but every input block
 //! is read twice or held.)
 
-use crate::element::{AnyArray, AnyView, DType, Element, Numeric};
+use crate::element::{AnyArray, AnyView, DType, ElementSealed, Numeric, NumericSealed};
 use crate::error::Result;
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::fused::Program;
@@ -64,7 +64,7 @@ impl<T: Numeric> ScanOp for TypedScan<T> {
         if out.len_of(Axis(axis)) == 0 {
             return T::Sum::wrap(out);
         }
-        if let Some(p) = prev.and_then(|p| <T::Sum as Element>::array_ref(p)) {
+        if let Some(p) = prev.and_then(|p| <T::Sum as ElementSealed>::array_ref(p)) {
             let n = p.len_of(Axis(axis));
             if n > 0 {
                 let last = p.index_axis(Axis(axis), n - 1);

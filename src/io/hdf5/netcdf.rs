@@ -439,8 +439,9 @@ fn create_scale(
         Some((values, attributes)) => {
             let dtype = values.dtype();
             let scale = crate::dispatch_dtype!(dtype, {
-                let v: &ndarray::ArrayD<T> = <T as crate::element::Element>::array_ref(values)
-                    .ok_or_else(|| err("coordinate of another element type".into()))?;
+                let v: &ndarray::ArrayD<T> =
+                    <T as crate::element::ElementSealed>::array_ref(values)
+                        .ok_or_else(|| err("coordinate of another element type".into()))?;
                 let v = v.as_standard_layout();
                 parent
                     .new_dataset::<T>()
