@@ -103,11 +103,11 @@ fn reductions_of_pancake_chunks_fit_or_are_refused_before_any_work() {
     assert_eq!(works, chunk * 64 / 10);
 
     // std at 8 chunks: its partial alone is 8 chunks (32 bytes an element); in pieces too.
-    let std = |rt: &Runtime| a.std_axis(0, 0.0)?.compute(rt).map(|m| m.len() * 4);
+    let std = |rt: &Runtime| a.std_axis(0)?.compute(rt).map(|m| m.len() * 4);
     let works = run_within_or_at_named_limit("std at 1/8", &std, 8 * chunk);
     assert_eq!(works, 8 * chunk);
     let s = a
-        .std_axis(0, 0.0)
+        .std_axis(0)
         .unwrap()
         .compute(&runtime(works))
         .unwrap();
