@@ -141,17 +141,17 @@ macro_rules! define_containers {
         /// A flat buffer of any element type (a register of the fused elementwise kernels).
         #[derive(Clone, Debug)]
         #[allow(missing_docs)]
-        pub enum AnyVec { $($v(Vec<$t>)),* }
+        pub(crate) enum AnyVec { $($v(Vec<$t>)),* }
 
         /// A borrowed run of elements of any type (a tile of a register or of an input).
         #[derive(Clone, Copy, Debug)]
         #[allow(missing_docs)]
-        pub enum AnySlice<'a> { $($v(&'a [$t])),* }
+        pub(crate) enum AnySlice<'a> { $($v(&'a [$t])),* }
 
         /// A mutable run of elements of any type (a tile of a register or of the output).
         #[derive(Debug)]
         #[allow(missing_docs)]
-        pub enum AnySliceMut<'a> { $($v(&'a mut [$t])),* }
+        pub(crate) enum AnySliceMut<'a> { $($v(&'a mut [$t])),* }
 
         impl AnyArray {
             /// The element type.
@@ -214,31 +214,31 @@ macro_rules! define_containers {
 
         impl AnyVec {
             /// A buffer of `len` zeros of `dtype`.
-            pub fn zeros(dtype: DType, len: usize) -> AnyVec {
+            pub(crate) fn zeros(dtype: DType, len: usize) -> AnyVec {
                 match dtype { $(DType::$v => AnyVec::$v(vec![<$t>::default(); len])),* }
             }
             /// The element type.
-            pub fn dtype(&self) -> DType { match self { $(AnyVec::$v(_) => DType::$v),* } }
+            pub(crate) fn dtype(&self) -> DType { match self { $(AnyVec::$v(_) => DType::$v),* } }
             /// Number of elements.
-            pub fn len(&self) -> usize { match self { $(AnyVec::$v(v) => v.len()),* } }
+            pub(crate) fn len(&self) -> usize { match self { $(AnyVec::$v(v) => v.len()),* } }
             /// Its first `n` elements.
-            pub fn head(&self, n: usize) -> AnySlice<'_> {
+            pub(crate) fn head(&self, n: usize) -> AnySlice<'_> {
                 match self { $(AnyVec::$v(v) => AnySlice::$v(&v[..n])),* }
             }
             /// Its first `n` elements, mutably.
-            pub fn head_mut(&mut self, n: usize) -> AnySliceMut<'_> {
+            pub(crate) fn head_mut(&mut self, n: usize) -> AnySliceMut<'_> {
                 match self { $(AnyVec::$v(v) => AnySliceMut::$v(&mut v[..n])),* }
             }
         }
 
         impl AnySlice<'_> {
             /// The element type.
-            pub fn dtype(&self) -> DType { match self { $(AnySlice::$v(_) => DType::$v),* } }
+            pub(crate) fn dtype(&self) -> DType { match self { $(AnySlice::$v(_) => DType::$v),* } }
         }
 
         impl AnySliceMut<'_> {
             /// The element type.
-            pub fn dtype(&self) -> DType { match self { $(AnySliceMut::$v(_) => DType::$v),* } }
+            pub(crate) fn dtype(&self) -> DType { match self { $(AnySliceMut::$v(_) => DType::$v),* } }
         }
 
         $(

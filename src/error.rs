@@ -434,6 +434,7 @@ impl Error {
     }
 
     /// A failure of the backend while doing `action`, caused by `source`.
+    #[cfg_attr(not(any(feature = "zarr", feature = "hdf5")), allow(dead_code))]
     pub(crate) fn backend(
         op: &'static str,
         path: impl Into<String>,

@@ -106,11 +106,7 @@ fn reductions_of_pancake_chunks_fit_or_are_refused_before_any_work() {
     let std = |rt: &Runtime| a.std_axis(0)?.compute(rt).map(|m| m.len() * 4);
     let works = run_within_or_at_named_limit("std at 1/8", &std, 8 * chunk);
     assert_eq!(works, 8 * chunk);
-    let s = a
-        .std_axis(0)
-        .unwrap()
-        .compute(&runtime(works))
-        .unwrap();
+    let s = a.std_axis(0).unwrap().compute(&runtime(works)).unwrap();
     assert!(s[[3, 3]] > 1.5 && s[[3, 3]] < 2.5, "{}", s[[3, 3]]);
 
     // At 2 chunks nothing fits (a read alone is a chunk and its decode buffers): refused at

@@ -172,10 +172,10 @@ proptest! {
         let a = data(&shape, seed);
         let total: usize = shape.iter().product();
         // A random factorization of the total into up to 3 axes.
-        let divs: Vec<usize> = (1..=total.max(1)).filter(|d| total.max(1) % d == 0).collect();
+        let divs: Vec<usize> = (1..=total.max(1)).filter(|d| total.max(1).is_multiple_of(*d)).collect();
         let d1 = divs[pick % divs.len()];
         let rest = total.max(1) / d1;
-        let divs2: Vec<usize> = (1..=rest).filter(|d| rest % d == 0).collect();
+        let divs2: Vec<usize> = (1..=rest).filter(|d| rest.is_multiple_of(*d)).collect();
         let d2 = divs2[(pick / 3) % divs2.len()];
         let mut new = vec![d1, d2, rest / d2];
         if total == 0 {

@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// The default memory limit of every command.
-pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
+pub(crate) const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 
 const PATHS_HELP: &str = "\
 PATHS:
@@ -21,7 +21,7 @@ EXIT CODES:
 /// memory limit.
 #[derive(Debug, Parser)]
 #[command(name = "chunkwise", version, after_help = PATHS_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
     #[command(subcommand)]
@@ -30,7 +30,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
-pub struct GlobalOpts {
+pub(crate) struct GlobalOpts {
     /// Memory limit for blocks in flight (e.g. 512MiB, 2GB, 1.5GiB).
     #[arg(long, global = true, value_name = "SIZE", default_value = DEFAULT_MEMORY_LIMIT,
           value_parser = parse_memory)]
@@ -70,7 +70,7 @@ fn parse_memory(s: &str) -> Result<usize, String> {
 
 /// A comma-separated list of sizes or axes (an alias, so clap does not read `Vec` as "many
 /// occurrences").
-pub type List = Vec<usize>;
+pub(crate) type List = Vec<usize>;
 
 /// Parses `4,5,6` (with optional spaces) into numbers.
 fn parse_list(s: &str) -> Result<Vec<usize>, String> {
@@ -97,7 +97,7 @@ fn parse_axes(s: &str) -> Result<Vec<usize>, String> {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Describe an array: format, shape, dtype, chunks, codecs/filters, fill value,
     /// dimension names and attributes.
     Info {
@@ -177,7 +177,7 @@ pub enum Command {
 
 /// How outputs are written.
 #[derive(Debug, Args, Clone)]
-pub struct ZarrOutOpts {
+pub(crate) struct ZarrOutOpts {
     /// Replace an existing output array.
     #[arg(long)]
     pub overwrite: bool,
@@ -192,7 +192,7 @@ pub struct ZarrOutOpts {
 
 /// A reduction of `chunkwise reduce`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReduceOp {
+pub(crate) enum ReduceOp {
     Sum,
     Mean,
     Min,
@@ -208,7 +208,7 @@ pub enum ReduceOp {
 }
 
 impl ReduceOp {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",
             ReduceOp::Mean => "mean",

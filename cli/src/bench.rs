@@ -72,7 +72,7 @@ fn all_close(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| close(x, y))
 }
 
-pub fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
+pub(crate) fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
     let rt = &ctx.rt;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(rt.threads())

@@ -43,7 +43,7 @@ fn list(v: &[usize]) -> String {
 // ---------------------------------------------------------------------------------------
 // info
 
-pub fn info(_ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
+pub(crate) fn info(_ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
     let loc = paths::parse_input(path)?;
     let m = paths::probe(&loc)?;
     let nbytes = m.shape.iter().product::<usize>() * m.dtype.size();
@@ -112,7 +112,7 @@ pub fn info(_ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn human_bytes(b: usize) -> String {
+pub(crate) fn human_bytes(b: usize) -> String {
     let f = b as f64;
     if f >= (1u64 << 30) as f64 {
         format!("{:.2} GiB", f / (1u64 << 30) as f64)
@@ -158,7 +158,7 @@ fn num(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
-pub fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
+pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
     let loc = paths::parse_input(path)?;
     let meta = paths::probe(&loc)?;
     let x = open_f64(&loc, &meta)?;
@@ -506,7 +506,7 @@ fn in_and_out(input: &str, output: &str, zarr_only: Option<&str>) -> Result<(Loc
 // ---------------------------------------------------------------------------------------
 // reduce
 
-pub struct ReduceArgs<'a> {
+pub(crate) struct ReduceArgs<'a> {
     pub op: ReduceOp,
     pub axes: &'a [usize],
     pub ddof: f64,
@@ -551,7 +551,7 @@ fn reduce_typed<T: Numeric>(
     }
 }
 
-pub fn reduce(
+pub(crate) fn reduce(
     ctx: &Ctx,
     a: &ReduceArgs<'_>,
     input: &str,
@@ -673,7 +673,7 @@ fn copy(
     Ok(())
 }
 
-pub fn rechunk(
+pub(crate) fn rechunk(
     ctx: &Ctx,
     chunks: &[usize],
     input: &str,
@@ -689,7 +689,7 @@ pub fn rechunk(
     copy(ctx, &loc, &out, &meta, Some(chunks), o)
 }
 
-pub fn convert(
+pub(crate) fn convert(
     ctx: &Ctx,
     input: &str,
     output: &str,

@@ -12,7 +12,7 @@ const HDF5_EXTENSIONS: &[&str] = &["h5", "hdf5", "hdf", "nc", "nc4", "he5"];
 
 /// Where an array lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Location {
+pub(crate) enum Location {
     /// A Zarr array: the store directory and the array path inside it (`""`: the store's root
     /// is the array).
     Zarr { store: PathBuf, array: String },
@@ -22,7 +22,7 @@ pub enum Location {
 
 impl Location {
     /// `store:/array` (or just the directory for a root array).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match self {
             Location::Zarr { store, array } if array.trim_matches('/').is_empty() => {
                 store.display().to_string()
@@ -36,13 +36,13 @@ impl Location {
         }
     }
 
-    pub fn is_hdf5(&self) -> bool {
+    pub(crate) fn is_hdf5(&self) -> bool {
         matches!(self, Location::Hdf5 { .. })
     }
 
     /// Where the array lives, canonically (symlinks, `./` and `..` resolved; an array
     /// directory named as `dir.zarr/t2m` and as `dir.zarr:/t2m` is one location).
-    pub fn stored(&self) -> chunkwise::io::guard::StoredLocation {
+    pub(crate) fn stored(&self) -> chunkwise::io::guard::StoredLocation {
         use chunkwise::io::guard::StoredLocation;
         match self {
             Location::Zarr { store, array } => {
@@ -104,7 +104,7 @@ fn is_hdf5(p: &Path) -> bool {
 }
 
 /// An input array. The file part must exist.
-pub fn parse_input(s: &str) -> Result<Location> {
+pub(crate) fn parse_input(s: &str) -> Result<Location> {
     if s.is_empty() {
         return Err(UsageError("an empty path was given".into()).into());
     }
@@ -140,7 +140,7 @@ pub fn parse_input(s: &str) -> Result<Location> {
 }
 
 /// An output array (need not exist). HDF5 outputs need a dataset name.
-pub fn parse_output(s: &str) -> Result<Location> {
+pub(crate) fn parse_output(s: &str) -> Result<Location> {
     if s.is_empty() {
         return Err(UsageError("an empty output path was given".into()).into());
     }
@@ -163,7 +163,7 @@ pub fn parse_output(s: &str) -> Result<Location> {
 
 /// The error for HDF5 paths in a binary built without the `hdf5` feature.
 #[cfg(not(feature = "hdf5"))]
-pub fn no_hdf5(loc: &Location) -> anyhow::Error {
+pub(crate) fn no_hdf5(loc: &Location) -> anyhow::Error {
     anyhow::anyhow!(
         "{}: this chunkwise binary was built without HDF5 support; rebuild it with \
          `--features hdf5` (needs libhdf5) to read or write HDF5/NetCDF4 files",
@@ -173,7 +173,7 @@ pub fn no_hdf5(loc: &Location) -> anyhow::Error {
 
 /// What `info` shows, and what the other commands need before opening typed.
 #[derive(Clone, Debug)]
-pub struct Meta {
+pub(crate) struct Meta {
     /// `Zarr v3`, `HDF5`, `NetCDF4 (HDF5)`.
     pub format: String,
     pub shape: Vec<usize>,
@@ -192,7 +192,7 @@ pub struct Meta {
 }
 
 /// Reads the metadata of the array at `loc`.
-pub fn probe(loc: &Location) -> Result<Meta> {
+pub(crate) fn probe(loc: &Location) -> Result<Meta> {
     match loc {
         Location::Zarr { store, array } => {
             let src = chunkwise::io::zarr::ZarrSource::open(store, array)
@@ -248,7 +248,7 @@ pub fn probe(loc: &Location) -> Result<Meta> {
 /// # Errors
 /// Reading an array that is there fails.
 #[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
-pub fn coordinate(
+pub(crate) fn coordinate(
     loc: &Location,
     name: &str,
     len: usize,
@@ -315,13 +315,13 @@ fn zarr_hint(store: &Path, array: &str) -> String {
 static MEMORY_LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
 /// Sets the memory limit [`open`] sizes blocks from (once, at start).
-pub fn set_memory_limit(limit: usize) {
+pub(crate) fn set_memory_limit(limit: usize) {
     let _ = MEMORY_LIMIT.set(limit);
 }
 
 /// Opens the array at `loc` as `T`; a variable stored without chunks (contiguous HDF5) is
 /// split into blocks of a sixteenth of the memory limit (see [`set_memory_limit`]).
-pub fn open<T: Element>(loc: &Location, opts: &OpenOptions) -> Result<ChunkedArray<T>> {
+pub(crate) fn open<T: Element>(loc: &Location, opts: &OpenOptions) -> Result<ChunkedArray<T>> {
     let mut with_limit;
     let opts = match (opts.memory_limit, MEMORY_LIMIT.get()) {
         (None, Some(&limit)) => {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How progress is shown.
-pub enum Progress {
+pub(crate) enum Progress {
     Off,
     Bar(ProgressBar),
     /// Lines at every 10%: the last decile printed (`usize::MAX`: none yet).
@@ -22,7 +22,7 @@ const SHOW_AFTER: Duration = Duration::from_millis(500);
 type Callback = Box<dyn Fn(usize, usize) + Send + Sync>;
 
 impl Progress {
-    pub fn new(force: bool, never: bool) -> Progress {
+    pub(crate) fn new(force: bool, never: bool) -> Progress {
         let tty = std::io::stderr().is_terminal();
         if never || !(force || tty) {
             return Progress::Off;
@@ -42,7 +42,7 @@ impl Progress {
     }
 
     /// The runtime's callback, `(finished, total)` per task.
-    pub fn callback(&self) -> Option<Callback> {
+    pub(crate) fn callback(&self) -> Option<Callback> {
         match self {
             Progress::Off => None,
             Progress::Bar(bar) => {
@@ -79,7 +79,7 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Progress::Bar(bar) = self {
             bar.finish_and_clear();
         }

@@ -10,7 +10,7 @@ use chunkwise::RunReport;
 use serde_json::json;
 
 /// The report page for `report`, run by `command`.
-pub fn render(report: &RunReport, command: &str) -> String {
+pub(crate) fn render(report: &RunReport, command: &str) -> String {
     let mut labels: Vec<String> = Vec::new();
     let mut index = std::collections::HashMap::new();
     let events: Vec<serde_json::Value> = report

@@ -222,7 +222,7 @@ impl<T: Element> ChunkedArray<T> {
             let r: usize = ins[li + 1..gi.end].iter().product();
             let r2: usize = shape[lo + 1..go.end].iter().product();
             let ax = self.chunks().axis(li);
-            let aligned = ax.offsets().iter().all(|&o| (o * r) % r2 == 0);
+            let aligned = ax.offsets().iter().all(|&o| (o * r).is_multiple_of(r2));
             let chunks = if aligned {
                 ax.clone()
             } else {

@@ -318,21 +318,21 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
             }
             Ok((value, written)) => {
                 st.produced += written;
-                if let Some(v) = value {
-                    if st.refs[t as usize] > 0 {
-                        st.tracked += v.bytes();
-                        st.held_blocks += 1;
-                        st.values[t as usize] = Some(Arc::new(v));
-                    }
+                if let Some(v) = value
+                    && st.refs[t as usize] > 0
+                {
+                    st.tracked += v.bytes();
+                    st.held_blocks += 1;
+                    st.values[t as usize] = Some(Arc::new(v));
                 }
                 for &d in &task.deps {
                     let d = d as usize;
                     st.refs[d] -= 1;
-                    if st.refs[d] == 0 {
-                        if let Some(v) = st.values[d].take() {
-                            st.tracked -= v.bytes();
-                            st.held_blocks -= 1;
-                        }
+                    if st.refs[d] == 0
+                        && let Some(v) = st.values[d].take()
+                    {
+                        st.tracked -= v.bytes();
+                        st.held_blocks -= 1;
                     }
                 }
                 let (a, b) = (

@@ -242,7 +242,7 @@ impl Plan {
             &Arc::from(format!("the plan itself ({} tasks)", n).as_str()),
             self.own_bytes,
         );
-        by.sort_by(|a, b| b.1.cmp(&a.1));
+        by.sort_by_key(|b| std::cmp::Reverse(b.1));
         by
     }
 }

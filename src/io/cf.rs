@@ -374,7 +374,7 @@ pub fn base64_of_f64(x: f64) -> String {
 /// Standard padded base64; `None` for anything else.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.is_empty() || s.len() % 4 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| -> Option<u32> {

@@ -77,16 +77,15 @@ impl Program {
             }
             ExprNode::Call(f, args) => {
                 // `g(f(x))` with `f` and `g` known to compose: one call, one pass.
-                if let [inner] = args.as_slice() {
-                    if let ExprNode::Call(g, inner_args) = &**inner {
-                        if let Some(fg) = g.then(f.as_ref()) {
-                            let node = Arc::new(ExprNode::Call(fg, inner_args.clone()));
-                            composed.push(node.clone());
-                            let r = self.emit(&node, memo, loads, composed);
-                            memo.insert(Arc::as_ptr(e), r);
-                            return r;
-                        }
-                    }
+                if let [inner] = args.as_slice()
+                    && let ExprNode::Call(g, inner_args) = &**inner
+                    && let Some(fg) = g.then(f.as_ref())
+                {
+                    let node = Arc::new(ExprNode::Call(fg, inner_args.clone()));
+                    composed.push(node.clone());
+                    let r = self.emit(&node, memo, loads, composed);
+                    memo.insert(Arc::as_ptr(e), r);
+                    return r;
                 }
                 let args: Vec<usize> = args
                     .iter()

@@ -67,14 +67,14 @@ use std::fmt;
 
 /// Default [`RechunkOptions::chunk_op_bytes`]: 1 MiB, about the time to read or write one
 /// chunk of a local store measured in bytes of throughput.
-pub const DEFAULT_CHUNK_OP_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_CHUNK_OP_BYTES: usize = 1 << 20;
 
 /// Default [`RechunkOptions::max_intermediates`].
-pub const DEFAULT_MAX_INTERMEDIATES: usize = 6;
+pub(crate) const DEFAULT_MAX_INTERMEDIATES: usize = 6;
 
 /// Tuning of the multi-stage search. The defaults suit local Zarr stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RechunkOptions {
+pub(crate) struct RechunkOptions {
     /// The fixed cost of writing or reading one intermediate chunk, in bytes of throughput.
     /// A plan's cost is the bytes it writes and reads through intermediates plus this much per
     /// intermediate chunk operation; larger values favour more stages with larger chunks.
@@ -94,7 +94,7 @@ impl Default for RechunkOptions {
 
 /// How a rechunk runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// A single pass: each task gathers the source blocks of one group and emits the target
     /// blocks of that group.
     Direct,
@@ -108,7 +108,7 @@ pub enum Strategy {
 
 /// One pass of a plan: copy the array from chunking `from` to chunking `to`, one task per group.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RechunkPass {
+pub(crate) struct RechunkPass {
     from: ChunkGrid,
     to: ChunkGrid,
     groups: ChunkGrid,
@@ -121,7 +121,7 @@ pub struct RechunkPass {
 #[allow(dead_code)]
 impl RechunkPass {
     /// The pass from `from` to `to` (same shape) for elements of `itemsize` bytes.
-    pub fn new(from: ChunkGrid, to: ChunkGrid, itemsize: usize) -> RechunkPass {
+    pub(crate) fn new(from: ChunkGrid, to: ChunkGrid, itemsize: usize) -> RechunkPass {
         let groups = group_grid(&from, &to);
         let max_group_shape = groups.max_block_shape();
         let elems = max_group_shape
@@ -138,41 +138,41 @@ impl RechunkPass {
     }
 
     /// The chunking read.
-    pub fn from(&self) -> &ChunkGrid {
+    pub(crate) fn from(&self) -> &ChunkGrid {
         &self.from
     }
 
     /// The chunking written.
-    pub fn to(&self) -> &ChunkGrid {
+    pub(crate) fn to(&self) -> &ChunkGrid {
         &self.to
     }
 
     /// The groups, one task each: block `i` of this grid is the region of task `i`. The input
     /// blocks of a task are `from().blocks_overlapping(region)`, its outputs
     /// `to().blocks_overlapping(region)`.
-    pub fn groups(&self) -> &ChunkGrid {
+    pub(crate) fn groups(&self) -> &ChunkGrid {
         &self.groups
     }
 
     /// Number of tasks (groups).
-    pub fn tasks(&self) -> usize {
+    pub(crate) fn tasks(&self) -> usize {
         self.groups.nblocks()
     }
 
     /// The shape of the largest group.
-    pub fn max_group_shape(&self) -> &[usize] {
+    pub(crate) fn max_group_shape(&self) -> &[usize] {
         &self.max_group_shape
     }
 
     /// Projected bytes of the largest task: its inputs plus its outputs, `2 × group bytes`.
-    pub fn max_task_bytes(&self) -> usize {
+    pub(crate) fn max_task_bytes(&self) -> usize {
         self.max_task_bytes
     }
 }
 
 /// A rechunk plan: the strategy, its passes and the projected peak bytes of one task.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RechunkPlan {
+pub(crate) struct RechunkPlan {
     shape: Vec<usize>,
     itemsize: usize,
     budget: usize,
@@ -185,17 +185,17 @@ pub struct RechunkPlan {
 #[allow(dead_code)]
 impl RechunkPlan {
     /// The strategy.
-    pub fn strategy(&self) -> &Strategy {
+    pub(crate) fn strategy(&self) -> &Strategy {
         &self.strategy
     }
 
     /// The passes, from the source to the target (one for [`Strategy::Direct`]).
-    pub fn passes(&self) -> &[RechunkPass] {
+    pub(crate) fn passes(&self) -> &[RechunkPass] {
         &self.passes
     }
 
     /// The intermediate chunkings (empty for [`Strategy::Direct`]).
-    pub fn stages(&self) -> &[ChunkGrid] {
+    pub(crate) fn stages(&self) -> &[ChunkGrid] {
         match &self.strategy {
             Strategy::Direct => &[],
             Strategy::MultiStage { stages } => stages,
@@ -203,32 +203,32 @@ impl RechunkPlan {
     }
 
     /// The array shape.
-    pub fn shape(&self) -> &[usize] {
+    pub(crate) fn shape(&self) -> &[usize] {
         &self.shape
     }
 
     /// Bytes per element.
-    pub fn itemsize(&self) -> usize {
+    pub(crate) fn itemsize(&self) -> usize {
         self.itemsize
     }
 
     /// The per-task memory budget the plan was made for.
-    pub fn budget(&self) -> usize {
+    pub(crate) fn budget(&self) -> usize {
         self.budget
     }
 
     /// The source chunking.
-    pub fn source(&self) -> &ChunkGrid {
+    pub(crate) fn source(&self) -> &ChunkGrid {
         &self.passes[0].from
     }
 
     /// The target chunking.
-    pub fn target(&self) -> &ChunkGrid {
+    pub(crate) fn target(&self) -> &ChunkGrid {
         &self.passes[self.passes.len() - 1].to
     }
 
     /// Projected bytes of the largest task over all passes (never above [`Self::budget`]).
-    pub fn max_task_bytes(&self) -> usize {
+    pub(crate) fn max_task_bytes(&self) -> usize {
         self.passes
             .iter()
             .map(|p| p.max_task_bytes)
@@ -237,7 +237,7 @@ impl RechunkPlan {
     }
 
     /// Total number of tasks over all passes.
-    pub fn tasks(&self) -> usize {
+    pub(crate) fn tasks(&self) -> usize {
         self.passes.iter().map(|p| p.tasks()).sum()
     }
 }
@@ -312,7 +312,7 @@ impl fmt::Display for Bytes {
 /// `itemsize` of 0, and [`Error::TaskTooLarge`] (op `"rechunk"`) when even the cheapest plan
 /// cannot fit: a pass holds a whole source or target block as input and as output, so
 /// `2 × itemsize × max(largest source block, largest target block)` must be at most `budget`.
-pub fn plan_rechunk(
+pub(crate) fn plan_rechunk(
     shape: &[usize],
     source: &ChunkGrid,
     target: &ChunkGrid,
@@ -333,7 +333,7 @@ pub fn plan_rechunk(
 ///
 /// # Errors
 /// As [`plan_rechunk`].
-pub fn plan_rechunk_with(
+pub(crate) fn plan_rechunk_with(
     shape: &[usize],
     source: &ChunkGrid,
     target: &ChunkGrid,
@@ -412,7 +412,7 @@ pub fn plan_rechunk_with(
 /// The groups of a pass from chunking `a` to chunking `b` (same shape), as a grid: along each
 /// axis, the blocks between consecutive boundaries that `a` and `b` share. Every block of `a`
 /// and of `b` lies inside exactly one group.
-pub fn group_grid(a: &ChunkGrid, b: &ChunkGrid) -> ChunkGrid {
+pub(crate) fn group_grid(a: &ChunkGrid, b: &ChunkGrid) -> ChunkGrid {
     ChunkGrid::new(
         a.axes()
             .iter()
@@ -428,7 +428,7 @@ pub fn group_grid(a: &ChunkGrid, b: &ChunkGrid) -> ChunkGrid {
 /// each source block that overlaps it, `(source block index, the overlap relative to that
 /// block, the overlap relative to the target region)`. The target-relative pieces tile the
 /// target region exactly once; an empty region needs no copies.
-pub fn sources_for_target(
+pub(crate) fn sources_for_target(
     source: &ChunkGrid,
     target_region: &Region,
 ) -> Vec<(Vec<usize>, Region, Region)> {
@@ -576,7 +576,7 @@ fn divisors(x: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut d = 1;
     while d * d <= x {
-        if x % d == 0 {
+        if x.is_multiple_of(d) {
             out.push(d);
             out.push(x / d);
         }

@@ -9,7 +9,7 @@ static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts live heap bytes and their peak.
-pub struct Counting;
+pub(crate) struct Counting;
 
 fn grow(n: usize) {
     let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
@@ -50,21 +50,21 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Live heap bytes now; also restarts the peak from here.
-pub fn reset_peak() -> usize {
+pub(crate) fn reset_peak() -> usize {
     let now = CURRENT.load(Ordering::Relaxed);
     PEAK.store(now, Ordering::Relaxed);
     now
 }
 
 /// The peak of live heap bytes since the last [`reset_peak`].
-pub fn peak() -> usize {
+pub(crate) fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
 
-pub const MIB: usize = 1 << 20;
+pub(crate) const MIB: usize = 1 << 20;
 
 /// A two-thread runtime with memory limit `limit` (bytes).
-pub fn runtime(limit: usize) -> chunkwise::Runtime {
+pub(crate) fn runtime(limit: usize) -> chunkwise::Runtime {
     chunkwise::Runtime::builder()
         .threads(2)
         .memory_limit(limit)
@@ -74,7 +74,7 @@ pub fn runtime(limit: usize) -> chunkwise::Runtime {
 
 /// Asserts the run kept tracked bytes within `limit` and the heap within `limit + slack`
 /// above `baseline`.
-pub fn assert_within(
+pub(crate) fn assert_within(
     what: &str,
     report: &chunkwise::RunReport,
     limit: usize,

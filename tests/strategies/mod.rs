@@ -7,16 +7,16 @@ use chunkwise::prelude::*;
 use ndarray::{ArrayD, Axis, IxDyn, ShapeBuilder};
 use proptest::prelude::*;
 
-pub fn dim() -> impl Strategy<Value = usize> {
+pub(crate) fn dim() -> impl Strategy<Value = usize> {
     prop_oneof![1 => Just(0usize), 2 => Just(1usize), 6 => 2usize..=6]
 }
 
-pub fn base_shape() -> impl Strategy<Value = Vec<usize>> {
+pub(crate) fn base_shape() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(dim(), 0..=4)
 }
 
 /// A random partition of `len` into positive sizes (for `len == 0`: no chunk, or one empty).
-pub fn partition(len: usize) -> BoxedStrategy<Vec<usize>> {
+pub(crate) fn partition(len: usize) -> BoxedStrategy<Vec<usize>> {
     if len == 0 {
         return prop_oneof![Just(vec![]), Just(vec![0])].boxed();
     }
@@ -38,7 +38,7 @@ pub fn partition(len: usize) -> BoxedStrategy<Vec<usize>> {
         .boxed()
 }
 
-pub fn axis_spec(len: usize) -> BoxedStrategy<AxisSpec> {
+pub(crate) fn axis_spec(len: usize) -> BoxedStrategy<AxisSpec> {
     prop_oneof![
         3 => (1..=len + 1).prop_map(AxisSpec::Size),
         1 => Just(AxisSpec::Whole),
@@ -47,13 +47,13 @@ pub fn axis_spec(len: usize) -> BoxedStrategy<AxisSpec> {
     .boxed()
 }
 
-pub fn chunks_for(shape: &[usize]) -> Vec<BoxedStrategy<AxisSpec>> {
+pub(crate) fn chunks_for(shape: &[usize]) -> Vec<BoxedStrategy<AxisSpec>> {
     shape.iter().map(|&l| axis_spec(l)).collect()
 }
 
 /// How an input array lies in memory. chunkwise must give the same answer for each.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// Row-major, contiguous.
     C,
     /// Column-major (Fortran order), contiguous.
@@ -66,7 +66,7 @@ pub enum Layout {
 }
 
 /// Any layout.
-pub fn layout() -> impl Strategy<Value = Layout> {
+pub(crate) fn layout() -> impl Strategy<Value = Layout> {
     prop_oneof![
         Just(Layout::C),
         Just(Layout::F),
@@ -76,7 +76,7 @@ pub fn layout() -> impl Strategy<Value = Layout> {
 }
 
 /// An owned array equal to `a` (same shape, same values at every index) in `layout`.
-pub fn with_layout<T: Clone + Default>(a: &ArrayD<T>, layout: &Layout) -> ArrayD<T> {
+pub(crate) fn with_layout<T: Clone + Default>(a: &ArrayD<T>, layout: &Layout) -> ArrayD<T> {
     match layout {
         Layout::C => a.as_standard_layout().into_owned(),
         Layout::F => {

@@ -249,11 +249,11 @@ mod ds {
 
     #[link(name = "hdf5_hl")]
     unsafe extern "C" {
-        pub fn H5DSset_scale(dsid: hid_t, dimname: *const c_char) -> herr_t;
-        pub fn H5DSattach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
-        pub fn H5DSdetach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
-        pub fn H5DSis_attached(did: hid_t, dsid: hid_t, idx: c_uint) -> htri_t;
-        pub fn H5DSis_scale(did: hid_t) -> htri_t;
+        pub(super) fn H5DSset_scale(dsid: hid_t, dimname: *const c_char) -> herr_t;
+        pub(super) fn H5DSattach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
+        pub(super) fn H5DSdetach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
+        pub(super) fn H5DSis_attached(did: hid_t, dsid: hid_t, idx: c_uint) -> htri_t;
+        pub(super) fn H5DSis_scale(did: hid_t) -> htri_t;
     }
 }
 

@@ -31,7 +31,7 @@ pub(super) struct RawPlan {
 impl RawPlan {
     /// The plan for a dataset, or `None` when raw reads cannot be used: not chunked, not stored
     /// as the native type `T`, a filter other than shuffle or deflate, or `bool`.
-    pub fn new<T: ::hdf5::H5Type>(
+    pub(super) fn new<T: ::hdf5::H5Type>(
         dataset: &::hdf5::Dataset,
         chunk: Option<&[usize]>,
     ) -> Option<RawPlan> {
@@ -60,7 +60,7 @@ impl RawPlan {
 
     /// Whether every range of `region` starts on a chunk boundary and ends on one or at the end
     /// of the array.
-    pub fn is_aligned(&self, region: &[Range<usize>], shape: &[usize]) -> bool {
+    pub(super) fn is_aligned(&self, region: &[Range<usize>], shape: &[usize]) -> bool {
         region.len() == self.chunk.len()
             && region
                 .iter()
@@ -72,12 +72,12 @@ impl RawPlan {
     }
 
     /// Bytes of one decoded chunk.
-    pub fn chunk_bytes(&self) -> usize {
+    pub(super) fn chunk_bytes(&self) -> usize {
         self.chunk.iter().product::<usize>() * self.elem_size
     }
 
     /// Reads an aligned region chunk by chunk. Unallocated chunks read as `fill`.
-    pub fn read<T: bytemuck::Pod + ::hdf5::H5Type>(
+    pub(super) fn read<T: bytemuck::Pod + ::hdf5::H5Type>(
         &self,
         dataset: &::hdf5::Dataset,
         region: &[Range<usize>],

@@ -277,11 +277,11 @@ impl BlockSource for Hdf5Source {
 
     fn read(&self, region: &Region) -> Result<AnyArray> {
         self.check_region(region)?;
-        if let Some(plan) = self.raw.as_ref().filter(|_| self.raw_enabled) {
-            if plan.is_aligned(&region.0, &self.info.shape) {
-                return crate::dispatch_numeric!(self.info.dtype, self.read_raw::<T>(plan, region),
+        if let Some(plan) = self.raw.as_ref().filter(|_| self.raw_enabled)
+            && plan.is_aligned(&region.0, &self.info.shape)
+        {
+            return crate::dispatch_numeric!(self.info.dtype, self.read_raw::<T>(plan, region),
                     bool => self.read_typed::<bool>(region));
-            }
         }
         crate::dispatch_dtype!(self.info.dtype, self.read_typed::<T>(region)).map_err(|e| {
             // The library's own message for a missing plugin is a stack of internal calls.
