@@ -21,7 +21,7 @@ pub struct OpenOptions {
     /// when the variable has those attributes and a float type is requested (default true).
     pub decode_cf: bool,
     /// The memory limit the array will be computed under (default
-    /// [`DEFAULT_MEMORY_LIMIT`](crate::DEFAULT_MEMORY_LIMIT)). A variable stored without
+    /// [`DEFAULT_MEMORY_LIMIT`](crate::exec::DEFAULT_MEMORY_LIMIT)). A variable stored without
     /// chunks (a contiguous HDF5/NetCDF4 dataset) is split into `auto` blocks of about a
     /// sixteenth of it, at most [`DEFAULT_AUTO_BYTES`](crate::chunks::DEFAULT_AUTO_BYTES), so
     /// that reductions and anomalies over it fit the limit.
