@@ -507,8 +507,10 @@ impl Error {
     ///
     /// # Example
     /// ```
+    /// # #[cfg(feature = "zarr")] {
     /// let e = chunkwise::io::zarr::ZarrSource::open("/no/such/store.zarr", "x").unwrap_err();
     /// assert!(e.report().to_string().contains("no such file or store"));
+    /// # }
     /// ```
     pub fn report(&self) -> Report<'_> {
         Report(self)
