@@ -301,6 +301,28 @@ pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Plan {
     plan
 }
 
+/// Bytes of a reduction's partial over input block `block` (its states for the kept
+/// elements) and of output block `out_shape`.
+fn reduce_sizes(
+    n: &NodeRef,
+    spec: &ReduceSpec,
+    input: &NodeRef,
+    block: &[usize],
+    out_shape: &[usize],
+) -> (usize, usize) {
+    let partial_elems: usize = input
+        .grid
+        .block_shape(block)
+        .iter()
+        .enumerate()
+        .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+        .product();
+    (
+        spec.reducer.partial_bytes(partial_elems),
+        out_shape.iter().product::<usize>() * n.dtype.size(),
+    )
+}
+
 /// The block index of a broadcast input for output block `idx`.
 fn broadcast_index(idx: &[usize], out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
     let off = out_shape.len() - in_shape.len();
@@ -681,15 +703,7 @@ impl Lowerer {
         groups: &[&[Vec<usize>]],
         out_shape: &[usize],
     ) -> TaskId {
-        let partial_elems = {
-            let s = input.grid.block_shape(&groups[0][0]);
-            s.iter()
-                .enumerate()
-                .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
-                .product::<usize>()
-        };
-        let partial_bytes = spec.reducer.partial_bytes(partial_elems);
-        let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
+        let (partial_bytes, out_bytes) = reduce_sizes(n, spec, input, &groups[0][0], out_shape);
         let mut prev: Option<TaskId> = None;
         for (k, group) in groups.iter().enumerate() {
             let last = k + 1 == groups.len();
@@ -737,15 +751,7 @@ impl Lowerer {
         top: bool,
     ) -> TaskId {
         let split = spec.split_every.max(2);
-        let partial_elems = {
-            let s = input.grid.block_shape(&groups[0][0]);
-            s.iter()
-                .enumerate()
-                .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
-                .product::<usize>()
-        };
-        let partial_bytes = spec.reducer.partial_bytes(partial_elems);
-        let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
+        let (partial_bytes, out_bytes) = reduce_sizes(n, spec, input, &groups[0][0], out_shape);
         if groups.len() == 1 {
             let mut deps = Vec::new();
             let (inputs, scratch) = self.partial_inputs(spec, input, groups[0], &mut deps);
