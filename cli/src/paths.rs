@@ -322,11 +322,13 @@ pub(crate) fn set_memory_limit(limit: usize) {
 /// Opens the array at `loc` as `T`; a variable stored without chunks (contiguous HDF5) is
 /// split into blocks of a sixteenth of the memory limit (see [`set_memory_limit`]).
 pub(crate) fn open<T: Element>(loc: &Location, opts: &OpenOptions) -> Result<ChunkedArray<T>> {
-    let mut with_limit;
+    let with_limit;
     let opts = match (opts.memory_limit, MEMORY_LIMIT.get()) {
         (None, Some(&limit)) => {
-            with_limit = opts.clone();
-            with_limit.memory_limit = Some(limit);
+            with_limit = OpenOptions {
+                memory_limit: Some(limit),
+                ..opts.clone()
+            };
             &with_limit
         }
         _ => opts,

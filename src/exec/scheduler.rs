@@ -16,7 +16,7 @@
 
 use super::report::{RunReport, TaskEvent};
 use super::runtime::Runtime;
-use super::task::{Plan, TaskCtx, TaskId, Value};
+use super::task::{Plan, Simulation, TaskCtx, TaskId, Value};
 use crate::element::AnyViewMut;
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
@@ -75,12 +75,14 @@ struct Shared<'p> {
 /// by the tasks' `output.0`).
 pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> Result<RunReport> {
     let limit = rt.memory_limit;
-    check_plan(plan, limit)?;
-    let mut need = Vec::new();
-    if rt.threads > 1 {
-        need.reserve_exact(plan.tasks.len());
-        plan.simulate(|_, b| need.push(b));
-    }
+    // One simulation serves the check and, with several threads, the admission bound.
+    let mut need = Vec::with_capacity(if rt.threads > 1 { plan.tasks.len() } else { 0 });
+    let sim = plan.simulate(|_, b| {
+        if rt.threads > 1 {
+            need.push(b);
+        }
+    });
+    check_simulated(plan, &sim, limit)?;
     let n = plan.tasks.len();
     let mut remaining_deps = vec![0u32; n];
     let mut refs = vec![0u32; n];
@@ -218,7 +220,11 @@ fn admit(sh: &Shared<'_>, st: &mut State) -> Option<TaskId> {
 /// [`Error::PlanTooLarge`] naming the operation running at the peak, what holds the most
 /// then, and the limit that would work.
 pub(crate) fn check_plan(plan: &Plan, limit: usize) -> Result<()> {
-    let sim = plan.simulate(|_, _| {});
+    check_simulated(plan, &plan.simulate(|_, _| {}), limit)
+}
+
+/// [`check_plan`] with the plan's one-thread run already simulated.
+fn check_simulated(plan: &Plan, sim: &Simulation, limit: usize) -> Result<()> {
     if sim.peak <= limit {
         return Ok(());
     }

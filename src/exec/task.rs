@@ -194,8 +194,8 @@ impl Plan {
         for (i, t) in self.tasks.iter().enumerate() {
             let now = held + self.reserve(i);
             need(i, now);
-            if now > peak || peak_task.is_none() {
-                peak = peak.max(now);
+            if peak_task.is_none() || now > peak {
+                peak = now;
                 peak_task = Some(i);
             }
             for &d in &t.deps {

@@ -7,6 +7,7 @@
 use super::blockfn::BlockFnKernel;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::{ChunkGrid, Region, for_each_index};
+use crate::error::{Error, Result};
 use crate::exec::check_plan;
 use crate::exec::task::{Kernel, LOWERING_BYTES_PER_TASK, PLAN_ALLOWANCE, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
@@ -140,30 +141,30 @@ pub(crate) fn direct_rechunk(n: &Node, limit: usize) -> bool {
 }
 
 /// The plan for `roots` within `limit`: the default lowering when it fits, else the frugal
-/// one (see [`Lowering`]). With the check's result: the error (from the frugal plan, the
-/// smaller of the two) when neither fits.
-pub(crate) fn plan_within(roots: &[Root], limit: usize) -> (Plan, crate::error::Result<()>) {
-    let plan = lower(roots, limit, Lowering::Default);
-    if plan.own_bytes >= usize::MAX / 2 {
-        // Lowering stopped: the tasks alone outgrew the limit.
-        let tasks = plan.tasks.len();
-        return (
-            Plan::new(Vec::new()),
-            Err(crate::error::Error::PlanTooManyTasks {
-                tasks,
-                bytes: tasks * LOWERING_BYTES_PER_TASK,
-                limit,
-            }),
-        );
+/// one (see [`Lowering`]), else the frugal one with large reductions computed in pieces. With
+/// the check's result: when none fits, the error of the one (default or frugal) that needs
+/// less, or [`Error::PlanTooManyTasks`] when lowering stopped.
+pub(crate) fn plan_within(roots: &[Root], limit: usize) -> (Plan, Result<()>) {
+    let mut best: Option<(Plan, Error)> = None;
+    for how in [Lowering::Default, Lowering::Frugal] {
+        let plan = match lower(roots, limit, how) {
+            Ok(plan) => plan,
+            // The default plan's tasks alone outgrow the limit (a frugal one has more).
+            Err(e) if how == Lowering::Default => return (Plan::new(Vec::new()), Err(e)),
+            Err(_) => continue,
+        };
+        match check_plan(&plan, limit) {
+            Ok(()) => return (plan, Ok(())),
+            Err(e) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| plan.projected_peak() <= b.projected_peak())
+                {
+                    best = Some((plan, e));
+                }
+            }
+        }
     }
-    let Err(first) = check_plan(&plan, limit) else {
-        return (plan, Ok(()));
-    };
-    let frugal = lower(roots, limit, Lowering::Frugal);
-    let second = match check_plan(&frugal, limit) {
-        Ok(()) => return (frugal, Ok(())),
-        Err(e) => e,
-    };
     // Reductions whose partials are large next to the limit: computed in pieces.
     let mut memo = HashMap::new();
     let split: Vec<Root> = roots
@@ -178,26 +179,20 @@ pub(crate) fn plan_within(roots: &[Root], limit: usize) -> (Plan, crate::error::
         .iter()
         .zip(roots)
         .any(|(a, b)| !Arc::ptr_eq(&a.node, &b.node))
+        && let Ok(pieces) = lower(&split, limit, Lowering::Frugal)
+        && check_plan(&pieces, limit).is_ok()
     {
-        let pieces = lower(&split, limit, Lowering::Frugal);
-        if check_plan(&pieces, limit).is_ok() {
-            return (pieces, Ok(()));
-        }
+        return (pieces, Ok(()));
     }
-    // Neither fits: report the plan that needs less, and for a plan-wide peak, a limit that
-    // does work (planning again there: the plan's shape depends on the limit).
-    let (plan, err) = if frugal.projected_peak() <= plan.projected_peak() {
-        (frugal, second)
-    } else {
-        (plan, first)
-    };
+    // None fits: report the plan that needs less, and for a plan-wide peak, a limit that does
+    // work (planning again there: the plan's shape depends on the limit).
+    let (plan, err) = best.expect("the default plan was lowered");
     (plan, Err(with_working_limit(roots, err)))
 }
 
 /// `err`, a [`Error::PlanTooLarge`], with `needed` raised until planning at `needed` fits
 /// (a few tries); other errors as they are.
-fn with_working_limit(roots: &[Root], err: crate::error::Error) -> crate::error::Error {
-    use crate::error::Error;
+fn with_working_limit(roots: &[Root], err: Error) -> Error {
     let Error::PlanTooLarge {
         op,
         holder,
@@ -211,12 +206,13 @@ fn with_working_limit(roots: &[Root], err: crate::error::Error) -> crate::error:
     for _ in 0..4 {
         let next = [Lowering::Default, Lowering::Frugal]
             .iter()
-            .map(|&how| {
-                let p = lower(roots, needed, how);
-                match check_plan(&p, needed) {
+            .map(|&how| match lower(roots, needed, how) {
+                Ok(p) => match check_plan(&p, needed) {
                     Ok(()) => None,
                     Err(_) => Some(p.projected_peak().max(needed + 1)),
-                }
+                },
+                // Its tasks outgrew `needed`: more room lets lowering go further.
+                Err(_) => Some(needed.saturating_mul(2)),
             })
             .collect::<Option<Vec<usize>>>();
         match next {
@@ -235,7 +231,11 @@ fn with_working_limit(roots: &[Root], err: crate::error::Error) -> crate::error:
 }
 
 /// Lowers the (optimized) roots to a plan for a run with memory limit `limit`.
-pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Plan {
+///
+/// # Errors
+/// [`Error::PlanTooManyTasks`] when the tasks alone would outgrow the limit (lowering stops
+/// there, before building more).
+pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Result<Plan> {
     let frugal = how == Lowering::Frugal;
     let mut l = Lowerer {
         tasks: Vec::new(),
@@ -280,6 +280,14 @@ pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Plan {
             outputs.push((t, root.direct));
         }
     }
+    if l.overflow {
+        let tasks = l.tasks.len();
+        return Err(Error::PlanTooManyTasks {
+            tasks,
+            bytes: tasks * LOWERING_BYTES_PER_TASK,
+            limit,
+        });
+    }
     let mut has_consumer = vec![false; l.tasks.len()];
     for t in &l.tasks {
         for &d in &t.deps {
@@ -293,12 +301,7 @@ pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Plan {
             task.out_bytes = 0;
         }
     }
-    let mut plan = Plan::new(l.tasks);
-    if l.overflow {
-        // Counted as too large for any check: `plan_within` reports it.
-        plan.own_bytes = usize::MAX / 2;
-    }
-    plan
+    Ok(Plan::new(l.tasks))
 }
 
 /// Bytes of a reduction's partial over input block `block` (its states for the kept
@@ -655,15 +658,17 @@ impl Lowerer {
         self.reduce_tree(n, spec, &input, &groups, &out_shape, true)
     }
 
-    /// The inputs of one partial task over `group` (adding their tasks to `deps`) and the
-    /// most scratch any of them needs.
-    fn partial_inputs(
+    /// The kernel of one partial task over `group` (adding its inputs' tasks to `deps`),
+    /// finalizing into an output block of shape `finalize` when given; with the most scratch
+    /// any input needs and the shape of the group's first block.
+    fn partial_kernel(
         &mut self,
         spec: &ReduceSpec,
         input: &NodeRef,
         group: &[Vec<usize>],
+        finalize: Option<Vec<usize>>,
         deps: &mut Vec<TaskId>,
-    ) -> (Vec<PartialInput>, usize) {
+    ) -> (Arc<PartialKernel>, usize, Vec<usize>) {
         let mut inputs = Vec::new();
         let mut scratch = 0;
         for b in group {
@@ -689,7 +694,15 @@ impl Lowerer {
                 origin: region.ranges().iter().map(|r| r.start).collect(),
             });
         }
-        (inputs, scratch)
+        let block_shape = inputs[0].block_shape.clone();
+        let kernel = Arc::new(PartialKernel {
+            inputs,
+            in_dtype: input.dtype,
+            axes: spec.axes.clone(),
+            reducer: spec.reducer.clone(),
+            finalize,
+        });
+        (kernel, scratch, block_shape)
     }
 
     /// Output block `out_shape` of a reduction as a chain: the first group's partial task,
@@ -708,15 +721,9 @@ impl Lowerer {
         for (k, group) in groups.iter().enumerate() {
             let last = k + 1 == groups.len();
             let mut deps = Vec::new();
-            let (inputs, scratch) = self.partial_inputs(spec, input, group, &mut deps);
-            let block_shape = inputs[0].block_shape.clone();
-            let kernel = Arc::new(PartialKernel {
-                inputs,
-                in_dtype: input.dtype,
-                axes: spec.axes.clone(),
-                reducer: spec.reducer.clone(),
-                finalize: last.then(|| out_shape.to_vec()),
-            });
+            let finalize = last.then(|| out_shape.to_vec());
+            let (kernel, scratch, block_shape) =
+                self.partial_kernel(spec, input, group, finalize, &mut deps);
             let (ob, sc, shape) = match (last, prev) {
                 // The output block, from the partial taken (already held).
                 (true, Some(_)) => (out_bytes, scratch, out_shape.to_vec()),
@@ -754,15 +761,9 @@ impl Lowerer {
         let (partial_bytes, out_bytes) = reduce_sizes(n, spec, input, &groups[0][0], out_shape);
         if groups.len() == 1 {
             let mut deps = Vec::new();
-            let (inputs, scratch) = self.partial_inputs(spec, input, groups[0], &mut deps);
-            let block_shape = inputs[0].block_shape.clone();
-            let k = Arc::new(PartialKernel {
-                inputs,
-                in_dtype: input.dtype,
-                axes: spec.axes.clone(),
-                reducer: spec.reducer.clone(),
-                finalize: top.then(|| out_shape.to_vec()),
-            });
+            let finalize = top.then(|| out_shape.to_vec());
+            let (k, scratch, block_shape) =
+                self.partial_kernel(spec, input, groups[0], finalize, &mut deps);
             // A finalizing task holds its partial while it builds the output block.
             let (ob, sc, shape) = if top {
                 (out_bytes, scratch + partial_bytes, out_shape.to_vec())

@@ -86,6 +86,37 @@ impl Node {
         })
     }
 
+    /// This node with other inputs (same operation, grid and type).
+    pub(crate) fn with_inputs(&self, mut inputs: Vec<NodeRef>) -> NodeRef {
+        let op = match &self.op {
+            Op::Source(s) => Op::Source(s.clone()),
+            Op::Elementwise { expr, .. } => Op::Elementwise {
+                expr: expr.clone(),
+                inputs,
+            },
+            Op::Rechunk { .. } => Op::Rechunk {
+                input: inputs.remove(0),
+            },
+            Op::Reduce(r) => Op::Reduce(ReduceSpec {
+                input: inputs.remove(0),
+                axes: r.axes.clone(),
+                keepdims: r.keepdims,
+                split_every: r.split_every,
+                reducer: r.reducer.clone(),
+            }),
+            Op::Blocks { f, .. } => Op::Blocks {
+                f: f.clone(),
+                inputs,
+            },
+            Op::Scan { axis, op, .. } => Op::Scan {
+                input: inputs.remove(0),
+                axis: *axis,
+                op: op.clone(),
+            },
+        };
+        Node::new(self.grid.clone(), self.dtype, op)
+    }
+
     /// The node's inputs.
     pub(crate) fn inputs(&self) -> Vec<&NodeRef> {
         match &self.op {

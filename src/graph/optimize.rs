@@ -154,12 +154,7 @@ fn coarsen_for_reduce(input: &NodeRef, axes: &[usize]) -> NodeRef {
     if g.nblocks() <= MANY || block == 0 || block >= TARGET / 2 {
         return input.clone();
     }
-    let leaves_are_sources = match &input.op {
-        Op::Source(_) => true,
-        Op::Elementwise { inputs, .. } => inputs.iter().all(|i| matches!(i.op, Op::Source(_))),
-        _ => false,
-    };
-    if !leaves_are_sources {
+    if !reads_only_sources(input) {
         return input.clone();
     }
     // Merge blocks along the reduced axes, innermost first, until a block is about TARGET.
@@ -183,12 +178,21 @@ fn coarsen_for_reduce(input: &NodeRef, axes: &[usize]) -> NodeRef {
         return input.clone();
     }
     let out = rechunk_to(input, &target);
-    let free = match &out.op {
+    if reads_only_sources(&out) {
+        out
+    } else {
+        input.clone()
+    }
+}
+
+/// Whether `n` is a source, or an elementwise expression whose inputs are all sources (so it
+/// can be read in any blocks without a rechunk task).
+fn reads_only_sources(n: &Node) -> bool {
+    match &n.op {
         Op::Source(_) => true,
         Op::Elementwise { inputs, .. } => inputs.iter().all(|i| matches!(i.op, Op::Source(_))),
         _ => false,
-    };
-    if free { out } else { input.clone() }
+    }
 }
 
 /// For plans that do not fit even frugally: each reduction whose partial for one output block
@@ -215,52 +219,7 @@ pub(crate) fn split_reductions(
         .zip(&new_inputs)
         .any(|(a, b)| !Arc::ptr_eq(a, b));
     let rebuilt = if changed {
-        match &n.op {
-            Op::Elementwise { expr, .. } => Node::new(
-                n.grid.clone(),
-                n.dtype,
-                Op::Elementwise {
-                    expr: expr.clone(),
-                    inputs: new_inputs.clone(),
-                },
-            ),
-            Op::Rechunk { .. } => Node::new(
-                n.grid.clone(),
-                n.dtype,
-                Op::Rechunk {
-                    input: new_inputs[0].clone(),
-                },
-            ),
-            Op::Reduce(r) => Node::new(
-                n.grid.clone(),
-                n.dtype,
-                Op::Reduce(ReduceSpec {
-                    input: new_inputs[0].clone(),
-                    axes: r.axes.clone(),
-                    keepdims: r.keepdims,
-                    split_every: r.split_every,
-                    reducer: r.reducer.clone(),
-                }),
-            ),
-            Op::Scan { axis, op, .. } => Node::new(
-                n.grid.clone(),
-                n.dtype,
-                Op::Scan {
-                    input: new_inputs[0].clone(),
-                    axis: *axis,
-                    op: op.clone(),
-                },
-            ),
-            Op::Blocks { f, .. } => Node::new(
-                n.grid.clone(),
-                n.dtype,
-                Op::Blocks {
-                    f: f.clone(),
-                    inputs: new_inputs.clone(),
-                },
-            ),
-            Op::Source(_) => n.clone(),
-        }
+        n.with_inputs(new_inputs)
     } else {
         n.clone()
     };

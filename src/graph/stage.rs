@@ -9,7 +9,7 @@
 //! its regions back from there; every pass's tasks fit the limit.
 
 use super::lower::rechunk_stages;
-use super::node::{Node, NodeRef, Op, ReduceSpec};
+use super::node::{Node, NodeRef, Op};
 use super::optimize::optimize;
 use crate::error::Result;
 use crate::io::BlockSource;
@@ -51,7 +51,7 @@ fn rewrite(
     let node = if new.iter().zip(&old).all(|(a, b)| Arc::ptr_eq(a, b)) {
         n.clone()
     } else {
-        with_inputs(n, new)
+        n.with_inputs(new)
     };
     let out = match rechunk_stages(&node, limit) {
         Some(plan) => {
@@ -72,35 +72,4 @@ fn rewrite(
     };
     memo.insert(Arc::as_ptr(n), out.clone());
     Ok(out)
-}
-
-/// `n` with other inputs (same operation, grid and type).
-fn with_inputs(n: &NodeRef, mut inputs: Vec<NodeRef>) -> NodeRef {
-    let op = match &n.op {
-        Op::Source(s) => Op::Source(s.clone()),
-        Op::Elementwise { expr, .. } => Op::Elementwise {
-            expr: expr.clone(),
-            inputs,
-        },
-        Op::Rechunk { .. } => Op::Rechunk {
-            input: inputs.remove(0),
-        },
-        Op::Reduce(r) => Op::Reduce(ReduceSpec {
-            input: inputs.remove(0),
-            axes: r.axes.clone(),
-            keepdims: r.keepdims,
-            split_every: r.split_every,
-            reducer: r.reducer.clone(),
-        }),
-        Op::Blocks { f, .. } => Op::Blocks {
-            f: f.clone(),
-            inputs,
-        },
-        Op::Scan { axis, op, .. } => Op::Scan {
-            input: inputs.remove(0),
-            axis: *axis,
-            op: op.clone(),
-        },
-    };
-    Node::new(n.grid.clone(), n.dtype, op)
 }
