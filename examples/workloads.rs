@@ -28,6 +28,16 @@ fn vm_hwm_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Reads (decodes) every block of `x` and does nothing with it: the floor of a workload over it.
+fn decode_only(x: &ChunkedArray<f32>, rt: &Runtime) -> Result<f64> {
+    let mut n = 0usize;
+    x.for_each_block(rt, |_, b| {
+        n += b.len();
+        Ok(())
+    })?;
+    Ok(n as f64)
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "W2".into());
@@ -71,8 +81,52 @@ fn main() -> Result<()> {
                 .map(|&v| v as f64)
                 .sum()
         }
+        // Issue 13's shapes (benches/workloads/make_data_4d.py): a 4-D Zarr v2 blosc-lz4 store
+        // and an int16-packed NetCDF4 with zlib. `*-decode` arms read every block and do
+        // nothing else: the decode floor of the same bytes, measured the same way.
+        "W8" => {
+            let x = ChunkedArray::<f32>::open_zarr(format!("{data}/climate4d_v2.zarr"), "t")?;
+            x.mean_axis(0)?
+                .compute(&rt)?
+                .iter()
+                .map(|&v| v as f64)
+                .sum()
+        }
+        "W9" => {
+            let x = ChunkedArray::<f32>::open_zarr(format!("{data}/climate4d_v2.zarr"), "t")?;
+            let (ny, nx) = (x.shape()[2], x.shape()[3]);
+            let w = ndarray::Array2::from_shape_fn((ny, 1), |(i, _)| {
+                (90.0 - 180.0 * i as f64 / (ny - 1) as f64).to_radians().cos() as f32
+            });
+            let norm = w.iter().map(|&v| v as f64).sum::<f64>() * nx as f64;
+            let w = ChunkedArray::from_ndarray(w, ChunkSpec::auto())?;
+            let series = (&x * &w)?.sum_axes(&[2, 3], false)? / norm as f32;
+            series.compute(&rt)?.iter().map(|&v| v as f64).sum()
+        }
+        "W8-decode" | "W9-decode" => {
+            let x = ChunkedArray::<f32>::open_zarr(format!("{data}/climate4d_v2.zarr"), "t")?;
+            decode_only(&x, &rt)?
+        }
+        #[cfg(feature = "hdf5")]
+        "W10" => {
+            let x = ChunkedArray::<f32>::open_hdf5_as(format!("{data}/packed.nc"), "t2m")?;
+            x.nanmean_axis(0)?
+                .compute(&rt)?
+                .iter()
+                .map(|&v| v as f64)
+                .filter(|v| !v.is_nan())
+                .sum()
+        }
+        #[cfg(feature = "hdf5")]
+        "W10-decode" => {
+            let x = ChunkedArray::<f32>::open_hdf5_as(format!("{data}/packed.nc"), "t2m")?;
+            decode_only(&x, &rt)?
+        }
         other => {
-            eprintln!("unknown workload {other} (W2, W3, or W7 with --features hdf5)");
+            eprintln!(
+                "unknown workload {other} (W2, W3, W8, W9, W8-decode; W7, W10, W10-decode \
+                 with --features hdf5)"
+            );
             std::process::exit(2);
         }
     };

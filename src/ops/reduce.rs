@@ -624,11 +624,12 @@ pub(crate) fn accumulate_into<T: Element, S: State<T>>(
             });
         return;
     }
-    // Leading axes of a contiguous block: its rows, folded column by column.
-    let leading = axes.iter().enumerate().all(|(k, &a)| k == a);
-    if let (true, Some(xs), Some(st)) = (leading, block.as_slice(), states.as_slice_mut()) {
-        let rows: Vec<&[T]> = xs.chunks_exact(st.len()).collect();
-        S::push_rows(st, &rows);
+    // A contiguous block: runs of consecutive axes that are all reduced or all kept are
+    // merged, so any choice of axes folds contiguous runs (`push_slice`) or whole rows
+    // (`push_rows`), never one element at a time.
+    if let (Some(xs), Some(st)) = (block.as_slice(), states.as_slice_mut()) {
+        let dims = merged_dims(block.shape(), axes);
+        fold_contiguous(st, xs, &dims);
         return;
     }
     // General case: for every position along the reduced axes, fold the sub-block with those
@@ -645,6 +646,52 @@ pub(crate) fn accumulate_into<T: Element, S: State<T>>(
         }
         Zip::from(&mut sv).and(&sub).for_each(|s, &x| s.push(x));
     });
+}
+
+/// The block's axes as (length, reduced) with length-1 axes dropped and neighbours of the same
+/// kind merged: the C-order layout of a contiguous block and of its states, seen as few axes.
+fn merged_dims(shape: &[usize], axes: &[usize]) -> Vec<(usize, bool)> {
+    let mut dims: Vec<(usize, bool)> = Vec::with_capacity(shape.len());
+    for (ax, &n) in shape.iter().enumerate() {
+        let reduced = axes.contains(&ax);
+        match dims.last_mut() {
+            _ if n == 1 => {}
+            Some((len, r)) if *r == reduced => *len *= n,
+            _ => dims.push((n, reduced)),
+        }
+    }
+    dims
+}
+
+/// Folds the C-contiguous elements `xs` laid out as `dims` (see [`merged_dims`]) into the
+/// C-contiguous `states` of its kept axes. Walks the outer axes and folds the inner one or
+/// two: a reduced run into one state (`push_slice`), or rows into a run of states
+/// (`push_rows`, the vectorized column-by-column fold).
+fn fold_contiguous<T: Element, S: State<T>>(states: &mut [S], xs: &[T], dims: &[(usize, bool)]) {
+    match dims {
+        [] => states[0].push(xs[0]),
+        [(_, true)] => states[0].push_slice(xs),
+        [(_, false)] => states.iter_mut().zip(xs).for_each(|(s, &x)| s.push(x)),
+        [(_, false), (r, true)] => states
+            .iter_mut()
+            .zip(xs.chunks_exact(*r))
+            .for_each(|(s, run)| s.push_slice(run)),
+        [(_, true), (k, false)] => {
+            let rows: Vec<&[T]> = xs.chunks_exact(*k).collect();
+            S::push_rows(states, &rows);
+        }
+        [(n, false), rest @ ..] => {
+            let (sn, xn) = (states.len() / n, xs.len() / n);
+            for (st, sub) in states.chunks_exact_mut(sn).zip(xs.chunks_exact(xn)) {
+                fold_contiguous(st, sub, rest);
+            }
+        }
+        [(n, true), rest @ ..] => {
+            for sub in xs.chunks_exact(xs.len() / n) {
+                fold_contiguous(states, sub, rest);
+            }
+        }
+    }
 }
 
 fn push_all<T: Element, S: State<T>>(s: &mut S, block: &ArrayViewD<'_, T>) {
