@@ -2,8 +2,9 @@
 //! command's runtime), `ndarray` on one thread, and `ndarray` with rayon (a pool of the same
 //! thread count) — with times, ratios and chunkwise's peak tracked bytes and task counts.
 //!
-//! Each contender runs three times and the best time counts. Each result is checked against
-//! ndarray's; a mismatch is reported on stderr.
+//! Each contender runs once to warm up and then ten times; the median counts, and the fastest
+//! and slowest runs are reported beside it (these machines are noisy: a best-of-three hides
+//! how much). Each result is checked against ndarray's; a mismatch is reported on stderr.
 
 use crate::Ctx;
 use crate::commands::human_bytes;
@@ -17,27 +18,41 @@ use std::time::Instant;
 /// One workload's timings.
 struct Row {
     workload: String,
-    chunkwise_s: f64,
-    ndarray_s: f64,
-    ndarray_par_s: f64,
+    chunkwise: Timing,
+    ndarray: Timing,
+    ndarray_par: Timing,
     peak_bytes: usize,
     tasks: usize,
 }
 
-/// Runs of each contender; the best time counts.
-const REPS: usize = 3;
+/// Timed runs of each contender, after one warm-up run.
+const REPS: usize = 10;
 
-/// The result of the last of [`REPS`] runs of `f` and the best time.
-fn time<R>(mut f: impl FnMut() -> R) -> (R, f64) {
-    let mut best = f64::INFINITY;
-    let mut last = None;
+/// The median, fastest and slowest of [`REPS`] runs, in seconds.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+/// The result of the last run of `f` and the timing of [`REPS`] runs after a warm-up.
+fn time<R>(mut f: impl FnMut() -> R) -> (R, Timing) {
+    let mut last = std::hint::black_box(f());
+    let mut t: Vec<f64> = Vec::with_capacity(REPS);
     for _ in 0..REPS {
-        let t = Instant::now();
-        let r = std::hint::black_box(f());
-        best = best.min(t.elapsed().as_secs_f64());
-        last = Some(r);
+        let s = Instant::now();
+        last = std::hint::black_box(f());
+        t.push(s.elapsed().as_secs_f64());
     }
-    (last.expect("REPS >= 1"), best)
+    t.sort_by(f64::total_cmp);
+    let median = (t[(REPS - 1) / 2] + t[REPS / 2]) / 2.0;
+    let timing = Timing {
+        median,
+        min: t[0],
+        max: t[REPS - 1],
+    };
+    (last, timing)
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
@@ -82,13 +97,13 @@ pub(crate) fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
     let c = n / 8;
     let x = input(n);
     let mut rows = Vec::new();
-    let mut push = |workload: String, cw: f64, nd: f64, par: f64| {
+    let mut push = |workload: String, cw: Timing, nd: Timing, par: Timing| {
         let r = rt.last_report();
         rows.push(Row {
             workload,
-            chunkwise_s: cw,
-            ndarray_s: nd,
-            ndarray_par_s: par,
+            chunkwise: cw,
+            ndarray: nd,
+            ndarray_par: par,
             peak_bytes: r.peak_tracked_bytes,
             tasks: r.tasks,
         });
@@ -218,9 +233,16 @@ pub(crate) fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
             .map(|r| {
                 json!({
                     "workload": r.workload,
-                    "chunkwise_s": r.chunkwise_s,
-                    "ndarray_s": r.ndarray_s,
-                    "ndarray_par_s": r.ndarray_par_s,
+                    "runs": REPS,
+                    "chunkwise_s": r.chunkwise.median,
+                    "chunkwise_min_s": r.chunkwise.min,
+                    "chunkwise_max_s": r.chunkwise.max,
+                    "ndarray_s": r.ndarray.median,
+                    "ndarray_min_s": r.ndarray.min,
+                    "ndarray_max_s": r.ndarray.max,
+                    "ndarray_par_s": r.ndarray_par.median,
+                    "ndarray_par_min_s": r.ndarray_par.min,
+                    "ndarray_par_max_s": r.ndarray_par.max,
                     "peak_bytes": r.peak_bytes,
                     "tasks": r.tasks,
                 })
@@ -236,24 +258,27 @@ pub(crate) fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         rt.threads()
     );
     println!(
-        "{:<40} {:>10} {:>10} {:>10} {:>8} {:>8} {:>11} {:>7}",
-        "workload", "chunkwise", "ndarray", "nd+rayon", "nd/cw", "par/cw", "peak", "tasks"
+        "{:<40} {:>19} {:>19} {:>19} {:>6} {:>6} {:>9} {:>6}",
+        "workload (median [min-max] of 10)", "chunkwise", "ndarray", "nd+rayon", "nd/cw",
+        "par/cw", "peak", "tasks"
     );
+    let cell = |t: Timing| format!("{:.3} [{:.3}-{:.3}]", t.median, t.min, t.max);
     for r in &rows {
         println!(
-            "{:<40} {:>9.3}s {:>9.3}s {:>9.3}s {:>7.2}x {:>7.2}x {:>11} {:>7}",
+            "{:<40} {:>19} {:>19} {:>19} {:>5.2}x {:>5.2}x {:>9} {:>6}",
             r.workload,
-            r.chunkwise_s,
-            r.ndarray_s,
-            r.ndarray_par_s,
-            r.ndarray_s / r.chunkwise_s.max(1e-12),
-            r.ndarray_par_s / r.chunkwise_s.max(1e-12),
+            cell(r.chunkwise),
+            cell(r.ndarray),
+            cell(r.ndarray_par),
+            r.ndarray.median / r.chunkwise.median.max(1e-12),
+            r.ndarray_par.median / r.chunkwise.median.max(1e-12),
             human_bytes(r.peak_bytes),
             r.tasks
         );
     }
     println!(
-        "(nd/cw, par/cw: the ndarray time over chunkwise's; above 1 means chunkwise was faster)"
+        "(seconds; nd/cw, par/cw: ndarray's median over chunkwise's; above 1 means chunkwise \
+         was faster)"
     );
     Ok(())
 }

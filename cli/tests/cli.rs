@@ -741,16 +741,29 @@ fn bench_quick_json() {
         let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
         for k in [
             "workload",
+            "runs",
             "chunkwise_s",
+            "chunkwise_min_s",
+            "chunkwise_max_s",
             "ndarray_s",
+            "ndarray_min_s",
+            "ndarray_max_s",
             "ndarray_par_s",
+            "ndarray_par_min_s",
+            "ndarray_par_max_s",
             "peak_bytes",
             "tasks",
         ] {
             assert!(r.get(k).is_some(), "missing {k} in {r}");
         }
-        assert_eq!(keys.len(), 6, "{r}");
-        assert!(r["chunkwise_s"].as_f64().unwrap() > 0.0);
+        assert_eq!(keys.len(), 13, "{r}");
+        assert_eq!(r["runs"].as_u64(), Some(10));
+        let (lo, med, hi) = (
+            r["chunkwise_min_s"].as_f64().unwrap(),
+            r["chunkwise_s"].as_f64().unwrap(),
+            r["chunkwise_max_s"].as_f64().unwrap(),
+        );
+        assert!(0.0 < lo && lo <= med && med <= hi, "{r}");
         assert!(r["tasks"].as_u64().unwrap() > 0);
     }
     // Reductions read many small blocks in blocks of about 1 MiB (optimizer rule 7), so the
