@@ -77,6 +77,7 @@ pub mod exec;
 pub(crate) mod graph;
 pub mod io;
 pub(crate) mod ops;
+pub mod time;
 
 pub use array::{
     BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,
