@@ -166,7 +166,7 @@ impl Calendar {
     }
 
     /// The calendar's year of an astronomical year number; `None` past `i32`.
-    fn from_astronomical(&self, astro: i64) -> Option<i32> {
+    fn year_of_astronomical(&self, astro: i64) -> Option<i32> {
         let y = if !self.has_year_zero() && astro <= 0 {
             astro - 1
         } else {
@@ -256,7 +256,7 @@ impl Calendar {
                 (y + 1970, r / 30 + 1, r % 30 + 1)
             }
         };
-        let year = self.from_astronomical(astro)?;
+        let year = self.year_of_astronomical(astro)?;
         // Month and day are 1..=12 and 1..=31 by construction.
         Some((year, m as u8, d as u8))
     }

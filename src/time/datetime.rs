@@ -254,9 +254,9 @@ impl std::fmt::Display for CfDateTime {
         )?;
         let ns = self.nanosecond;
         if ns != 0 {
-            if ns % 1_000_000 == 0 {
+            if ns.is_multiple_of(1_000_000) {
                 write!(f, ".{:03}", ns / 1_000_000)?;
-            } else if ns % 1000 == 0 {
+            } else if ns.is_multiple_of(1000) {
                 write!(f, ".{:06}", ns / 1000)?;
             } else {
                 write!(f, ".{ns:09}")?;
