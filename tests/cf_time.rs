@@ -629,4 +629,24 @@ proptest! {
             prop_assert!(ms <= start && end <= me);
         }
     }
+
+    #[test]
+    fn any_input_gives_a_value_or_an_error(
+        v in any::<f64>(), i in any::<i64>(), s in "\\PC{0,24}", m in any::<i64>(),
+        cal in any_calendar(), unit in prop::sample::select(units_for(Calendar::Standard)),
+    ) {
+        let coder = TimeCoder::from_parts(TimeUnits::new(unit, CfDateTime::ymd(1970, 1, 1)), cal).unwrap();
+        if let Ok(t) = coder.decode(&[v]) {
+            prop_assert!(t[0].is_valid(cal));
+        }
+        let _ = coder.decode_opt(&[v]);
+        if let Ok(t) = coder.decode_i64(&[i]) {
+            prop_assert_eq!(coder.encode_i64(&t).unwrap(), vec![i]);
+        }
+        let _ = parse_datetime(&s);
+        let _ = parse_time_range(&s, cal);
+        let _ = TimeUnits::parse(&s);
+        let _ = TimeCoder::new(&format!("days since {s}"), Some(cal.cf_name()));
+        let _ = CfDateTime::ymd(2000, 1, 1).month_start_after(m, cal);
+    }
 }

@@ -227,8 +227,10 @@ impl CfDateTime {
 
     /// Midnight on the first day of the month `months` months after this one (negative:
     /// before), which exists in every calendar: the step of a monthly resampling (`"1MS"`).
+    /// The year saturates at the bounds of `i32`.
     pub fn month_start_after(&self, months: i64, cal: Calendar) -> CfDateTime {
-        let index = i64::from(self.year) * 12 + i64::from(self.month.clamp(1, 12)) - 1 + months;
+        let index = i128::from(self.year) * 12 + i128::from(self.month.clamp(1, 12)) - 1
+            + i128::from(months);
         let mut year = index.div_euclid(12);
         let month = (index.rem_euclid(12) + 1) as u8;
         if !cal.has_year_zero() && year == 0 {
