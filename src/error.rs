@@ -284,6 +284,49 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+
+    // ---- CF time (src/time): units, calendars, dates, time values ----
+    /// CF time units that cannot be used: not `"<unit> since <date>"`, an unknown unit, a
+    /// unit the calendar lacks (`months` outside `360_day`), or a reference date that is not
+    /// a date of the calendar.
+    #[error("time units {units:?}: {detail}")]
+    TimeUnits {
+        /// The units string, as given.
+        units: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A `calendar` attribute that names none of the CF calendars chunkwise supports.
+    #[error(
+        "unsupported calendar {calendar:?}; chunkwise supports standard (gregorian), \
+         proleptic_gregorian, noleap (365_day), all_leap (366_day), 360_day and julian"
+    )]
+    UnsupportedCalendar {
+        /// The calendar name, as given.
+        calendar: String,
+    },
+    /// A date or time string that does not parse, or a date that does not exist in its
+    /// calendar (2001-02-29 in `noleap`, 1582-10-10 in `standard`).
+    #[error("invalid date {date:?}: {detail}")]
+    InvalidDate {
+        /// The date, as given or as printed.
+        date: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A time value that cannot be decoded or encoded with its units: NaN, out of range,
+    /// not a date of the calendar, or not a whole number of units where integers were asked.
+    #[error("{op} with units {units:?} (calendar {calendar}): {detail}")]
+    TimeValue {
+        /// `"decode"`, `"encode"`, `"encode_i64"`.
+        op: &'static str,
+        /// The units.
+        units: String,
+        /// The calendar's CF name.
+        calendar: &'static str,
+        /// Which value (its index) and what is wrong.
+        detail: String,
+    },
 }
 
 /// A boxed error kept as the cause ([`std::error::Error::source`]) of an [`Error`].

@@ -35,6 +35,8 @@
 //! io       block sources and sinks (memory, Zarr, HDF5): geometry and element types only
 //!   ↓      (exec and io do not import each other)
 //! chunks   pure geometry  →  error  →  element (sealed element types, DType)
+//!
+//! time     CF calendars, time units and their decoding (imports only error)
 //! ```
 //!
 //! `tests/layering.rs` holds the table of allowed imports and fails on any import against it.
@@ -77,6 +79,7 @@ pub mod exec;
 pub(crate) mod graph;
 pub mod io;
 pub(crate) mod ops;
+pub mod time;
 
 pub use array::{
     BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,

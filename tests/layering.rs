@@ -39,6 +39,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "graph",
         &["chunks", "element", "error", "exec", "io", "ops"],
     ),
+    // CF time: calendars, date arithmetic, decoding and encoding of time values.
+    ("time", &["error"]),
     // The user's handle.
     (
         "array",
@@ -48,7 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "lib",
         &[
-            "chunks", "element", "error", "exec", "io", "ops", "graph", "array",
+            "chunks", "element", "error", "exec", "io", "ops", "graph", "array", "time",
         ],
     ),
 ];
