@@ -82,6 +82,8 @@ pub use array::{
     BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,
     concatenate, stack, where_,
 };
+// Grouped reductions, resampling and `take` (issue 12).
+pub use array::{Bins, GroupBy, GroupMethod, GroupOpts, Labels};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
@@ -116,6 +118,7 @@ pub mod prelude {
         BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
         stack, where_,
     };
+    pub use crate::array::{Bins, GroupBy, GroupMethod, GroupOpts};
     pub use crate::chunks::{AxisSpec, ChunkGrid, ChunkSpec, Region};
     pub use crate::element::{DType, Element, Float, Numeric};
     pub use crate::error::{Error, Result};
