@@ -114,11 +114,11 @@ pub fn to_dot_all<T: Element>(arrays: &[&ChunkedArray<T>]) -> String {
 
 /// The names most programs need: `use chunkwise::prelude::*;`.
 pub mod prelude {
+    pub use crate::array::{Bins, GroupBy, GroupMethod, GroupOpts};
     pub use crate::array::{
         BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
         stack, where_,
     };
-    pub use crate::array::{Bins, GroupBy, GroupMethod, GroupOpts};
     pub use crate::chunks::{AxisSpec, ChunkGrid, ChunkSpec, Region};
     pub use crate::element::{DType, Element, Float, Numeric};
     pub use crate::error::{Error, Result};

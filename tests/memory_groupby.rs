@@ -38,7 +38,10 @@ fn write_store(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// Monthly climatology (12, Y, X) and the anomaly's std over time (Y, X), in f64.
 fn reference(a: &ArrayD<f32>) -> (Array3<f64>, ndarray::Array2<f64>) {
-    let a = a.mapv(f64::from).into_dimensionality::<ndarray::Ix3>().unwrap();
+    let a = a
+        .mapv(f64::from)
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
     let m = months();
     let mut clim = Array3::<f64>::zeros((12, Y, X));
     let mut n = [0f64; 12];
@@ -80,7 +83,13 @@ fn monthly_climatology_and_anomaly_std_of_a_store_ten_times_the_limit() {
     let got_clim = clim.compute(&rt).unwrap();
     let report = rt.last_report();
     eprintln!("{report}");
-    assert_within("monthly climatology", &report, limit, baseline, MIB + got_clim.len() * 4);
+    assert_within(
+        "monthly climatology",
+        &report,
+        limit,
+        baseline,
+        MIB + got_clim.len() * 4,
+    );
 
     // G2: the anomaly's std, one graph (the store is read for the climatology and again for
     // the anomaly).
@@ -90,7 +99,13 @@ fn monthly_climatology_and_anomaly_std_of_a_store_ten_times_the_limit() {
     let got_sd = sd.compute(&rt).unwrap();
     let report = rt.last_report();
     eprintln!("{report}");
-    assert_within("anomaly std", &report, limit, baseline, MIB + got_sd.len() * 4);
+    assert_within(
+        "anomaly std",
+        &report,
+        limit,
+        baseline,
+        MIB + got_sd.len() * 4,
+    );
 
     let all = x.compute(&runtime(64 * MIB)).unwrap();
     let (want_clim, want_sd) = reference(&all);

@@ -148,7 +148,11 @@ fn sum(v: &[f64]) -> f64 {
 }
 
 fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() { f64::NAN } else { sum(v) / v.len() as f64 }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        sum(v) / v.len() as f64
+    }
 }
 
 fn var(v: &[f64], ddof: f64) -> f64 {
@@ -190,12 +194,25 @@ fn nanarg(v: &[f64], pos: &[usize], max: bool) -> f64 {
 }
 
 /// `got` equals `want` elementwise (NaN where NaN, else within `tol` relative to 1 + |w|).
-fn close<O: ToPrimitive + Copy>(what: &str, got: &ArrayD<O>, want: &ArrayD<f64>, tol: f64) -> TestResult {
+fn close<O: ToPrimitive + Copy>(
+    what: &str,
+    got: &ArrayD<O>,
+    want: &ArrayD<f64>,
+    tol: f64,
+) -> TestResult {
     prop_assert_eq!(got.shape(), want.shape(), "{}: shape", what);
     for (g, w) in got.iter().zip(want.iter()) {
         let g = g.to_f64().unwrap();
         let ok = g == *w || (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * (1.0 + w.abs());
-        prop_assert!(ok, "{}: got {} want {}\ngot {:?}\nwant {:?}", what, g, w, got.mapv(|x| x.to_f64().unwrap()), want);
+        prop_assert!(
+            ok,
+            "{}: got {} want {}\ngot {:?}\nwant {:?}",
+            what,
+            g,
+            w,
+            got.mapv(|x| x.to_f64().unwrap()),
+            want
+        );
     }
     Ok(())
 }
@@ -225,7 +242,11 @@ where
     // Bit-identical for any thread count.
     let m1 = gb.mean().unwrap().compute(rt(1)).unwrap();
     let m2 = gb.mean().unwrap().compute(rt(2)).unwrap();
-    prop_assert!(m1.iter().zip(m2.iter()).all(|(a, b)| a.to_f64().unwrap().to_bits() == b.to_f64().unwrap().to_bits()));
+    prop_assert!(
+        m1.iter()
+            .zip(m2.iter())
+            .all(|(a, b)| a.to_f64().unwrap().to_bits() == b.to_f64().unwrap().to_bits())
+    );
     Ok(())
 }
 
@@ -257,11 +278,19 @@ where
         ("var", gb.var().unwrap(), |v, _| var(v, 0.0)),
         ("std", gb.std().unwrap(), |v, _| var(v, 0.0).sqrt()),
         ("nanvar", gb.nanvar().unwrap(), |v, _| var(&nonnan(v), 0.0)),
-        ("nanstd", gb.nanstd().unwrap(), |v, _| var(&nonnan(v), 0.0).sqrt()),
+        ("nanstd", gb.nanstd().unwrap(), |v, _| {
+            var(&nonnan(v), 0.0).sqrt()
+        }),
         ("var ddof 1", gb.var_ddof(1.0).unwrap(), |v, _| var(v, 1.0)),
-        ("std ddof 1", gb.std_ddof(1.0).unwrap(), |v, _| var(v, 1.0).sqrt()),
-        ("nanvar ddof 1", gb.nanvar_ddof(1.0).unwrap(), |v, _| var(&nonnan(v), 1.0)),
-        ("nanstd ddof 1", gb.nanstd_ddof(1.0).unwrap(), |v, _| var(&nonnan(v), 1.0).sqrt()),
+        ("std ddof 1", gb.std_ddof(1.0).unwrap(), |v, _| {
+            var(v, 1.0).sqrt()
+        }),
+        ("nanvar ddof 1", gb.nanvar_ddof(1.0).unwrap(), |v, _| {
+            var(&nonnan(v), 1.0)
+        }),
+        ("nanstd ddof 1", gb.nanstd_ddof(1.0).unwrap(), |v, _| {
+            var(&nonnan(v), 1.0).sqrt()
+        }),
     ];
     for (name, got, f) in means {
         close(name, &got.compute(r).unwrap(), &want(&f), tol)?;
@@ -269,12 +298,20 @@ where
     let same: [(&str, ChunkedArray<T>, Ref); 8] = [
         ("min", gb.min().unwrap(), |v, _| extreme(v, false)),
         ("max", gb.max().unwrap(), |v, _| extreme(v, true)),
-        ("nanmin", gb.nanmin().unwrap(), |v, _| extreme(&nonnan(v), false)),
-        ("nanmax", gb.nanmax().unwrap(), |v, _| extreme(&nonnan(v), true)),
+        ("nanmin", gb.nanmin().unwrap(), |v, _| {
+            extreme(&nonnan(v), false)
+        }),
+        ("nanmax", gb.nanmax().unwrap(), |v, _| {
+            extreme(&nonnan(v), true)
+        }),
         ("first", gb.first().unwrap(), |v, _| v[0]),
         ("last", gb.last().unwrap(), |v, _| v[v.len() - 1]),
-        ("nanfirst", gb.nanfirst().unwrap(), |v, _| nonnan(v).first().copied().unwrap_or(f64::NAN)),
-        ("nanlast", gb.nanlast().unwrap(), |v, _| nonnan(v).last().copied().unwrap_or(f64::NAN)),
+        ("nanfirst", gb.nanfirst().unwrap(), |v, _| {
+            nonnan(v).first().copied().unwrap_or(f64::NAN)
+        }),
+        ("nanlast", gb.nanlast().unwrap(), |v, _| {
+            nonnan(v).last().copied().unwrap_or(f64::NAN)
+        }),
     ];
     for (name, got, f) in same {
         close(name, &got.compute(r).unwrap(), &want(&f), 0.0)?;
@@ -291,8 +328,12 @@ where
     let all_nan = want(&|v, _| v.iter().all(|x| x.is_nan()) as u8 as f64);
     let any_all_nan = all_nan.iter().any(|&b| b == 1.0);
     let nanargs: [(&str, ChunkedArray<i64>, Ref); 2] = [
-        ("nanargmin", gb.nanargmin().unwrap(), |v, p| nanarg(v, p, false)),
-        ("nanargmax", gb.nanargmax().unwrap(), |v, p| nanarg(v, p, true)),
+        ("nanargmin", gb.nanargmin().unwrap(), |v, p| {
+            nanarg(v, p, false)
+        }),
+        ("nanargmax", gb.nanargmax().unwrap(), |v, p| {
+            nanarg(v, p, true)
+        }),
     ];
     for (name, got, f) in nanargs {
         match got.compute(r) {
@@ -304,11 +345,20 @@ where
         }
     }
     let bools: [(&str, ChunkedArray<bool>, Ref); 2] = [
-        ("any", gb.any().unwrap(), |v, _| v.iter().any(|&x| x != 0.0) as u8 as f64),
-        ("all", gb.all().unwrap(), |v, _| v.iter().all(|&x| x != 0.0) as u8 as f64),
+        ("any", gb.any().unwrap(), |v, _| {
+            v.iter().any(|&x| x != 0.0) as u8 as f64
+        }),
+        ("all", gb.all().unwrap(), |v, _| {
+            v.iter().all(|&x| x != 0.0) as u8 as f64
+        }),
     ];
     for (name, got, f) in bools {
-        close(name, &got.compute(r).unwrap().mapv(|b| b as u8), &want(&f), 0.0)?;
+        close(
+            name,
+            &got.compute(r).unwrap().mapv(|b| b as u8),
+            &want(&f),
+            0.0,
+        )?;
     }
     Ok(())
 }
@@ -338,7 +388,12 @@ fn check_anomaly(c: &Case<f64>) -> TestResult {
         wz /= &cs;
     }
     close("anomaly", &anom.compute(rt(2)).unwrap(), &want_a, 0.0)?;
-    close("standardized anomaly", &z.compute(rt(2)).unwrap(), &want_z, 0.0)?;
+    close(
+        "standardized anomaly",
+        &z.compute(rt(2)).unwrap(),
+        &want_z,
+        0.0,
+    )?;
     // Reduced in the same graph: the anomaly's std over the axis.
     let sd_anom = anom.std_axis(c.axis).unwrap().compute(rt(2)).unwrap();
     let want_sd = ChunkedArray::from_ndarray(want_a, c.shape.as_slice())

@@ -333,12 +333,8 @@ impl<T: Element> ChunkedArray<T> {
                 ),
             });
         }
-        let (method, cohorts) = plan_cohorts(
-            &codes,
-            groups.len(),
-            self.chunks().axis(axis),
-            opts.method,
-        )?;
+        let (method, cohorts) =
+            plan_cohorts(&codes, groups.len(), self.chunks().axis(axis), opts.method)?;
         Ok(GroupBy {
             x: self.clone(),
             axis,
@@ -520,11 +516,7 @@ impl<T: Element> GroupBy<T> {
             });
         }
         let indices: Vec<usize> = self.codes.iter().map(|&c| c as usize).collect();
-        r.take_chunked(
-            self.axis,
-            &indices,
-            self.x.chunks().axis(self.axis).clone(),
-        )
+        r.take_chunked(self.axis, &indices, self.x.chunks().axis(self.axis).clone())
     }
 
     /// Whether any element of each group is nonzero (`true`).

@@ -133,7 +133,11 @@ pub(super) struct Reduction<O> {
 }
 
 impl<O> Reduction<O> {
-    pub(super) fn new(name: &'static str, rule: Rule, reducer: fn(&Setup<'_>) -> Arc<dyn Reducer>) -> Self {
+    pub(super) fn new(
+        name: &'static str,
+        rule: Rule,
+        reducer: fn(&Setup<'_>) -> Arc<dyn Reducer>,
+    ) -> Self {
         Reduction {
             name,
             rule,

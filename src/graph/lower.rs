@@ -13,8 +13,8 @@ use crate::exec::check_plan;
 use crate::exec::task::{Kernel, LOWERING_BYTES_PER_TASK, PLAN_ALLOWANCE, Plan, Task, TaskId};
 use crate::io::{BlockSource, IoLane};
 use crate::ops::expr::ExprNode;
-use crate::ops::group::{GroupPartialKernel, Slots};
 use crate::ops::fused::Program;
+use crate::ops::group::{GroupPartialKernel, Slots};
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
 use crate::ops::rechunk_plan::{RechunkPlan, Strategy, plan_rechunk};
 use crate::ops::reduce::{CombineKernel, PartialInput, PartialKernel};
@@ -821,9 +821,9 @@ impl Lowerer {
         // states' traffic is a small part of the input's, and about 1 MiB of input per task,
         // capped so the group's inputs stay a small part of the limit.
         let in_block = input.grid.max_block_len() * input.dtype.size();
-        let partial = spec.reducer.partial_bytes(
-            out_shape.iter().product::<usize>().max(1),
-        );
+        let partial = spec
+            .reducer
+            .partial_bytes(out_shape.iter().product::<usize>().max(1));
         let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
         let by_grain = (1usize << 20).div_ceil(in_block.max(1)).clamp(1, 64);
         let by_memory = (self.limit / 16 / in_block.max(1)).max(1);

@@ -86,7 +86,11 @@ fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
             if Arc::ptr_eq(&input, &g.input) {
                 n.clone()
             } else {
-                Node::new(n.grid.clone(), n.dtype, Op::GroupReduce(g.with_input(input)))
+                Node::new(
+                    n.grid.clone(),
+                    n.dtype,
+                    Op::GroupReduce(g.with_input(input)),
+                )
             }
         }
         Op::Blocks { f, inputs } => {

@@ -150,6 +150,8 @@ pub(crate) fn plan_cohorts(
     let method = match method {
         Some(m) => m,
         None if blockwise_ok => GroupMethod::Blockwise,
+        // One cohort of every group over several blocks is the map-reduce plan: say so.
+        None if runs.len() == 1 => GroupMethod::MapReduce,
         None if 2 * reads <= 3 * used.len() => GroupMethod::Cohorts,
         None => GroupMethod::MapReduce,
     };
@@ -219,7 +221,12 @@ impl Kernel for GroupPartialKernel {
 mod tests {
     use super::*;
 
-    fn plan(codes: &[u32], g: usize, chunk: usize, m: Option<GroupMethod>) -> (GroupMethod, Vec<Cohort>) {
+    fn plan(
+        codes: &[u32],
+        g: usize,
+        chunk: usize,
+        m: Option<GroupMethod>,
+    ) -> (GroupMethod, Vec<Cohort>) {
         plan_cohorts(codes, g, &AxisChunks::regular(codes.len(), chunk), m).unwrap()
     }
 
@@ -229,7 +236,13 @@ mod tests {
         let (m, c) = plan(&codes, 3, 4, None);
         assert_eq!(m, GroupMethod::Blockwise);
         assert_eq!(c.len(), 3);
-        assert_eq!(c[1], Cohort { groups: 1..2, blocks: vec![1] });
+        assert_eq!(
+            c[1],
+            Cohort {
+                groups: 1..2,
+                blocks: vec![1]
+            }
+        );
     }
 
     #[test]
@@ -247,9 +260,23 @@ mod tests {
         let codes: Vec<u32> = (0..40).map(|p| p % 4).collect();
         let (m, c) = plan(&codes, 4, 5, None);
         assert_eq!(m, GroupMethod::MapReduce);
-        assert_eq!(c, vec![Cohort { groups: 0..4, blocks: (0..8).collect() }]);
+        assert_eq!(
+            c,
+            vec![Cohort {
+                groups: 0..4,
+                blocks: (0..8).collect()
+            }]
+        );
         // Forced: blockwise refused, cohorts allowed.
-        assert!(plan_cohorts(&codes, 4, &AxisChunks::regular(40, 5), Some(GroupMethod::Blockwise)).is_err());
+        assert!(
+            plan_cohorts(
+                &codes,
+                4,
+                &AxisChunks::regular(40, 5),
+                Some(GroupMethod::Blockwise)
+            )
+            .is_err()
+        );
         let (m, c) = plan(&codes, 4, 5, Some(GroupMethod::Cohorts));
         assert_eq!(m, GroupMethod::Cohorts);
         // All groups occupy the same blocks: one cohort.
@@ -261,7 +288,13 @@ mod tests {
         let codes = [3u32, 1, 0, 2, 1];
         let (m, c) = plan(&codes, 4, 5, None);
         assert_eq!(m, GroupMethod::Blockwise);
-        assert_eq!(c, vec![Cohort { groups: 0..4, blocks: vec![0] }]);
+        assert_eq!(
+            c,
+            vec![Cohort {
+                groups: 0..4,
+                blocks: vec![0]
+            }]
+        );
     }
 
     #[test]

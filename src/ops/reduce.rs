@@ -726,9 +726,7 @@ impl<T: Numeric, const LAST: bool, const SKIP_NAN: bool> EdgeState<T, LAST, SKIP
     }
 }
 
-impl<T: Numeric, const LAST: bool, const SKIP_NAN: bool> State<T>
-    for EdgeState<T, LAST, SKIP_NAN>
-{
+impl<T: Numeric, const LAST: bool, const SKIP_NAN: bool> State<T> for EdgeState<T, LAST, SKIP_NAN> {
     type Out = T;
     type Ctx = ();
     #[inline(always)]
