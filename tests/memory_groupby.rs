@@ -51,9 +51,9 @@ fn reference(a: &ArrayD<f32>) -> (Array3<f64>, ndarray::Array2<f64>) {
         c += &a.index_axis(Axis(0), t);
         n[g] += 1.0;
     }
-    for g in 0..12 {
+    for (g, n) in n.iter().enumerate() {
         let mut c = clim.index_axis_mut(Axis(0), g);
-        c /= n[g];
+        c /= *n;
     }
     let mut anom = a.clone();
     for (t, &l) in m.iter().enumerate() {
