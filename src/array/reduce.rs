@@ -103,7 +103,7 @@ enum Over<'a> {
 
 /// How a reduction treats an empty input and `ddof`.
 #[derive(Clone, Copy, PartialEq)]
-enum Rule {
+pub(super) enum Rule {
     /// Any number of elements: none gives the identity (sum, mean, any, ...).
     Identity,
     /// At least one element (min, max).
@@ -116,24 +116,28 @@ enum Rule {
 }
 
 /// What a block reducer is built from.
-struct Setup<'a> {
-    name: &'static str,
+pub(super) struct Setup<'a> {
+    pub(super) name: &'static str,
     /// The axis of a one-axis reduction (arg-reductions index along it), else `None`.
-    axis: Option<usize>,
-    shape: &'a [usize],
-    ddof: f64,
+    pub(super) axis: Option<usize>,
+    pub(super) shape: &'a [usize],
+    pub(super) ddof: f64,
 }
 
 /// One reduction with result type `O`: its name, rule and block reducer.
-struct Reduction<O> {
-    name: &'static str,
-    rule: Rule,
-    reducer: fn(&Setup<'_>) -> Arc<dyn Reducer>,
+pub(super) struct Reduction<O> {
+    pub(super) name: &'static str,
+    pub(super) rule: Rule,
+    pub(super) reducer: fn(&Setup<'_>) -> Arc<dyn Reducer>,
     _out: PhantomData<fn() -> O>,
 }
 
 impl<O> Reduction<O> {
-    fn new(name: &'static str, rule: Rule, reducer: fn(&Setup<'_>) -> Arc<dyn Reducer>) -> Self {
+    pub(super) fn new(
+        name: &'static str,
+        rule: Rule,
+        reducer: fn(&Setup<'_>) -> Arc<dyn Reducer>,
+    ) -> Self {
         Reduction {
             name,
             rule,
@@ -144,7 +148,7 @@ impl<O> Reduction<O> {
 }
 
 /// Validates reduction axes: in range, no repeats; returns them sorted.
-fn check_axes(op: &'static str, axes: &[usize], shape: &[usize]) -> Result<Vec<usize>> {
+pub(super) fn check_axes(op: &'static str, axes: &[usize], shape: &[usize]) -> Result<Vec<usize>> {
     let mut v = axes.to_vec();
     for &a in &v {
         if a >= shape.len() {
@@ -246,19 +250,19 @@ impl<T: Element> ChunkedArray<T> {
             .unwrap_or_else(|e| unreachable!("a reduction with an identity over all axes: {e}"))
     }
 
-    fn count_nonzero_op() -> Reduction<i64> {
+    pub(super) fn count_nonzero_op() -> Reduction<i64> {
         Reduction::new("count_nonzero", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, CountState(0))
         })
     }
 
-    fn any_op() -> Reduction<bool> {
+    pub(super) fn any_op() -> Reduction<bool> {
         Reduction::new("any", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, LogicState::<false>(false))
         })
     }
 
-    fn all_op() -> Reduction<bool> {
+    pub(super) fn all_op() -> Reduction<bool> {
         Reduction::new("all", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, LogicState::<true>(true))
         })
@@ -267,101 +271,101 @@ impl<T: Element> ChunkedArray<T> {
 
 /// The reductions of numeric arrays, named once each.
 impl<T: Numeric> ChunkedArray<T> {
-    fn sum_op() -> Reduction<T::Sum> {
+    pub(super) fn sum_op() -> Reduction<T::Sum> {
         Reduction::new("sum", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, SumState::<T, false>(num_traits::zero()))
         })
     }
 
-    fn nansum_op() -> Reduction<T::Sum> {
+    pub(super) fn nansum_op() -> Reduction<T::Sum> {
         Reduction::new("nansum", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, SumState::<T, true>(num_traits::zero()))
         })
     }
 
-    fn prod_op() -> Reduction<T::Sum> {
+    pub(super) fn prod_op() -> Reduction<T::Sum> {
         Reduction::new("prod", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, ProdState::<T>(num_traits::one()))
         })
     }
 
-    fn mean_op() -> Reduction<T::Mean> {
+    pub(super) fn mean_op() -> Reduction<T::Mean> {
         Reduction::new("mean", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, MeanState::<T, false>::new())
         })
     }
 
-    fn nanmean_op() -> Reduction<T::Mean> {
+    pub(super) fn nanmean_op() -> Reduction<T::Mean> {
         Reduction::new("nanmean", Rule::Identity, |s| {
             StateReducer::<T, _>::arc(s.name, MeanState::<T, true>::new())
         })
     }
 
-    fn min_op() -> Reduction<T> {
+    pub(super) fn min_op() -> Reduction<T> {
         Reduction::new("min", Rule::NoIdentity, |s| {
             StateReducer::<T, _>::arc(s.name, ExtremeState::<T, false, false>::new())
         })
     }
 
-    fn max_op() -> Reduction<T> {
+    pub(super) fn max_op() -> Reduction<T> {
         Reduction::new("max", Rule::NoIdentity, |s| {
             StateReducer::<T, _>::arc(s.name, ExtremeState::<T, true, false>::new())
         })
     }
 
-    fn nanmin_op() -> Reduction<T> {
+    pub(super) fn nanmin_op() -> Reduction<T> {
         Reduction::new("nanmin", Rule::NoIdentity, |s| {
             StateReducer::<T, _>::arc(s.name, ExtremeState::<T, false, true>::new())
         })
     }
 
-    fn nanmax_op() -> Reduction<T> {
+    pub(super) fn nanmax_op() -> Reduction<T> {
         Reduction::new("nanmax", Rule::NoIdentity, |s| {
             StateReducer::<T, _>::arc(s.name, ExtremeState::<T, true, true>::new())
         })
     }
 
-    fn var_op() -> Reduction<T::Mean> {
+    pub(super) fn var_op() -> Reduction<T::Mean> {
         Reduction::new("var", Rule::Moment { skip_nan: false }, |s| {
             let out = MomentOut::Var { ddof: s.ddof };
             StateReducer::<T, _>::arc_with(s.name, MomentState::<T, false>::new(), out)
         })
     }
 
-    fn std_op() -> Reduction<T::Mean> {
+    pub(super) fn std_op() -> Reduction<T::Mean> {
         Reduction::new("std", Rule::Moment { skip_nan: false }, |s| {
             let out = MomentOut::Std { ddof: s.ddof };
             StateReducer::<T, _>::arc_with(s.name, MomentState::<T, false>::new(), out)
         })
     }
 
-    fn nanvar_op() -> Reduction<T::Mean> {
+    pub(super) fn nanvar_op() -> Reduction<T::Mean> {
         Reduction::new("nanvar", Rule::Moment { skip_nan: true }, |s| {
             let out = MomentOut::Var { ddof: s.ddof };
             StateReducer::<T, _>::arc_with(s.name, MomentState::<T, true>::new(), out)
         })
     }
 
-    fn nanstd_op() -> Reduction<T::Mean> {
+    pub(super) fn nanstd_op() -> Reduction<T::Mean> {
         Reduction::new("nanstd", Rule::Moment { skip_nan: true }, |s| {
             let out = MomentOut::Std { ddof: s.ddof };
             StateReducer::<T, _>::arc_with(s.name, MomentState::<T, true>::new(), out)
         })
     }
 
-    fn argmin_op() -> Reduction<i64> {
+    pub(super) fn argmin_op() -> Reduction<i64> {
         Reduction::new("argmin", Rule::Arg, |s| Self::arg::<false, false>(s))
     }
 
-    fn argmax_op() -> Reduction<i64> {
+    pub(super) fn argmax_op() -> Reduction<i64> {
         Reduction::new("argmax", Rule::Arg, |s| Self::arg::<true, false>(s))
     }
 
-    fn nanargmin_op() -> Reduction<i64> {
+    pub(super) fn nanargmin_op() -> Reduction<i64> {
         Reduction::new("nanargmin", Rule::Arg, |s| Self::arg::<false, true>(s))
     }
 
-    fn nanargmax_op() -> Reduction<i64> {
+    pub(super) fn nanargmax_op() -> Reduction<i64> {
         Reduction::new("nanargmax", Rule::Arg, |s| Self::arg::<true, true>(s))
     }
 

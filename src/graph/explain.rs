@@ -44,6 +44,9 @@ pub enum OpKind {
     Reduce,
     /// A scan (`cumsum`, ...) along one axis.
     Scan,
+    /// A grouped reduction along one axis (groupby, resample); its `op` names the strategy
+    /// (blockwise, cohorts or map-reduce).
+    GroupReduce,
     /// Blocks computed by a block function: slices of computed arrays, transposes, reshapes,
     /// concatenation, `map_blocks`, `map_overlap`.
     Blocks,
@@ -189,6 +192,7 @@ fn plan_node(n: &NodeRef) -> PlanNode {
             Op::Reduce(_) => OpKind::Reduce,
             Op::Scan { .. } => OpKind::Scan,
             Op::Blocks { .. } => OpKind::Blocks,
+            Op::GroupReduce(_) => OpKind::GroupReduce,
         },
         op: n.op_name(),
         dtype: n.dtype,
@@ -367,7 +371,7 @@ pub(crate) fn to_dot(roots: &[NodeRef]) -> String {
         .replace('"', "\\\"");
         let shape = match n.op {
             Op::Source(_) => "cylinder",
-            Op::Reduce(_) => "invtrapezium",
+            Op::Reduce(_) | Op::GroupReduce(_) => "invtrapezium",
             Op::Scan { .. } => "cds",
             _ => "box",
         };

@@ -5,6 +5,7 @@
 //! sources produce no tasks: kernels read views of them in place.
 
 use super::blockfn::BlockFnKernel;
+use super::group::GroupSpec;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::error::{Error, Result};
@@ -13,6 +14,7 @@ use crate::exec::task::{Kernel, LOWERING_BYTES_PER_TASK, PLAN_ALLOWANCE, Plan, T
 use crate::io::{BlockSource, IoLane};
 use crate::ops::expr::ExprNode;
 use crate::ops::fused::Program;
+use crate::ops::group::{GroupPartialKernel, Slots};
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
 use crate::ops::rechunk_plan::{RechunkPlan, Strategy, plan_rechunk};
 use crate::ops::reduce::{CombineKernel, PartialInput, PartialKernel};
@@ -457,6 +459,7 @@ impl Lowerer {
                 BlockInput::Task(self.push(n, k, deps, bytes, 0, shape, true, false))
             }
             Op::Reduce(spec) => BlockInput::Task(self.reduce_block(n, spec, idx)),
+            Op::GroupReduce(spec) => BlockInput::Task(self.group_block(n, spec, idx)),
             Op::Scan { input, axis, op } => {
                 let (input, axis, op) = (input.clone(), *axis, op.clone());
                 // The chain of earlier blocks, built iteratively (no deep recursion).
@@ -783,6 +786,118 @@ impl Lowerer {
             finalize: top.then(|| out_shape.to_vec()),
         });
         // A combine builds a new partial (and with `top`, the output block from it).
+        let (ob, sc) = if top {
+            (out_bytes, partial_bytes)
+        } else {
+            (partial_bytes, 0)
+        };
+        self.push(n, k, children, ob, sc, out_shape.to_vec(), false, false)
+    }
+
+    /// The tree of tasks that computes output block `idx` of a grouped reduction: the
+    /// cohort's input blocks along the axis (the output's block elsewhere), folded a few per
+    /// partial task into states for the cohort's groups, combined `split_every` at a time in a
+    /// fixed tree (so results do not depend on the thread count), then finalized.
+    fn group_block(&mut self, n: &NodeRef, spec: &GroupSpec, idx: &[usize]) -> TaskId {
+        let input = spec.input.clone();
+        let cohort = &spec.cohorts[idx[spec.axis]];
+        let slots = Slots {
+            axis: spec.axis,
+            codes: spec.codes.clone(),
+            first: cohort.groups.start as u32,
+            n: cohort.groups.len(),
+        };
+        let blocks: Vec<Vec<usize>> = cohort
+            .blocks
+            .iter()
+            .map(|&b| {
+                let mut i = idx.to_vec();
+                i[spec.axis] = b;
+                i
+            })
+            .collect();
+        let out_shape = n.grid.block_shape(idx);
+        // Blocks per partial task, as a plain reduction's (`reduce_block`): enough that the
+        // states' traffic is a small part of the input's, and about 1 MiB of input per task,
+        // capped so the group's inputs stay a small part of the limit.
+        let in_block = input.grid.max_block_len() * input.dtype.size();
+        let partial = spec
+            .reducer
+            .partial_bytes(out_shape.iter().product::<usize>().max(1));
+        let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
+        let by_grain = (1usize << 20).div_ceil(in_block.max(1)).clamp(1, 64);
+        let by_memory = (self.limit / 16 / in_block.max(1)).max(1);
+        let group = by_size
+            .max(by_grain)
+            .min(by_memory)
+            .min(blocks.len().max(1));
+        let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
+        self.group_tree(n, spec, &input, &slots, &groups, &out_shape, true)
+    }
+
+    /// [`Lowerer::reduce_tree`] for a grouped reduction.
+    #[allow(clippy::too_many_arguments)]
+    fn group_tree(
+        &mut self,
+        n: &NodeRef,
+        spec: &GroupSpec,
+        input: &NodeRef,
+        slots: &Slots,
+        groups: &[&[Vec<usize>]],
+        out_shape: &[usize],
+        top: bool,
+    ) -> TaskId {
+        let partial_bytes = spec
+            .reducer
+            .partial_bytes(out_shape.iter().product::<usize>());
+        let out_bytes = out_shape.iter().product::<usize>() * n.dtype.size();
+        if groups.len() == 1 {
+            let mut deps = Vec::new();
+            let mut inputs = Vec::new();
+            let mut scratch = 0;
+            for b in groups[0] {
+                let (program, leaves) = self.fused_into(input, b, &mut deps);
+                let region = input.grid.block_region(b);
+                let block_shape = region.shape();
+                let materialize = if matches!(input.op, Op::Elementwise { .. }) {
+                    block_shape.iter().product::<usize>() * input.dtype.size()
+                } else {
+                    0
+                };
+                scratch = scratch.max(program.scratch_bytes() + materialize);
+                inputs.push(PartialInput {
+                    program,
+                    leaves,
+                    block_shape,
+                    origin: region.ranges().iter().map(|r| r.start).collect(),
+                });
+            }
+            let k = Arc::new(GroupPartialKernel {
+                inputs,
+                in_dtype: input.dtype,
+                slots: slots.clone(),
+                reducer: spec.reducer.clone(),
+                finalize: top.then(|| out_shape.to_vec()),
+            });
+            // A finalizing task holds its partial while it builds the output block.
+            let (ob, sc) = if top {
+                (out_bytes, scratch + partial_bytes)
+            } else {
+                (partial_bytes, scratch)
+            };
+            return self.push(n, k, deps, ob, sc, out_shape.to_vec(), false, false);
+        }
+        let split = spec.split_every.max(2);
+        let parts = groups.len().min(split);
+        let per = groups.len().div_ceil(parts);
+        let children: Vec<TaskId> = groups
+            .chunks(per)
+            .map(|g| self.group_tree(n, spec, input, slots, g, out_shape, false))
+            .collect();
+        let k = Arc::new(CombineKernel {
+            reducer: spec.reducer.clone(),
+            finalize: top.then(|| out_shape.to_vec()),
+        });
         let (ob, sc) = if top {
             (out_bytes, partial_bytes)
         } else {

@@ -8,6 +8,7 @@
 
 pub(crate) mod blockfn;
 pub(crate) mod explain;
+pub(crate) mod group;
 pub(crate) mod layout;
 pub(crate) mod lower;
 pub(crate) mod node;

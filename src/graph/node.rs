@@ -1,4 +1,5 @@
 use super::blockfn::BlockFn;
+use super::group::GroupSpec;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::element::DType;
 use crate::io::BlockSource;
@@ -39,6 +40,8 @@ pub(crate) enum Op {
         axis: usize,
         op: Arc<dyn ScanOp>,
     },
+    /// A grouped reduction along one axis (groupby, resample).
+    GroupReduce(GroupSpec),
     /// Each block computed by a block function from a few input blocks (slices of computed
     /// arrays, transposes, reshapes, concatenation, `map_blocks`, `map_overlap`).
     Blocks {
@@ -108,6 +111,7 @@ impl Node {
                 f: f.clone(),
                 inputs,
             },
+            Op::GroupReduce(g) => Op::GroupReduce(g.with_input(inputs.remove(0))),
             Op::Scan { axis, op, .. } => Op::Scan {
                 input: inputs.remove(0),
                 axis: *axis,
@@ -125,6 +129,7 @@ impl Node {
             Op::Rechunk { input } => vec![input],
             Op::Reduce(r) => vec![&r.input],
             Op::Scan { input, .. } => vec![input],
+            Op::GroupReduce(g) => vec![&g.input],
             Op::Blocks { inputs, .. } => inputs.iter().collect(),
         }
     }
@@ -143,6 +148,7 @@ impl Node {
                 if r.keepdims { " keepdims" } else { "" }
             ),
             Op::Blocks { f, .. } => f.name(),
+            Op::GroupReduce(g) => g.describe(),
         }
     }
 }

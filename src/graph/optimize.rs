@@ -81,6 +81,18 @@ fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
                 )
             }
         }
+        Op::GroupReduce(g) => {
+            let input = opt(&g.input, memo);
+            if Arc::ptr_eq(&input, &g.input) {
+                n.clone()
+            } else {
+                Node::new(
+                    n.grid.clone(),
+                    n.dtype,
+                    Op::GroupReduce(g.with_input(input)),
+                )
+            }
+        }
         Op::Blocks { f, inputs } => {
             let new: Vec<NodeRef> = inputs.iter().map(|i| opt(i, memo)).collect();
             if let Some(spec) = f.as_slice() {

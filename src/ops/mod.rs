@@ -4,6 +4,7 @@
 pub(crate) mod arith;
 pub(crate) mod expr;
 pub(crate) mod fused;
+pub(crate) mod group;
 pub(crate) mod kernels;
 pub(crate) mod rechunk_plan;
 pub(crate) mod reduce;

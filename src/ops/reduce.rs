@@ -12,6 +12,7 @@ use crate::element::{
 use crate::error::{Error, Result};
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::fused::Program;
+use crate::ops::group::Slots;
 use crate::ops::kernels::Leaf;
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
@@ -54,6 +55,22 @@ pub(crate) trait Reducer: Send + Sync {
         _acc: &mut Option<Value>,
     ) -> Option<Result<Value>> {
         None
+    }
+    /// The grouped partial of one block (see [`crate::ops::group`]): the block's positions
+    /// along `slots.axis` folded into the states of their group's slot (positions of other
+    /// groups skipped), the partial's shape the block's with that axis `slots.n` long; folded
+    /// into `acc` when given. `origin` is the block's position in the input.
+    fn partial_grouped(
+        &self,
+        _block: &AnyView<'_>,
+        _origin: &[usize],
+        _slots: &Slots,
+        _acc: Option<Value>,
+    ) -> Result<Value> {
+        Err(Error::internal(
+            "groupby",
+            format!("{} has no grouped form", self.name()),
+        ))
     }
     /// Combines partials of the same shape.
     fn combine(&self, parts: &[&Value]) -> Result<Value>;
@@ -694,6 +711,100 @@ fn fold_contiguous<T: Element, S: State<T>>(states: &mut [S], xs: &[T], dims: &[
     }
 }
 
+/// Folds one block into grouped `states` (the block's shape with `slots.axis` replaced by
+/// `slots.n`): each position `p` along the axis (global position `start + p`) into the states
+/// of its slot, in position order. Runs of consecutive positions of one slot in a contiguous
+/// block along a leading axis are folded as rows (vectorized [`State::push_rows`]).
+pub(crate) fn accumulate_grouped<T: Element, S: State<T>>(
+    states: &mut ArrayD<S>,
+    block: &ArrayViewD<'_, T>,
+    slots: &Slots,
+    start: usize,
+) {
+    let ax = slots.axis;
+    let len = block.shape()[ax];
+    if block.is_empty() {
+        return;
+    }
+    if ax == 0
+        && let (Some(xs), Some(st)) = (block.as_slice(), states.as_slice_mut())
+    {
+        let m = xs.len() / len;
+        let rows: Vec<&[T]> = xs.chunks_exact(m).collect();
+        let mut p = 0;
+        while p < len {
+            let slot = slots.slot(start + p);
+            let mut q = p + 1;
+            while q < len && slots.slot(start + q) == slot {
+                q += 1;
+            }
+            if let Some(s) = slot {
+                S::push_rows(&mut st[s * m..(s + 1) * m], &rows[p..q]);
+            }
+            p = q;
+        }
+        return;
+    }
+    for p in 0..len {
+        if let Some(s) = slots.slot(start + p) {
+            let mut st = states.index_axis_mut(Axis(ax), s);
+            Zip::from(&mut st)
+                .and(&block.index_axis(Axis(ax), p))
+                .for_each(|s, &x| s.push(x));
+        }
+    }
+}
+
+/// `first`/`last` (`LAST`) and `nanfirst`/`nanlast` (`SKIP_NAN`): the first or last value
+/// pushed, in position order (partials merge in position order: earlier `self`, later
+/// `other`). Nothing seen (only NaN, for the nan-variants) gives NaN for floats.
+#[derive(Clone)]
+pub(crate) struct EdgeState<T, const LAST: bool, const SKIP_NAN: bool> {
+    v: T,
+    seen: bool,
+}
+
+impl<T: Numeric, const LAST: bool, const SKIP_NAN: bool> EdgeState<T, LAST, SKIP_NAN> {
+    pub(crate) fn new() -> Self {
+        EdgeState {
+            v: T::zero(),
+            seen: false,
+        }
+    }
+}
+
+impl<T: Numeric, const LAST: bool, const SKIP_NAN: bool> State<T> for EdgeState<T, LAST, SKIP_NAN> {
+    type Out = T;
+    type Ctx = ();
+    #[inline(always)]
+    fn push(&mut self, x: T) {
+        if SKIP_NAN && x.is_nan_() {
+            return;
+        }
+        if LAST || !self.seen {
+            self.v = x;
+            self.seen = true;
+        }
+    }
+    fn merge(&mut self, o: &Self) {
+        if o.seen && (LAST || !self.seen) {
+            *self = o.clone();
+        }
+    }
+    fn finish(&self, _ctx: &()) -> Result<T> {
+        if self.seen {
+            return Ok(self.v);
+        }
+        if T::IS_FLOAT {
+            return Ok(T::from_f64_(f64::NAN));
+        }
+        Err(Error::InvalidArgument {
+            op: if LAST { "last" } else { "first" },
+            detail: "a group of no element has no first or last value".into(),
+        })
+    }
+}
+
 fn push_all<T: Element, S: State<T>>(s: &mut S, block: &ArrayViewD<'_, T>) {
     // Memory order is fine: every state is order-independent up to rounding, and the order
     // is fixed for a given block, so results stay deterministic.
@@ -836,6 +947,21 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
         );
         let bytes = self.partial_bytes(states.len());
         Some(Ok(Value::Partial(Box::new(states), bytes)))
+    }
+    fn partial_grouped(
+        &self,
+        block: &AnyView<'_>,
+        origin: &[usize],
+        slots: &Slots,
+        acc: Option<Value>,
+    ) -> Result<Value> {
+        let v = T::view_ref(block).expect("internal: reduction input of another type");
+        let mut shape = v.shape().to_vec();
+        shape[slots.axis] = slots.n;
+        let mut states = self.states_or_new(acc, &shape);
+        accumulate_grouped(&mut states, v, slots, origin[slots.axis]);
+        let bytes = self.partial_bytes(states.len());
+        Ok(Value::Partial(Box::new(states), bytes))
     }
     fn combine(&self, parts: &[&Value]) -> Result<Value> {
         let mut acc: ArrayD<S> = states_of::<S>(parts[0]).clone();
@@ -986,6 +1112,42 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T
     }
     fn partial_stream(&self, _feed: &mut TileFeed<'_>, _acc: Option<Value>) -> Result<Value> {
         unreachable!("arg reductions do not stream")
+    }
+    fn partial_grouped(
+        &self,
+        block: &AnyView<'_>,
+        origin: &[usize],
+        slots: &Slots,
+        acc: Option<Value>,
+    ) -> Result<Value> {
+        let v = T::view_ref(block).expect("internal: reduction input of another type");
+        let ax = slots.axis;
+        let init = ArgState {
+            v: T::zero(),
+            idx: 0,
+            seen: false,
+            nan: false,
+        };
+        let mut shape = v.shape().to_vec();
+        shape[ax] = slots.n;
+        let mut states = match acc {
+            Some(Value::Partial(p, _)) => *p
+                .downcast::<ArrayD<ArgState<T>>>()
+                .expect("internal: partial of another type"),
+            _ => ArrayD::from_elem(IxDyn(&shape), init),
+        };
+        // Indices are positions along the grouped axis of the input (as flox's).
+        for p in 0..v.shape()[ax] {
+            let g = origin[ax] + p;
+            if let Some(s) = slots.slot(g) {
+                let mut st = states.index_axis_mut(Axis(ax), s);
+                Zip::from(&mut st)
+                    .and(&v.index_axis(Axis(ax), p))
+                    .for_each(|s, &x| Self::push(s, x, g as u64));
+            }
+        }
+        let bytes = self.partial_bytes(states.len());
+        Ok(Value::Partial(Box::new(states), bytes))
     }
     fn combine(&self, parts: &[&Value]) -> Result<Value> {
         let mut acc: ArrayD<ArgState<T>> = states_of::<ArgState<T>>(parts[0]).clone();
