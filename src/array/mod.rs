@@ -7,6 +7,8 @@ mod execute;
 mod reduce;
 mod store;
 mod structure;
+mod weighted;
+mod window;
 
 pub use blocks::{BlockInfo, Boundary};
 pub use elementwise::{IntoOperand, Operand, where_};
@@ -14,6 +16,8 @@ pub use execute::compute_all;
 pub use reduce::ReduceOpts;
 pub use store::OpenOptions;
 pub use structure::{concatenate, stack};
+pub use weighted::Weighted;
+pub use window::{Coarsen, CoarsenBoundary, Rolling};
 
 use crate::chunks::ChunkGrid;
 use crate::element::{DType, Element};
