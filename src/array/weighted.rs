@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// The weights broadcast to the data's shape (NumPy rules: e.g. area weights `cos(lat)` of
 /// shape `(lat, 1)` against data `(time, lat, lon)`). As in xarray:
 /// - the weighted **sum** is `Σ x·w` over the non-NaN values of `x` (0 where all are NaN);
-/// - the **sum of weights** is `Σ w` over the positions where `x` is not NaN;
+/// - the **sum of weights** is `Σ w` over the positions where `x` is not NaN (NaN where 0);
 /// - the weighted **mean** is their quotient, NaN where the sum of weights is 0;
 /// - weights may not be NaN: a NaN weight fails the computation with
 ///   [`Error::InvalidArgument`] (xarray checks eagerly; here the check runs with the first
@@ -140,13 +140,14 @@ impl<T: Float + Numeric<Sum = T>> Weighted<T> {
     }
 
     /// The sum of the weights over `axes`, counting only positions where the data is not NaN
-    /// (xarray's `sum_of_weights`; 0 where there are none).
+    /// (xarray's `sum_of_weights`: NaN where that sum is 0).
     ///
     /// # Errors
     /// As [`Weighted::sum_axes`].
     pub fn sum_of_weights_axes(&self, axes: &[usize]) -> Result<ChunkedArray<T>> {
         let w = self.weights("sum of weights")?;
-        self.wcount("sum of weights", axes, &w)
+        let s = self.wcount("sum of weights", axes, &w)?;
+        Ok(s.mapv(|d: T| if d == T::zero() { T::nan() } else { d }))
     }
 
     /// The weighted sum over all axes (a 0-d array).

@@ -220,7 +220,13 @@ impl<T: Numeric> Tile<'_, '_, T> {
                         } else if welford {
                             let d = x - s1[j];
                             s1[j] -= d / n[j] as f64;
-                            m2[j] -= d * (x - s1[j]);
+                            // One value left: its variance is exactly 0 (no residue to
+                            // surface through the square root of `std`).
+                            m2[j] = if n[j] == 1 {
+                                0.0
+                            } else {
+                                m2[j] - d * (x - s1[j])
+                            };
                         } else {
                             s1[j] -= x;
                         }
