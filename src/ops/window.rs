@@ -174,36 +174,14 @@ impl<T: Numeric> Tile<'_, '_, T> {
         let mut ninf = vec![0u32; w];
         let mut s1 = vec![0.0f64; w]; // sum, or Welford's mean
         let mut m2 = vec![0.0f64; w];
+        let mut prev = vec![0.0f64; if welford { w } else { 0 }];
+        let mut run = vec![0u32; if welford { w } else { 0 }];
         let mut res = vec![0.0f64; w];
         let (mut hint_add, mut hint_rm) = (0, 0);
         let (mut added, mut removed) =
             (self.window(self.out_start).0, self.window(self.out_start).0);
         for i in self.out_start..self.out_start + self.out_len {
             let (a, b) = self.window(i);
-            while added <= b {
-                let row = self.src.row(&mut hint_add, self.o, added, self.j0, w);
-                for (j, &v) in row.iter().enumerate() {
-                    if v.is_nan_() {
-                        continue;
-                    }
-                    let x = v.to_f64_();
-                    if x.is_finite() {
-                        n[j] += 1;
-                        if welford {
-                            let d = x - s1[j];
-                            s1[j] += d / n[j] as f64;
-                            m2[j] += d * (x - s1[j]);
-                        } else {
-                            s1[j] += x;
-                        }
-                    } else if x > 0.0 {
-                        pinf[j] += 1;
-                    } else {
-                        ninf[j] += 1;
-                    }
-                }
-                added += 1;
-            }
             while removed < a {
                 let row = self.src.row(&mut hint_rm, self.o, removed, self.j0, w);
                 for (j, &v) in row.iter().enumerate() {
@@ -238,6 +216,41 @@ impl<T: Numeric> Tile<'_, '_, T> {
                 }
                 removed += 1;
             }
+            while added <= b {
+                let row = self.src.row(&mut hint_add, self.o, added, self.j0, w);
+                for (j, &v) in row.iter().enumerate() {
+                    if v.is_nan_() {
+                        continue;
+                    }
+                    let x = v.to_f64_();
+                    if welford {
+                        // The run of equal values ending at the newest (pandas' rule): a
+                        // window of equal values has variance exactly 0, whatever residue
+                        // the running update leaves.
+                        if run[j] > 0 && x == prev[j] {
+                            run[j] += 1;
+                        } else {
+                            prev[j] = x;
+                            run[j] = 1;
+                        }
+                    }
+                    if x.is_finite() {
+                        n[j] += 1;
+                        if welford {
+                            let d = x - s1[j];
+                            s1[j] += d / n[j] as f64;
+                            m2[j] += d * (x - s1[j]);
+                        } else {
+                            s1[j] += x;
+                        }
+                    } else if x > 0.0 {
+                        pinf[j] += 1;
+                    } else {
+                        ninf[j] += 1;
+                    }
+                }
+                added += 1;
+            }
             for j in 0..w {
                 let valid = (n[j] + pinf[j] + ninf[j]) as usize;
                 res[j] = if valid < self.geom.min_periods {
@@ -255,6 +268,8 @@ impl<T: Numeric> Tile<'_, '_, T> {
                         _ => {
                             if inf.is_some() {
                                 f64::NAN
+                            } else if run[j] >= n[j] {
+                                0.0
                             } else {
                                 let v = (m2[j] / n[j] as f64).max(0.0);
                                 if op == RollOp::Std { v.sqrt() } else { v }
