@@ -43,7 +43,7 @@ const ROLLING_BLOCK_BYTES: usize = 64 << 20;
 /// ```
 /// use chunkwise::prelude::*;
 /// let rt = Runtime::builder().threads(2).build()?;
-/// let x = ChunkedArray::from_ndarray(ndarray::arr1(&[1.0, 2.0, 3.0, 4.0, 5.0]), [2])?;
+/// let x = ChunkedArray::from_ndarray(ndarray::arr1(&[1.0f64, 2.0, 3.0, 4.0, 5.0]), [2])?;
 /// let m: ndarray::ArrayD<f64> = x.rolling(0, 3).mean()?.compute(&rt)?;
 /// assert!(m[[0]].is_nan() && m[[1]].is_nan());
 /// assert_eq!(m.as_slice().unwrap()[2..], [2.0, 3.0, 4.0]);
