@@ -87,6 +87,8 @@ pub use array::{
 };
 // Grouped reductions, resampling and `take` (issue 12).
 pub use array::{Bins, GroupBy, GroupMethod, GroupOpts, Labels};
+// Rolling, coarsen, weighted (issue 12).
+pub use array::{Coarsen, CoarsenBoundary, Rolling, Weighted};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
@@ -122,6 +124,7 @@ pub mod prelude {
         BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
         stack, where_,
     };
+    pub use crate::array::{Coarsen, CoarsenBoundary, Rolling, Weighted};
     pub use crate::chunks::{AxisSpec, ChunkGrid, ChunkSpec, Region};
     pub use crate::element::{DType, Element, Float, Numeric};
     pub use crate::error::{Error, Result};

@@ -8,6 +8,8 @@ mod group;
 mod reduce;
 mod store;
 mod structure;
+mod weighted;
+mod window;
 
 pub use blocks::{BlockInfo, Boundary};
 pub use elementwise::{IntoOperand, Operand, where_};
@@ -16,6 +18,8 @@ pub use group::{Bins, GroupBy, GroupMethod, GroupOpts, Labels};
 pub use reduce::ReduceOpts;
 pub use store::OpenOptions;
 pub use structure::{concatenate, stack};
+pub use weighted::Weighted;
+pub use window::{Coarsen, CoarsenBoundary, Rolling};
 
 use crate::chunks::ChunkGrid;
 use crate::element::{DType, Element};

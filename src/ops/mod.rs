@@ -9,3 +9,4 @@ pub(crate) mod kernels;
 pub(crate) mod rechunk_plan;
 pub(crate) mod reduce;
 pub(crate) mod scan;
+pub(crate) mod window;
