@@ -79,8 +79,8 @@ pub mod io;
 pub(crate) mod ops;
 
 pub use array::{
-    BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,
-    concatenate, stack, where_,
+    Bins, BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts,
+    compute_all, concatenate, stack, where_,
 };
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
@@ -113,7 +113,7 @@ pub fn to_dot_all<T: Element>(arrays: &[&ChunkedArray<T>]) -> String {
 /// The names most programs need: `use chunkwise::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{
-        BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
+        Bins, BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
         stack, where_,
     };
     pub use crate::chunks::{AxisSpec, ChunkGrid, ChunkSpec, Region};
