@@ -73,7 +73,7 @@ pub(crate) fn pencil_grid(
     let mut chunk: Vec<usize> = (0..shape.len())
         .map(|a| {
             if axes.contains(&a) {
-                shape[a]
+                shape[a].max(1)
             } else {
                 grid.axis(a).max_size().max(1)
             }
@@ -184,7 +184,10 @@ impl<T: Numeric> BlockFn for QuantileFn<T> {
             .collect();
         let lanes = block.view().permuted_axes(IxDyn(&order));
         let n: usize = self.axes.iter().map(|&a| block.shape()[a]).product();
-        let m = block.len() / n.max(1);
+        let m: usize = (0..ndim)
+            .filter(|a| !self.axes.contains(a))
+            .map(|a| block.shape()[a])
+            .product();
         let nstat = self.spec.stat.count();
         let mut out = vec![<T::Mean as num_traits::Zero>::zero(); nstat * m];
         if n == 0 {
