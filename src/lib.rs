@@ -85,6 +85,8 @@ pub use array::{
     BlockInfo, Boundary, ChunkedArray, IntoOperand, OpenOptions, Operand, ReduceOpts, compute_all,
     concatenate, stack, where_,
 };
+// Quantiles and histograms (issue 12).
+pub use array::HistogramBins;
 // Grouped reductions, resampling and `take` (issue 12).
 pub use array::{Bins, GroupBy, GroupMethod, GroupOpts, Labels};
 // Rolling, coarsen, weighted (issue 12).
@@ -120,6 +122,7 @@ pub fn to_dot_all<T: Element>(arrays: &[&ChunkedArray<T>]) -> String {
 /// The names most programs need: `use chunkwise::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{Bins, GroupBy, GroupMethod, GroupOpts};
+    pub use crate::array::HistogramBins;
     pub use crate::array::{
         BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
         stack, where_,

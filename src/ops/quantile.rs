@@ -1,0 +1,449 @@
+//! Kernels of the order statistics and counting reductions: quantiles and medians of lanes
+//! (NumPy's `method="linear"`, the arithmetic replayed step by step so results match NumPy's
+//! bit for bit), histogram bin search and bincount.
+//!
+//! A block of lanes is a standard-layout `(n, m)` slice: `m` lanes of `n` values, lane `j` is
+//! column `j`. Lanes are gathered a tile at a time into a contiguous buffer (a transpose of
+//! `TILE_BYTES`, so the strided reads stay in cache) and each lane is partially sorted there.
+
+use crate::element::Numeric;
+use crate::error::{Error, Result};
+use std::cmp::Ordering;
+
+/// Bytes of the lane buffer a tile of lanes is gathered into.
+pub(crate) const TILE_BYTES: usize = 256 << 10;
+
+/// What a lane is summarised by.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum LaneStat {
+    /// NumPy's `quantile(..., method="linear")` at each `q` (all in `[0, 1]`).
+    Quantiles(Vec<f64>),
+    /// NumPy's `median`: the middle value, or the mean of the two middle values.
+    Median,
+}
+
+impl LaneStat {
+    /// How many values each lane gives.
+    pub(crate) fn count(&self) -> usize {
+        match self {
+            LaneStat::Quantiles(q) => q.len(),
+            LaneStat::Median => 1,
+        }
+    }
+}
+
+/// The lanes of a block and how they are summarised.
+#[derive(Clone, Debug)]
+pub(crate) struct LaneSpec {
+    pub stat: LaneStat,
+    /// `nanquantile`/`nanmedian`: NaN values are left out (an all-NaN lane gives NaN); else a
+    /// lane with a NaN gives NaN.
+    pub skip_nan: bool,
+}
+
+/// Lanes per tile of the lane buffer for lanes of `n` values of `size` bytes (at least one).
+pub(crate) fn tile_lanes(n: usize, size: usize, m: usize) -> usize {
+    (TILE_BYTES / (n * size).max(1)).clamp(1, m.max(1))
+}
+
+/// Scratch bytes of [`summarise_lanes`] on lanes of `n` values of `size` bytes, `m` lanes.
+pub(crate) fn scratch_bytes(n: usize, size: usize, m: usize) -> usize {
+    tile_lanes(n, size, m) * n * size
+}
+
+/// Summarises the `m` lanes (columns) of the row-major `(n, m)` slice `data` into `out`, a
+/// row-major `(spec.stat.count(), m)` slice: `out[k * m + j]` is statistic `k` of lane `j`.
+/// `n` must be at least 1.
+pub(crate) fn summarise_lanes<T: Numeric>(
+    data: &[T],
+    n: usize,
+    m: usize,
+    spec: &LaneSpec,
+    out: &mut [T::Mean],
+) {
+    debug_assert!(data.len() == n * m);
+    summarise_with(n, m, spec, out, |j0, w, buf| {
+        // Transpose the tile: lane `l` of the tile becomes `buf[l * n .. (l + 1) * n]`.
+        for i in 0..n {
+            let row = &data[i * m + j0..i * m + j0 + w];
+            for (l, &v) in row.iter().enumerate() {
+                buf[l * n + i] = v;
+            }
+        }
+    });
+}
+
+/// [`summarise_lanes`] with lanes given by `gather(j0, w, buf)`, which writes lanes
+/// `j0..j0 + w` (each `n` values) to `buf[l * n..(l + 1) * n]`.
+pub(crate) fn summarise_with<T: Numeric>(
+    n: usize,
+    m: usize,
+    spec: &LaneSpec,
+    out: &mut [T::Mean],
+    mut gather: impl FnMut(usize, usize, &mut [T]),
+) {
+    debug_assert!(n >= 1);
+    debug_assert_eq!(out.len(), spec.stat.count() * m);
+    let k = tile_lanes(n, std::mem::size_of::<T>(), m);
+    let mut buf: Vec<T> = vec![T::zero(); k * n];
+    let mut idx: Vec<usize> = Vec::new();
+    let nstat = spec.stat.count();
+    let mut res: Vec<T::Mean> = vec![<T::Mean as num_traits::Zero>::zero(); nstat];
+    for j0 in (0..m).step_by(k) {
+        let w = k.min(m - j0);
+        gather(j0, w, &mut buf);
+        for l in 0..w {
+            let lane = &mut buf[l * n..(l + 1) * n];
+            summarise_lane(lane, spec, &mut idx, &mut res);
+            for (s, &r) in res.iter().enumerate() {
+                out[s * m + j0 + l] = r;
+            }
+        }
+    }
+}
+
+/// `a < b` as a total order on values without NaN.
+#[inline(always)]
+fn cmp<T: PartialOrd>(a: &T, b: &T) -> Ordering {
+    a.partial_cmp(b).unwrap_or(Ordering::Equal)
+}
+
+/// Summarises one lane (reordering it) into `res`.
+fn summarise_lane<T: Numeric>(
+    lane: &mut [T],
+    spec: &LaneSpec,
+    idx: &mut Vec<usize>,
+    res: &mut [T::Mean],
+) {
+    let nan = <T::Mean as num_traits::Float>::nan();
+    let mut len = lane.len();
+    if T::IS_FLOAT {
+        if spec.skip_nan {
+            let mut w = 0;
+            for r in 0..len {
+                let v = lane[r];
+                if !v.is_nan_() {
+                    lane[w] = v;
+                    w += 1;
+                }
+            }
+            len = w;
+        } else if lane.iter().any(|v| v.is_nan_()) {
+            res.fill(nan);
+            return;
+        }
+    }
+    if len == 0 {
+        res.fill(nan);
+        return;
+    }
+    let v = &mut lane[..len];
+    match &spec.stat {
+        LaneStat::Median => {
+            let h = len / 2;
+            v.select_nth_unstable_by(h, cmp);
+            res[0] = if len % 2 == 1 {
+                single(v[h])
+            } else {
+                let lo = v[..h].iter().copied().max_by(cmp).unwrap_or_else(|| v[h]);
+                midpoint(lo, v[h])
+            };
+        }
+        LaneStat::Quantiles(qs) => {
+            idx.clear();
+            for &q in qs {
+                let (p, nx, _) = linear_index(len, q);
+                idx.push(p);
+                idx.push(nx);
+            }
+            idx.sort_unstable();
+            idx.dedup();
+            let mut lo = 0;
+            for &k in idx.iter() {
+                v[lo..].select_nth_unstable_by(k - lo, cmp);
+                lo = k + 1;
+            }
+            for (r, &q) in res.iter_mut().zip(qs) {
+                let (p, nx, gamma) = linear_index(len, q);
+                *r = lerp(v[p], v[nx], gamma);
+            }
+        }
+    }
+}
+
+/// NumPy's indexes and weight of quantile `q` of `n` sorted values (method `"linear"`):
+/// `(previous, next, gamma)`. As NumPy, the virtual index is `(n - 1) * q`; at or beyond the
+/// last index both neighbours are the last value and `gamma` is measured from NumPy's `-1`
+/// (it multiplies a zero difference then, unless the last value is infinite).
+#[inline]
+pub(crate) fn linear_index(n: usize, q: f64) -> (usize, usize, f64) {
+    let vi = (n - 1) as f64 * q;
+    if vi >= (n - 1) as f64 {
+        (n - 1, n - 1, vi + 1.0)
+    } else {
+        let p = vi.floor();
+        (p as usize, p as usize + 1, vi - p)
+    }
+}
+
+/// NumPy's `_lerp(a, b, t)`: `a + (b - a) t`, or `b - (b - a)(1 - t)` where `t ≥ 0.5`. In
+/// `f32` for `f32` (NumPy with a Python-float `q`), else in `f64` with the difference of
+/// integers taken exactly (NumPy takes it in the integer type, which can wrap).
+#[inline]
+fn lerp<T: Numeric>(a: T, b: T, t: f64) -> T::Mean {
+    let r = if T::DTYPE == crate::element::DType::F32 {
+        let (a, b) = (a.to_f64_() as f32, b.to_f64_() as f32);
+        let d = b - a;
+        (if t >= 0.5 {
+            b - d * ((1.0 - t) as f32)
+        } else {
+            a + d * (t as f32)
+        }) as f64
+    } else {
+        let d = if T::IS_FLOAT {
+            b.to_f64_() - a.to_f64_()
+        } else {
+            int_diff(a, b)
+        };
+        let (a, b) = (a.to_f64_(), b.to_f64_());
+        if t >= 0.5 {
+            b - d * (1.0 - t)
+        } else {
+            a + d * t
+        }
+    };
+    <T::Mean as crate::element::NumericSealed>::from_f64_(r)
+}
+
+/// `b - a` of two integers, exactly, as `f64`.
+#[inline]
+fn int_diff<T: Numeric>(a: T, b: T) -> f64 {
+    match (a.to_i128(), b.to_i128()) {
+        (Some(a), Some(b)) => (b - a) as f64,
+        _ => b.to_f64_() - a.to_f64_(),
+    }
+}
+
+/// One value as the result type (NumPy's `mean` of one value).
+#[inline]
+fn single<T: Numeric>(a: T) -> T::Mean {
+    <T::Mean as crate::element::NumericSealed>::from_f64_(a.to_f64_())
+}
+
+/// NumPy's median of two middle values: their `mean`, `(a + b) / 2`, in `f32` for `f32`, else
+/// in `f64`.
+#[inline]
+fn midpoint<T: Numeric>(a: T, b: T) -> T::Mean {
+    let r = if T::DTYPE == crate::element::DType::F32 {
+        ((a.to_f64_() as f32 + b.to_f64_() as f32) / 2.0) as f64
+    } else {
+        (a.to_f64_() + b.to_f64_()) / 2.0
+    };
+    <T::Mean as crate::element::NumericSealed>::from_f64_(r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Histograms
+
+/// Bin edges of a histogram: non-decreasing, finite, at least two.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Edges(pub Vec<f64>);
+
+impl Edges {
+    /// Number of bins.
+    pub(crate) fn nbins(&self) -> usize {
+        self.0.len() - 1
+    }
+
+    /// The bin of `x` as NumPy's `histogram`: bin `i` holds `edges[i] <= x < edges[i + 1]`,
+    /// the last bin also `x == edges[last]`; `None` outside the edges and for NaN.
+    #[inline]
+    pub(crate) fn bin(&self, x: f64) -> Option<usize> {
+        let e = &self.0;
+        let last = e[e.len() - 1];
+        if !(x >= e[0] && x <= last) {
+            return None;
+        }
+        if x == last {
+            return Some(e.len() - 2);
+        }
+        // Edges <= x: at least one (e[0]), fewer than all (x < last).
+        Some(e.partition_point(|&v| v <= x) - 1)
+    }
+}
+
+/// NumPy's `np.linspace(lo, hi, n + 1)` edges of `n` equal bins over `[lo, hi]`, rounded to
+/// `f32` when the data are `f32` (NumPy's edges then have the data's type).
+pub(crate) fn uniform_edges(lo: f64, hi: f64, n: usize, f32_data: bool) -> Vec<f64> {
+    let (mut lo, mut hi) = (lo, hi);
+    if lo == hi {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    let delta = hi - lo;
+    let step = delta / n as f64;
+    let mut e: Vec<f64> = (0..=n)
+        .map(|i| {
+            if step == 0.0 {
+                (i as f64 / n as f64) * delta + lo
+            } else {
+                i as f64 * step + lo
+            }
+        })
+        .collect();
+    e[n] = hi;
+    if f32_data {
+        for v in &mut e {
+            *v = *v as f32 as f64;
+        }
+    }
+    e
+}
+
+/// The bin of `x` for NumPy's `digitize(x, bins, right)`: `bins` increasing (`decreasing` false)
+/// or decreasing, NaN past the end of increasing bins (index `len`) and before decreasing ones
+/// (index 0), as NumPy's `searchsorted` sorts NaN last.
+#[inline]
+pub(crate) fn digitize_one(x: f64, bins: &[f64], right: bool, decreasing: bool) -> i64 {
+    let n = bins.len();
+    if x.is_nan() {
+        return if decreasing { 0 } else { n as i64 };
+    }
+    if !decreasing {
+        // side = "left" if right else "right".
+        (if right {
+            bins.partition_point(|&b| b < x)
+        } else {
+            bins.partition_point(|&b| b <= x)
+        }) as i64
+    } else {
+        // len - searchsorted(reversed, x, side): the reversed bins increase.
+        // Binary search on the decreasing slice: elements of the reversed slice < x (or <= x)
+        // are a suffix of `bins`.
+        let suffix = if right {
+            n - bins.partition_point(|&b| b >= x)
+        } else {
+            n - bins.partition_point(|&b| b > x)
+        };
+        (n - suffix) as i64
+    }
+}
+
+/// Whether `bins` increase (`Some(false)`) or decrease (`Some(true)`) monotonically (ties
+/// allowed, as NumPy); `None` otherwise. Fewer than two bins count as increasing.
+pub(crate) fn monotonic(bins: &[f64]) -> Option<bool> {
+    let inc = bins.windows(2).all(|w| w[0] <= w[1]);
+    if inc {
+        return Some(false);
+    }
+    let dec = bins.windows(2).all(|w| w[0] >= w[1]);
+    dec.then_some(true)
+}
+
+/// The slot of `v` in a bincount of `len` slots.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a negative value or one not below `len`.
+#[inline]
+pub(crate) fn bincount_slot<T: Numeric>(v: T, len: usize) -> Result<usize> {
+    match v.to_i128() {
+        Some(i) if i >= 0 && (i as u128) < len as u128 => Ok(i as usize),
+        Some(i) if i < 0 => Err(Error::InvalidArgument {
+            op: "bincount",
+            detail: format!("the values must be non-negative; found {i}"),
+        }),
+        _ => Err(Error::InvalidArgument {
+            op: "bincount",
+            detail: format!(
+                "found the value {v:?}, but minlength is {len}: the length of the result is \
+                 fixed when the graph is built, so minlength must exceed every value"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q1(x: &[f64], q: f64, skip_nan: bool) -> f64 {
+        let spec = LaneSpec {
+            stat: LaneStat::Quantiles(vec![q]),
+            skip_nan,
+        };
+        let mut out = [0.0];
+        summarise_lanes(x, x.len(), 1, &spec, &mut out);
+        out[0]
+    }
+
+    #[test]
+    fn linear_quantiles_match_numpy_by_hand() {
+        // np.quantile([1, 2, 3, 4], [0, .25, .5, .9, 1]) = [1, 1.75, 2.5, 3.7, 4]
+        let x = [4.0, 1.0, 3.0, 2.0];
+        for (q, want) in [(0.0, 1.0), (0.25, 1.75), (0.5, 2.5), (0.9, 3.7), (1.0, 4.0)] {
+            assert!((q1(&x, q, false) - want).abs() < 1e-12, "q {q}");
+        }
+        assert!(q1(&[1.0, f64::NAN], 0.5, false).is_nan());
+        assert_eq!(q1(&[1.0, f64::NAN, 3.0], 0.5, true), 2.0);
+        assert!(q1(&[f64::NAN, f64::NAN], 0.5, true).is_nan());
+        // np.quantile([1, inf], 1.0) is nan (gamma measured from index -1 times inf - inf).
+        assert!(q1(&[1.0, f64::INFINITY], 1.0, false).is_nan());
+    }
+
+    #[test]
+    fn medians_average_the_middle_pair() {
+        let spec = LaneSpec {
+            stat: LaneStat::Median,
+            skip_nan: false,
+        };
+        let mut out = [0.0f64; 2];
+        // Two lanes (columns) of four: [3, 1, 4, 2] and [5, 5, 1, 9].
+        let data = [3i32, 5, 1, 5, 4, 1, 2, 9];
+        summarise_lanes(&data, 4, 2, &spec, &mut out);
+        assert_eq!(out, [2.5, 5.0]);
+    }
+
+    #[test]
+    fn histogram_bins_close_the_last() {
+        let e = Edges(vec![0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(e.bin(0.0), Some(0));
+        assert_eq!(e.bin(0.999), Some(0));
+        assert_eq!(e.bin(1.0), Some(1));
+        assert_eq!(e.bin(3.0), Some(2));
+        assert_eq!(e.bin(3.1), None);
+        assert_eq!(e.bin(-0.1), None);
+        assert_eq!(e.bin(f64::NAN), None);
+        let dup = Edges(vec![0.0, 1.0, 1.0, 2.0]);
+        assert_eq!(dup.bin(1.0), Some(2));
+    }
+
+    #[test]
+    fn digitize_both_directions() {
+        let inc = [0.0, 1.0, 2.5, 4.0, 10.0];
+        let x = [-1.0, 0.0, 1.0, 2.0, 4.0, 10.0, 11.0];
+        // np.digitize(x, inc) = [0, 1, 2, 2, 4, 5, 5]; right=True: [0, 0, 1, 2, 3, 4, 5]
+        let got: Vec<i64> = x
+            .iter()
+            .map(|&v| digitize_one(v, &inc, false, false))
+            .collect();
+        assert_eq!(got, [0, 1, 2, 2, 4, 5, 5]);
+        let got: Vec<i64> = x
+            .iter()
+            .map(|&v| digitize_one(v, &inc, true, false))
+            .collect();
+        assert_eq!(got, [0, 0, 1, 2, 3, 4, 5]);
+        let dec: Vec<f64> = inc.iter().rev().copied().collect();
+        // np.digitize(x, dec) = [5, 4, 3, 3, 1, 0, 0]; right=True: [5, 5, 4, 3, 2, 1, 0]
+        let got: Vec<i64> = x
+            .iter()
+            .map(|&v| digitize_one(v, &dec, false, true))
+            .collect();
+        assert_eq!(got, [5, 4, 3, 3, 1, 0, 0]);
+        let got: Vec<i64> = x
+            .iter()
+            .map(|&v| digitize_one(v, &dec, true, true))
+            .collect();
+        assert_eq!(got, [5, 5, 4, 3, 2, 1, 0]);
+        assert_eq!(monotonic(&[1.0, 0.0, 2.0]), None);
+    }
+}

@@ -1,0 +1,340 @@
+//! Property tests of quantiles, medians and histograms: random shapes (0–4 axes, size-0 and
+//! size-1 axes), chunkings, memory layouts, axis sets, q vectors, NaN rates and dtypes, against
+//! a sort-based reference written here (a full sort of each lane, then NumPy's formula).
+
+use chunkwise::prelude::*;
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+use std::sync::OnceLock;
+mod strategies;
+use strategies::*;
+
+type TestResult = std::result::Result<(), TestCaseError>;
+
+fn rt() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        Runtime::builder()
+            .threads(2)
+            .memory_limit("64 MiB")
+            .build()
+            .unwrap()
+    })
+}
+
+fn axes_for(nd: usize) -> BoxedStrategy<Vec<usize>> {
+    prop::collection::vec(any::<bool>(), nd)
+        .prop_map(|m| {
+            m.iter()
+                .enumerate()
+                .filter(|(_, b)| **b)
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .boxed()
+}
+
+#[derive(Clone, Debug)]
+struct Case<T> {
+    shape: Vec<usize>,
+    chunks: Vec<AxisSpec>,
+    layout: Layout,
+    data: Vec<T>,
+    axes: Vec<usize>,
+    qs: Vec<f64>,
+}
+
+impl<T: Element> Case<T> {
+    fn ndarray(&self) -> ArrayD<T> {
+        ArrayD::from_shape_vec(IxDyn(&self.shape), self.data.clone()).unwrap()
+    }
+    fn chunked(&self) -> ChunkedArray<T> {
+        let a = with_layout(&self.ndarray(), &self.layout);
+        ChunkedArray::from_ndarray(a, ChunkSpec::PerAxis(self.chunks.clone())).unwrap()
+    }
+    fn n(&self) -> usize {
+        self.axes.iter().map(|&a| self.shape[a]).product()
+    }
+    fn kept_shape(&self) -> Vec<usize> {
+        (0..self.shape.len())
+            .filter(|a| !self.axes.contains(a))
+            .map(|a| self.shape[a])
+            .collect()
+    }
+}
+
+fn qs() -> BoxedStrategy<Vec<f64>> {
+    let q = prop_oneof![1 => Just(0.0), 1 => Just(1.0), 1 => Just(0.5), 4 => 0.0f64..=1.0];
+    prop::collection::vec(q, 0..=4).boxed()
+}
+
+fn case<T: Element + std::fmt::Debug>(
+    elems: impl Fn(usize) -> BoxedStrategy<Vec<T>> + Clone + 'static,
+) -> impl Strategy<Value = Case<T>> {
+    base_shape().prop_flat_map(move |shape| {
+        let n: usize = shape.iter().product();
+        (
+            chunks_for(&shape),
+            layout(),
+            elems(n),
+            axes_for(shape.len()),
+            qs(),
+            Just(shape),
+        )
+            .prop_map(|(chunks, layout, data, axes, qs, shape)| Case {
+                shape,
+                chunks,
+                layout,
+                data,
+                axes,
+                qs,
+            })
+    })
+}
+
+/// Floats with ties (small integers) and, at a per-case rate, NaN.
+fn f64_elems(n: usize) -> BoxedStrategy<Vec<f64>> {
+    let val = prop_oneof![4 => -10.0f64..10.0, 1 => (-3i32..4).prop_map(f64::from)];
+    (
+        prop::collection::vec(val, n),
+        prop::collection::vec(0u8..10, n),
+        prop_oneof![2 => Just(0u8), 1 => Just(2u8), 1 => Just(9u8)],
+    )
+        .prop_map(|(v, sel, rate)| {
+            v.into_iter()
+                .zip(sel)
+                .map(|(x, s)| if s < rate { f64::NAN } else { x })
+                .collect()
+        })
+        .boxed()
+}
+
+fn f32_elems(n: usize) -> BoxedStrategy<Vec<f32>> {
+    f64_elems(n)
+        .prop_map(|v| v.into_iter().map(|x| x as f32).collect())
+        .boxed()
+}
+
+fn i32_elems(n: usize) -> BoxedStrategy<Vec<i32>> {
+    prop::collection::vec(prop_oneof![3 => -3i32..4, 1 => any::<i32>()], n).boxed()
+}
+
+/// The lanes of `a` over `axes`, in C order of the kept axes, each in C order.
+fn lanes<T: Copy>(a: &ArrayD<T>, axes: &[usize]) -> Vec<Vec<T>> {
+    let kept: Vec<usize> = (0..a.ndim()).filter(|x| !axes.contains(x)).collect();
+    let m: usize = kept.iter().map(|&k| a.shape()[k]).product();
+    let mut out = vec![Vec::new(); m];
+    for (idx, &v) in a.indexed_iter() {
+        let mut lin = 0;
+        for &k in &kept {
+            lin = lin * a.shape()[k] + idx[k];
+        }
+        out[lin].push(v);
+    }
+    out
+}
+
+/// The reference: sort the lane, then NumPy's linear formula in f64 (or f32 when `f32`).
+fn ref_quantile(lane: &[f64], q: f64, skip_nan: bool, f32: bool) -> f64 {
+    let mut v: Vec<f64> = lane.to_vec();
+    if skip_nan {
+        v.retain(|x| !x.is_nan());
+    } else if v.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    let vi = (n - 1) as f64 * q;
+    let (lo, hi, t) = if vi >= (n - 1) as f64 {
+        (n - 1, n - 1, vi + 1.0)
+    } else {
+        (
+            vi.floor() as usize,
+            vi.floor() as usize + 1,
+            vi - vi.floor(),
+        )
+    };
+    let (a, b) = (v[lo], v[hi]);
+    if f32 {
+        let (a, b) = (a as f32, b as f32);
+        let d = b - a;
+        (if t >= 0.5 {
+            b - d * ((1.0 - t) as f32)
+        } else {
+            a + d * t as f32
+        }) as f64
+    } else {
+        let d = b - a;
+        if t >= 0.5 {
+            b - d * (1.0 - t)
+        } else {
+            a + d * t
+        }
+    }
+}
+
+fn ref_median(lane: &[f64], skip_nan: bool, f32: bool) -> f64 {
+    let mut v: Vec<f64> = lane.to_vec();
+    if skip_nan {
+        v.retain(|x| !x.is_nan());
+    } else if v.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else if f32 {
+        ((v[n / 2 - 1] as f32 + v[n / 2] as f32) / 2.0) as f64
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn same(what: &str, got: &ArrayD<f64>, want: &[f64], shape: &[usize]) -> TestResult {
+    prop_assert_eq!(got.shape(), shape, "{}: shape", what);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        prop_assert!(
+            g == w || (g.is_nan() && w.is_nan()),
+            "{}: element {}: got {}, reference {}",
+            what,
+            i,
+            g,
+            w
+        );
+    }
+    Ok(())
+}
+
+/// Every member of the family on case `c` (values widened to f64 for the reference).
+fn check_all<T: Numeric>(c: &Case<T>, widen: fn(T) -> f64, f32: bool) -> TestResult
+where
+    f64: chunkwise::CastFrom<T::Mean>,
+{
+    let x = c.chunked();
+    let ls: Vec<Vec<f64>> = lanes(&c.ndarray(), &c.axes)
+        .into_iter()
+        .map(|l| l.into_iter().map(widen).collect())
+        .collect();
+    let kept = c.kept_shape();
+    let mut qshape = vec![c.qs.len()];
+    qshape.extend(&kept);
+    for skip in [false, true] {
+        let got = if skip {
+            x.nanquantile_axes(&c.qs, &c.axes)
+        } else {
+            x.quantile_axes(&c.qs, &c.axes)
+        };
+        if c.n() == 0 {
+            prop_assert!(got.is_err(), "a quantile of zero elements must be refused");
+        } else {
+            let got = got.unwrap().astype::<f64>().compute(rt()).unwrap();
+            let want: Vec<f64> =
+                c.qs.iter()
+                    .flat_map(|&q| ls.iter().map(move |l| ref_quantile(l, q, skip, f32)))
+                    .collect();
+            same(
+                if skip { "nanquantile" } else { "quantile" },
+                &got,
+                &want,
+                &qshape,
+            )?;
+        }
+        let got = if skip {
+            x.nanmedian_axes(&c.axes)
+        } else {
+            x.median_axes(&c.axes)
+        };
+        let got = got.unwrap().astype::<f64>().compute(rt()).unwrap();
+        let want: Vec<f64> = ls.iter().map(|l| ref_median(l, skip, f32)).collect();
+        same(
+            if skip { "nanmedian" } else { "median" },
+            &got,
+            &want,
+            &kept,
+        )?;
+    }
+    // The one-q, one-axis form has no q axis.
+    if let (Some(&a), Some(&q)) = (c.axes.first(), c.qs.first())
+        && c.shape[a] > 0
+    {
+        let got = x
+            .quantile_axis(q, a)
+            .unwrap()
+            .astype::<f64>()
+            .compute(rt())
+            .unwrap();
+        let want: Vec<f64> = lanes(&c.ndarray(), &[a])
+            .iter()
+            .map(|l| {
+                ref_quantile(
+                    &l.iter().map(|&v| widen(v)).collect::<Vec<_>>(),
+                    q,
+                    false,
+                    f32,
+                )
+            })
+            .collect();
+        let shape: Vec<usize> = (0..c.shape.len())
+            .filter(|&k| k != a)
+            .map(|k| c.shape[k])
+            .collect();
+        same("quantile_axis", &got, &want, &shape)?;
+    }
+    Ok(())
+}
+
+/// Histograms over the case's axes against counting each lane by hand.
+fn check_histogram(c: &Case<f64>, nbins: usize) -> TestResult {
+    let x = c.chunked();
+    let (lo, hi) = (-6.0, 5.0);
+    let (counts, edges) = x.histogram_axes(nbins, Some((lo, hi)), &c.axes).unwrap();
+    prop_assert_eq!(edges.len(), nbins + 1);
+    let got = counts.compute(rt()).unwrap();
+    let mut want: Vec<i64> = Vec::new();
+    for l in lanes(&c.ndarray(), &c.axes) {
+        let mut h = vec![0i64; nbins];
+        for v in l {
+            if v >= edges[0] && v <= edges[nbins] {
+                let b = (0..nbins).rfind(|&b| edges[b] <= v).unwrap();
+                h[b.min(nbins - 1)] += 1;
+            }
+        }
+        want.extend(h);
+    }
+    let mut shape = c.kept_shape();
+    shape.push(nbins);
+    prop_assert_eq!(got.shape(), shape.as_slice());
+    prop_assert_eq!(got.iter().copied().collect::<Vec<_>>(), want);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn f64_quantiles_match_the_sorted_reference(c in case(f64_elems)) {
+        check_all(&c, |v| v, false)?;
+    }
+
+    #[test]
+    fn f32_quantiles_match_the_sorted_reference(c in case(f32_elems)) {
+        check_all(&c, |v| v as f64, true)?;
+    }
+
+    #[test]
+    fn i32_quantiles_match_the_sorted_reference(c in case(i32_elems)) {
+        check_all(&c, |v| v as f64, false)?;
+    }
+
+    #[test]
+    fn histograms_match_counting_by_hand(c in case(f64_elems), nbins in 1usize..6) {
+        check_histogram(&c, nbins)?;
+    }
+}
