@@ -160,11 +160,9 @@ impl<T: Numeric> BlockFn for HistPartialFn<T> {
         let counts = out
             .as_slice_mut()
             .ok_or_else(|| Error::internal("histogram", "a fresh block not in standard layout"))?;
-        if n > 0 {
-            for (k, x) in v.iter().enumerate() {
-                if let Some(b) = self.edges.bin(x.to_f64_()) {
-                    counts[(k / n) * nb + b] += 1;
-                }
+        for (k, x) in v.iter().enumerate() {
+            if let (Some(b), Some(pos)) = (self.edges.bin(x.to_f64_()), k.checked_div(n)) {
+                counts[pos * nb + b] += 1;
             }
         }
         Ok(AnyArray::from(out))
