@@ -96,7 +96,9 @@ fn main() -> Result<()> {
             let x = ChunkedArray::<f32>::open_zarr(format!("{data}/climate4d_v2.zarr"), "t")?;
             let (ny, nx) = (x.shape()[2], x.shape()[3]);
             let w = ndarray::Array2::from_shape_fn((ny, 1), |(i, _)| {
-                (90.0 - 180.0 * i as f64 / (ny - 1) as f64).to_radians().cos() as f32
+                (90.0 - 180.0 * i as f64 / (ny - 1) as f64)
+                    .to_radians()
+                    .cos() as f32
             });
             let norm = w.iter().map(|&v| v as f64).sum::<f64>() * nx as f64;
             let w = ChunkedArray::from_ndarray(w, ChunkSpec::auto())?;

@@ -121,8 +121,8 @@ pub fn to_dot_all<T: Element>(arrays: &[&ChunkedArray<T>]) -> String {
 
 /// The names most programs need: `use chunkwise::prelude::*;`.
 pub mod prelude {
-    pub use crate::array::{Bins, GroupBy, GroupMethod, GroupOpts};
     pub use crate::array::HistogramBins;
+    pub use crate::array::{Bins, GroupBy, GroupMethod, GroupOpts};
     pub use crate::array::{
         BlockInfo, Boundary, ChunkedArray, OpenOptions, ReduceOpts, compute_all, concatenate,
         stack, where_,

@@ -259,8 +259,14 @@ pub(crate) fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
     );
     println!(
         "{:<40} {:>19} {:>19} {:>19} {:>6} {:>6} {:>9} {:>6}",
-        "workload (median [min-max] of 10)", "chunkwise", "ndarray", "nd+rayon", "nd/cw",
-        "par/cw", "peak", "tasks"
+        "workload (median [min-max] of 10)",
+        "chunkwise",
+        "ndarray",
+        "nd+rayon",
+        "nd/cw",
+        "par/cw",
+        "peak",
+        "tasks"
     );
     let cell = |t: Timing| format!("{:.3} [{:.3}-{:.3}]", t.median, t.min, t.max);
     for r in &rows {

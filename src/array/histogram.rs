@@ -58,7 +58,11 @@ impl<const N: usize> From<[f64; N]> for HistogramBins {
 }
 
 /// The edges of `bins` over `range` for data of type `T`, checked.
-fn edges_of<T: Numeric>(op: &'static str, bins: HistogramBins, range: Option<(f64, f64)>) -> Result<Edges> {
+fn edges_of<T: Numeric>(
+    op: &'static str,
+    bins: HistogramBins,
+    range: Option<(f64, f64)>,
+) -> Result<Edges> {
     let bad = |detail: String| Error::InvalidArgument { op, detail };
     match bins {
         HistogramBins::Count(n) => {
