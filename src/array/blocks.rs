@@ -37,13 +37,22 @@ pub enum Boundary<T> {
     Nearest,
 }
 
-fn typed<'a, 'b, T: Element>(v: &'b AnyView<'a>) -> Result<&'b ArrayViewD<'a, T>> {
+/// A dependency block as the element type `T` a block function of `op` expects; another type
+/// is a bug in the plan (an internal error naming `op`).
+pub(super) fn typed_block<'a, 'b, T: Element>(
+    op: &'static str,
+    v: &'b AnyView<'a>,
+) -> Result<&'b ArrayViewD<'a, T>> {
     T::view_ref(v).ok_or_else(|| {
         Error::internal(
-            "block function",
+            op,
             format!("a {} block where {} was expected", v.dtype(), T::DTYPE),
         )
     })
+}
+
+fn typed<'a, 'b, T: Element>(v: &'b AnyView<'a>) -> Result<&'b ArrayViewD<'a, T>> {
+    typed_block("block function", v)
 }
 
 /// `a` in standard layout (blocks of the plan always are).

@@ -223,12 +223,7 @@ impl<T: Numeric, W: Numeric> BlockFn for BincountFn<T, W> {
 }
 
 fn typed<'a, 'b, T: Element>(v: &'b AnyView<'a>) -> Result<&'b ArrayViewD<'a, T>> {
-    T::view_ref(v).ok_or_else(|| {
-        Error::internal(
-            "histogram",
-            format!("a {} block where {} was expected", v.dtype(), T::DTYPE),
-        )
-    })
+    super::blocks::typed_block("histogram", v)
 }
 
 /// # Histograms and binning: `histogram`, `histogram_axes`, `bincount`, `digitize`

@@ -165,16 +165,7 @@ impl<T: Numeric> BlockFn for QuantileFn<T> {
         shape: &[usize],
         _dtype: DType,
     ) -> Result<AnyArray> {
-        let block = T::view_ref(&deps[0]).ok_or_else(|| {
-            Error::internal(
-                "quantile",
-                format!(
-                    "a {} block where {} was expected",
-                    deps[0].dtype(),
-                    T::DTYPE
-                ),
-            )
-        })?;
+        let block = super::blocks::typed_block::<T>("quantile", &deps[0])?;
         let ndim = block.ndim();
         let order: Vec<usize> = self
             .axes

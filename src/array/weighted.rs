@@ -205,16 +205,7 @@ impl<T: Float> BlockFn for NoNanWeights<T> {
         _shape: &[usize],
         _dtype: DType,
     ) -> Result<AnyArray> {
-        let v = T::view_ref(&deps[0]).ok_or_else(|| {
-            Error::internal(
-                "weighted",
-                format!(
-                    "a {} block where {} was expected",
-                    deps[0].dtype(),
-                    T::DTYPE
-                ),
-            )
-        })?;
+        let v = super::blocks::typed_block::<T>("weighted", &deps[0])?;
         if let Some((pos, _)) = v.indexed_iter().find(|(_, x)| x.is_nan()) {
             let at: Vec<usize> = ndarray::Dimension::slice(&pos)
                 .iter()

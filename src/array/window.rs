@@ -342,16 +342,7 @@ impl<T: Numeric> BlockFn for RollingFn<T> {
         }
         let views: Vec<_> = deps
             .iter()
-            .map(|v| {
-                T::view_ref(v)
-                    .map(|v| v.as_standard_layout())
-                    .ok_or_else(|| {
-                        Error::internal(
-                            "rolling",
-                            format!("a {} block where {} was expected", v.dtype(), T::DTYPE),
-                        )
-                    })
-            })
+            .map(|v| super::blocks::typed_block::<T>("rolling", v).map(|v| v.as_standard_layout()))
             .collect::<Result<_>>()?;
         let parts: Vec<(usize, usize, &[T])> = views
             .iter()
@@ -656,16 +647,7 @@ impl<T: Numeric, U: Element> BlockFn for CoarsenFn<T, U> {
         _shape: &[usize],
         _dtype: DType,
     ) -> Result<AnyArray> {
-        let v = T::view_ref(&deps[0]).ok_or_else(|| {
-            Error::internal(
-                "coarsen",
-                format!(
-                    "a {} block where {} was expected",
-                    deps[0].dtype(),
-                    T::DTYPE
-                ),
-            )
-        })?;
+        let v = super::blocks::typed_block::<T>("coarsen", &deps[0])?;
         Ok(U::wrap((self.kernel)(v.clone(), &self.factors)))
     }
 }
