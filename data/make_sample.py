@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a small, realistic climate sample in two formats, and its expected statistics.
 
-    python3 -m venv /tmp/zvenv && /tmp/zvenv/bin/pip install zarr numcodecs numpy netCDF4
+    python3 -m venv /tmp/zvenv && /tmp/zvenv/bin/pip install zarr numcodecs numpy netCDF4 xarray cftime
     /tmp/zvenv/bin/python data/make_sample.py
 
 Produces (next to this script)
@@ -11,7 +11,11 @@ Produces (next to this script)
   sample.nc             NetCDF4 with the same `t2m` (gzip level 4 + shuffle, chunks (10, 73, 144))
                         and the same coordinates.
   sample_expected.json  shapes, global mean/std/min/max, the time mean at a few grid points, the
-                        mean over lat/lon of the first time steps, and a few sampled values.
+                        mean over lat/lon of the first time steps, a few sampled values, and the
+                        main job's answers (examples/climatology.rs): the monthly climatology
+                        `t2m.groupby("time.month").mean()` and the monthly anomaly standard
+                        deviation `(t2m.groupby("time.month") - clim).std("time")`, computed by
+                        xarray from the written sample.zarr with its CF time decoded by cftime.
 
 The field: 5 years of monthly 2 m temperature on a 2.5° grid, in kelvin. A zonal-mean profile
 (warm tropics, cold poles), a seasonal cycle whose amplitude grows with latitude and flips sign
@@ -138,12 +142,41 @@ def expected(time, lat, lon, t2m):
     }
 
 
+MONTHLY_POINTS = [(0, 0), (36, 72), (10, 100), (60, 10), (72, 143)]
+
+
+def expected_monthly():
+    """The main job's answers, by xarray on the store as written (time decoded by cftime)."""
+    import xarray as xr
+
+    ds = xr.open_zarr(os.path.join(HERE, "sample.zarr"), consolidated=False,
+                      decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    # float64 sums of the float32 values, as chunkwise accumulates them.
+    t2m = ds.t2m.astype("f8")
+    by_month = t2m.groupby("time.month")
+    clim = by_month.mean()
+    anom_std = (by_month - clim).std("time")
+    return {
+        "months": [int(m) for m in clim.month.values],
+        "at": [
+            {"lat_index": i, "lon_index": j,
+             "clim": [float(v) for v in clim.values[:, i, j]],
+             "anomaly_std": float(anom_std.values[i, j])}
+            for i, j in MONTHLY_POINTS
+        ],
+        "clim_spatial_mean": [float(v) for v in clim.mean(("lat", "lon")).values],
+        "anomaly_std_spatial_mean": float(anom_std.mean().values),
+    }
+
+
 def main():
     time, lat, lon, t2m = make_field()
     write_zarr(time, lat, lon, t2m)
     write_netcdf(time, lat, lon, t2m)
+    e = expected(time, lat, lon, t2m)
+    e["monthly"] = expected_monthly()
     with open(os.path.join(HERE, "sample_expected.json"), "w") as f:
-        json.dump(expected(time, lat, lon, t2m), f, indent=1)
+        json.dump(e, f, indent=1)
         f.write("\n")
 
 

@@ -1,6 +1,7 @@
 //! The committed sample dataset (`data/`, written by `data/make_sample.py`) read through
 //! chunkwise equals the statistics the generator recorded — as Zarr v3 and, with the `hdf5`
-//! feature, as NetCDF4.
+//! feature, as NetCDF4 — and the README's main job (the monthly climatology and monthly
+//! anomaly standard deviation of `examples/climatology.rs`) equals xarray's answers.
 use chunkwise::OpKind;
 use chunkwise::prelude::*;
 use serde_json::Value;
@@ -71,6 +72,95 @@ fn sample_netcdf_matches_recorded_statistics() {
         &ChunkedArray::<f32>::open_hdf5("data/sample.nc", "t2m").unwrap(),
         "netcdf",
     );
+}
+
+/// The main job of `examples/climatology.rs`, as it computes it: month labels from the store's
+/// CF time coordinate, `groupby(0, months).mean()` and `std` over time of the anomaly, against
+/// xarray's `groupby("time.month")` on the same store (recorded by `data/make_sample.py`).
+#[cfg(feature = "zarr")]
+#[test]
+fn monthly_climatology_and_anomaly_std_match_xarray() {
+    use chunkwise::io::zarr::ZarrSource;
+    use chunkwise::time::TimeCoder;
+    let e = &expected()["monthly"];
+    let rt = Runtime::builder()
+        .threads(2)
+        .memory_limit("32 MiB")
+        .build()
+        .unwrap();
+    let coord = ZarrSource::open("data/sample.zarr", "time").unwrap();
+    let attr = |k: &str| coord.attributes()[k].as_str().unwrap().to_string();
+    let coder = TimeCoder::new(&attr("units"), Some(&attr("calendar"))).unwrap();
+    let steps = ChunkedArray::<f64>::open_zarr("data/sample.zarr", "time")
+        .unwrap()
+        .compute(&rt)
+        .unwrap();
+    let months: Vec<i64> = coder
+        .decode(steps.as_slice().unwrap())
+        .unwrap()
+        .iter()
+        .map(|t| i64::from(t.month))
+        .collect();
+    let t2m = ChunkedArray::<f32>::open_zarr("data/sample.zarr", "t2m").unwrap();
+    let gb = t2m.groupby(0, months).unwrap();
+    let want_months: Vec<i64> = e["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_i64().unwrap())
+        .collect();
+    assert_eq!(gb.groups(), want_months.as_slice());
+    let clim = gb.mean().unwrap();
+    let sd = gb.anomaly(&clim).unwrap().std_axis(0).unwrap();
+    let (clim_mem, sd_mem) = (clim.compute(&rt).unwrap(), sd.compute(&rt).unwrap());
+    assert!(rt.last_report().peak_tracked_bytes <= rt.memory_limit());
+    assert_eq!(clim_mem.shape(), &[12, 73, 144]);
+    assert_eq!(sd_mem.shape(), &[73, 144]);
+    // float32 results against float64 references: within one float32 rounding.
+    let near = |got: f32, want: f64, what: &str| {
+        assert!(
+            (f64::from(got) - want).abs() <= 2e-7 * want.abs().max(1.0),
+            "{what}: {got} vs {want}"
+        );
+    };
+    for p in e["at"].as_array().unwrap() {
+        let (i, j) = (
+            p["lat_index"].as_u64().unwrap() as usize,
+            p["lon_index"].as_u64().unwrap() as usize,
+        );
+        for (m, want) in p["clim"].as_array().unwrap().iter().enumerate() {
+            near(
+                clim_mem[[m, i, j]],
+                want.as_f64().unwrap(),
+                &format!("climatology of month {} at ({i}, {j})", m + 1),
+            );
+        }
+        near(
+            sd_mem[[i, j]],
+            p["anomaly_std"].as_f64().unwrap(),
+            &format!("anomaly std at ({i}, {j})"),
+        );
+    }
+    let x = clim.astype::<f64>();
+    let spatial = x.mean_axes(&[1, 2], false).unwrap().compute(&rt).unwrap();
+    for (m, want) in e["clim_spatial_mean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let want = want.as_f64().unwrap();
+        assert!(
+            (spatial[m] - want).abs() <= 1e-6 * want,
+            "spatial mean of month {}: {} vs {want}",
+            m + 1,
+            spatial[m]
+        );
+    }
+    let sd_mean = sd.astype::<f64>().mean().compute_scalar(&rt).unwrap();
+    let want = e["anomaly_std_spatial_mean"].as_f64().unwrap();
+    assert!((sd_mean - want).abs() <= 1e-5 * want, "{sd_mean} vs {want}");
+    assert!(rt.last_report().peak_tracked_bytes <= rt.memory_limit());
 }
 
 #[cfg(feature = "zarr")]
