@@ -116,20 +116,76 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Reduce over axes and write the result to a Zarr array.
+    /// Reduce over axes and write the result to a Zarr array; with --group-by, --labels or
+    /// --period, reduce each group of positions along one axis (xarray's groupby).
     Reduce {
         /// The reduction.
         #[arg(value_enum)]
         op: ReduceOp,
-        /// Axes to reduce, comma-separated (0-based).
+        /// Axes to reduce, comma-separated (0-based); a grouped reduction takes one.
         #[arg(long, value_name = "A[,B...]", value_parser = parse_axes, required = true)]
         axis: List,
         /// Delta degrees of freedom of var/std.
         #[arg(long, default_value_t = 0.0)]
         ddof: f64,
         /// Keep reduced axes as length-1 axes.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["group_by", "labels", "period"])]
         keepdims: bool,
+        #[command(flatten)]
+        group: GroupArgs,
+        /// The input array.
+        input: String,
+        /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
+        output: String,
+        #[command(flatten)]
+        zarr: ZarrOutOpts,
+    },
+    /// Reduce contiguous bins of positions along one axis (xarray's resample on positions:
+    /// daily to weekly with --size 7) and write the result to a Zarr array.
+    Resample {
+        /// The reduction of each bin.
+        #[arg(value_enum)]
+        op: ReduceOp,
+        /// The axis to bin (0-based).
+        #[arg(long, value_name = "A")]
+        axis: usize,
+        /// Bins of N positions (the last may be shorter).
+        #[arg(long, value_name = "N", value_parser = parse_positive,
+              required_unless_present = "edges", conflicts_with = "edges")]
+        size: Option<usize>,
+        /// Bin k holds positions E[k]..E[k+1]: strictly increasing positions, comma-separated;
+        /// positions before the first edge or from the last one on are left out.
+        #[arg(long, value_name = "E0,E1,...", value_parser = parse_list)]
+        edges: Option<List>,
+        /// Delta degrees of freedom of var/std.
+        #[arg(long, default_value_t = 0.0)]
+        ddof: f64,
+        /// The input array.
+        input: String,
+        /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
+        output: String,
+        #[command(flatten)]
+        zarr: ZarrOutOpts,
+    },
+    /// A moving-window reduction along one axis (xarray's rolling: NaN skipped, NaN where a
+    /// window has fewer than --min-periods values), written to a Zarr array of the input's
+    /// shape.
+    Rolling {
+        /// The reduction of each window.
+        #[arg(value_enum)]
+        op: RollingOp,
+        /// The axis the window moves along (0-based).
+        #[arg(long, value_name = "A")]
+        axis: usize,
+        /// Window length in positions (1 to the axis length).
+        #[arg(long, value_name = "N")]
+        window: usize,
+        /// Label each window at its centre instead of its end.
+        #[arg(long)]
+        center: bool,
+        /// Non-NaN values a window needs for a result (1 to the window; default: the window).
+        #[arg(long, value_name = "M")]
+        min_periods: Option<usize>,
         /// The input array.
         input: String,
         /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
@@ -173,6 +229,60 @@ pub(crate) enum Command {
         #[arg(long)]
         quick: bool,
     },
+}
+
+/// The groups of a grouped `reduce`: at most one of the three.
+#[derive(Debug, Args, Clone, Default)]
+#[group(multiple = false)]
+pub(crate) struct GroupArgs {
+    /// Group by a calendar field of the axis' CF time coordinate: the 1-D array beside the
+    /// input named by the axis' dimension name, else `time`, decoded with its `units` and
+    /// `calendar` attributes. Seasons are DJF, JJA, MAM, SON (xarray's order).
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub group_by: Option<TimeField>,
+    /// Group by the labels in FILE: one integer per position along the axis, as text (one
+    /// per line; blank lines and lines starting with # are skipped) or a .npy file of a 1-D
+    /// integer array.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Group position i by i % N (e.g. 12 for the months of monthly data from January).
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub period: Option<usize>,
+}
+
+impl GroupArgs {
+    /// Whether a grouping was asked for.
+    pub(crate) fn is_some(&self) -> bool {
+        self.group_by.is_some() || self.labels.is_some() || self.period.is_some()
+    }
+}
+
+/// A calendar field of a CF time coordinate, as xarray's `time.month`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TimeField {
+    Month,
+    Season,
+    Year,
+    Dayofyear,
+}
+
+impl TimeField {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TimeField::Month => "month",
+            TimeField::Season => "season",
+            TimeField::Year => "year",
+            TimeField::Dayofyear => "dayofyear",
+        }
+    }
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be >= 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a positive integer")),
+    }
 }
 
 /// How outputs are written.
@@ -226,6 +336,30 @@ impl ReduceOp {
     }
 }
 
+/// A moving-window reduction of `chunkwise rolling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RollingOp {
+    Mean,
+    Sum,
+    Min,
+    Max,
+    Std,
+    Var,
+}
+
+impl RollingOp {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RollingOp::Mean => "mean",
+            RollingOp::Sum => "sum",
+            RollingOp::Min => "min",
+            RollingOp::Max => "max",
+            RollingOp::Std => "std",
+            RollingOp::Var => "var",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +377,8 @@ mod tests {
         assert!(parse_chunks("4,x").is_err());
         assert_eq!(parse_memory("512MiB").unwrap(), 512 << 20);
         assert!(parse_memory("lots").is_err());
+        assert_eq!(parse_positive("12").unwrap(), 12);
+        assert!(parse_positive("0").is_err());
+        assert!(parse_positive("-3").is_err());
     }
 }

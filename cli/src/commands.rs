@@ -1,4 +1,5 @@
-//! `info`, `stats`, `reduce`, `rechunk` and `convert`.
+//! `info`, `stats`, `reduce`, `rechunk` and `convert`, and what the commands that write a
+//! derived array share (see also `grouped`).
 
 use crate::args::{ReduceOp, ZarrOutOpts};
 use crate::paths::{self, Location, Meta};
@@ -24,18 +25,18 @@ const CF_ENCODING_ATTRS: &[&str] = &[
 ];
 
 /// Open options that keep the stored values (no CF decoding).
-fn raw() -> OpenOptions {
+pub(crate) fn raw() -> OpenOptions {
     OpenOptions {
         decode_cf: false,
         ..OpenOptions::default()
     }
 }
 
-fn unsupported(meta: &Meta, what: &str) -> anyhow::Error {
+pub(crate) fn unsupported(meta: &Meta, what: &str) -> anyhow::Error {
     anyhow!("{what}: element type {} is not supported", meta.dtype)
 }
 
-fn list(v: &[usize]) -> String {
+pub(crate) fn list(v: &[usize]) -> String {
     let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
     format!("({})", parts.join(", "))
 }
@@ -130,7 +131,7 @@ pub(crate) fn human_bytes(b: usize) -> String {
 
 /// Opens the array as `f64`: CF-decoded when it has CF attributes (packed integers, fill
 /// values become NaN), else the stored values converted.
-fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
+pub(crate) fn open_f64(loc: &Location, meta: &Meta) -> Result<ChunkedArray<f64>> {
     // A NaN-only fill value changes nothing: read the stored values as they are.
     if cf_of(loc, meta)?.is_some_and(|c| !c.is_identity()) {
         return paths::open::<f64>(loc, &OpenOptions::default());
@@ -244,15 +245,15 @@ pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
 // writing outputs
 
 /// How an output array is described.
-struct OutDesc {
-    dimension_names: Option<Vec<Option<String>>>,
-    attributes: Map<String, Value>,
+pub(crate) struct OutDesc {
+    pub dimension_names: Option<Vec<Option<String>>>,
+    pub attributes: Map<String, Value>,
     /// Output chunks (`None`: the array's own).
-    chunks: Option<Vec<usize>>,
+    pub chunks: Option<Vec<usize>>,
     /// The input, where an HDF5 output's coordinate variables are looked for (1-D arrays
     /// beside it named like its dimensions). Only HDF5 outputs read it.
     #[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
-    input: Option<Location>,
+    pub input: Option<Location>,
 }
 
 fn zarr_options(o: &ZarrOutOpts, desc: &OutDesc) -> ZarrWriteOptions {
@@ -463,7 +464,12 @@ fn dataset_name(dataset: &str) -> &str {
         .unwrap_or_default()
 }
 
-fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &RunReport) {
+pub(crate) fn print_written(
+    out: &Location,
+    shape: &[usize],
+    dtype: chunkwise::DType,
+    r: &RunReport,
+) {
     println!(
         "wrote {} {} {}: {} tasks on {} threads in {:.3} s, peak tracked {} of {} limit",
         out.display(),
@@ -479,7 +485,11 @@ fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &R
 
 /// The input and output locations of a command that writes a new array; `zarr_only` names
 /// what to do instead when the output is HDF5 and the command writes only Zarr.
-fn in_and_out(input: &str, output: &str, zarr_only: Option<&str>) -> Result<(Location, Location)> {
+pub(crate) fn in_and_out(
+    input: &str,
+    output: &str,
+    zarr_only: Option<&str>,
+) -> Result<(Location, Location)> {
     let loc = paths::parse_input(input)?;
     let out = paths::parse_output(output)?;
     let (a, b) = (loc.stored(), out.stored());
@@ -513,41 +523,112 @@ pub(crate) struct ReduceArgs<'a> {
     pub keepdims: bool,
 }
 
-fn reduce_typed<T: Numeric>(
+/// What a command that writes one derived array returns: its shape, element type and run.
+pub(crate) type Written = (Vec<usize>, chunkwise::DType, RunReport);
+
+/// A computation on the input array, whatever its numeric element type.
+pub(crate) trait NumericJob {
+    /// Builds the result from `x` and writes it.
+    fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written>;
+}
+
+/// Writes the array a library call built; the library's refusal of the arguments (a bad
+/// window, ddof or bin) is a usage error.
+pub(crate) fn write_result<U: Element>(
     ctx: &Ctx,
-    x: &ChunkedArray<T>,
-    a: &ReduceArgs<'_>,
+    r: chunkwise::Result<ChunkedArray<U>>,
     out: &Location,
     o: &ZarrOutOpts,
     desc: &OutDesc,
-) -> Result<(Vec<usize>, chunkwise::DType, RunReport)> {
-    fn go<U: Element>(
-        ctx: &Ctx,
-        r: chunkwise::Result<ChunkedArray<U>>,
-        out: &Location,
-        o: &ZarrOutOpts,
-        desc: &OutDesc,
-    ) -> Result<(Vec<usize>, chunkwise::DType, RunReport)> {
-        let r = r.map_err(|e| UsageError(e.to_string()))?;
-        let report = write_out(ctx, &r, out, o, desc)?;
-        Ok((r.shape().to_vec(), U::DTYPE, report))
+) -> Result<Written> {
+    let r = r.map_err(|e| UsageError(e.to_string()))?;
+    let report = write_out(ctx, &r, out, o, desc)?;
+    Ok((r.shape().to_vec(), U::DTYPE, report))
+}
+
+/// Runs `job` on the input as numbers: CF-decoded to the type xarray gives (a float32
+/// variable stays float32, packed integers become float64) when it has CF attributes,
+/// booleans as 0 and 1 (as NumPy's sum/mean of a mask), else the stored type.
+pub(crate) fn with_numeric_input(
+    loc: &Location,
+    meta: &Meta,
+    what: &str,
+    job: &impl NumericJob,
+) -> Result<Written> {
+    if let Some(cf) = cf_of(loc, meta)? {
+        if cf.decoded_dtype(meta.dtype) == chunkwise::DType::F32 {
+            job.run(&paths::open::<f32>(loc, &OpenOptions::default())?)
+        } else {
+            job.run(&paths::open::<f64>(loc, &OpenOptions::default())?)
+        }
+    } else if meta.dtype == chunkwise::DType::Bool {
+        job.run(&paths::open::<bool>(loc, &raw())?.astype::<i64>())
+    } else {
+        chunkwise::__cli::dispatch_numeric!(meta.dtype, job.run(&paths::open::<T>(loc, &raw())?),
+            bool => Err(unsupported(meta, what)),
+            else Err(unsupported(meta, what)))
     }
-    let (axes, k, d) = (a.axes, a.keepdims, a.ddof);
-    // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
-    let vo = chunkwise::ReduceOpts::from(k).ddof(d);
-    match a.op {
-        ReduceOp::Sum => go(ctx, x.sum_axes(axes, k), out, o, desc),
-        ReduceOp::Nansum => go(ctx, x.nansum_axes(axes, k), out, o, desc),
-        ReduceOp::Mean => go(ctx, x.mean_axes(axes, k), out, o, desc),
-        ReduceOp::Nanmean => go(ctx, x.nanmean_axes(axes, k), out, o, desc),
-        ReduceOp::Min => go(ctx, x.min_axes(axes, k), out, o, desc),
-        ReduceOp::Nanmin => go(ctx, x.nanmin_axes(axes, k), out, o, desc),
-        ReduceOp::Max => go(ctx, x.max_axes(axes, k), out, o, desc),
-        ReduceOp::Nanmax => go(ctx, x.nanmax_axes(axes, k), out, o, desc),
-        ReduceOp::Var => go(ctx, x.var_axes(axes, vo), out, o, desc),
-        ReduceOp::Nanvar => go(ctx, x.nanvar_axes(axes, vo), out, o, desc),
-        ReduceOp::Std => go(ctx, x.std_axes(axes, vo), out, o, desc),
-        ReduceOp::Nanstd => go(ctx, x.nanstd_axes(axes, vo), out, o, desc),
+}
+
+/// The attributes of an array derived from the input: the input's, less those of a CF
+/// encoding when the values are decoded ones, with `chunkwise_history` saying what was done.
+pub(crate) fn derived_attributes(
+    loc: &Location,
+    meta: &Meta,
+    history: String,
+) -> Result<Map<String, Value>> {
+    let mut attributes = output_attributes(&meta.attributes);
+    if cf_of(loc, meta)?.is_some() {
+        for k in CF_ENCODING_ATTRS {
+            attributes.remove(*k);
+        }
+    }
+    attributes.insert("chunkwise_history".into(), json!(history));
+    Ok(attributes)
+}
+
+/// A usage error unless every axis is one of the input's.
+pub(crate) fn check_axes(loc: &Location, meta: &Meta, axes: &[usize]) -> Result<()> {
+    let ndim = meta.shape.len();
+    if let Some(&bad) = axes.iter().find(|&&ax| ax >= ndim) {
+        return Err(UsageError(format!(
+            "--axis {bad} is out of range: {} has {ndim} axes {} (axes are 0-based)",
+            loc.display(),
+            list(&meta.shape)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+struct ReduceJob<'a> {
+    ctx: &'a Ctx,
+    a: &'a ReduceArgs<'a>,
+    out: &'a Location,
+    o: &'a ZarrOutOpts,
+    desc: &'a OutDesc,
+}
+
+impl NumericJob for ReduceJob<'_> {
+    fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
+        let (ctx, out, o, desc) = (self.ctx, self.out, self.o, self.desc);
+        let (axes, k, d) = (self.a.axes, self.a.keepdims, self.a.ddof);
+        // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
+        let vo = chunkwise::ReduceOpts::from(k).ddof(d);
+        match self.a.op {
+            ReduceOp::Sum => write_result(ctx, x.sum_axes(axes, k), out, o, desc),
+            ReduceOp::Nansum => write_result(ctx, x.nansum_axes(axes, k), out, o, desc),
+            ReduceOp::Mean => write_result(ctx, x.mean_axes(axes, k), out, o, desc),
+            ReduceOp::Nanmean => write_result(ctx, x.nanmean_axes(axes, k), out, o, desc),
+            ReduceOp::Min => write_result(ctx, x.min_axes(axes, k), out, o, desc),
+            ReduceOp::Nanmin => write_result(ctx, x.nanmin_axes(axes, k), out, o, desc),
+            ReduceOp::Max => write_result(ctx, x.max_axes(axes, k), out, o, desc),
+            ReduceOp::Nanmax => write_result(ctx, x.nanmax_axes(axes, k), out, o, desc),
+            ReduceOp::Var => write_result(ctx, x.var_axes(axes, vo), out, o, desc),
+            ReduceOp::Nanvar => write_result(ctx, x.nanvar_axes(axes, vo), out, o, desc),
+            ReduceOp::Std => write_result(ctx, x.std_axes(axes, vo), out, o, desc),
+            ReduceOp::Nanstd => write_result(ctx, x.nanstd_axes(axes, vo), out, o, desc),
+        }
     }
 }
 
@@ -564,30 +645,12 @@ pub(crate) fn reduce(
         Some("reduce writes Zarr; write a Zarr array and `chunkwise convert` it"),
     )?;
     let meta = paths::probe(&loc)?;
-    let ndim = meta.shape.len();
-    if let Some(&bad) = a.axes.iter().find(|&&ax| ax >= ndim) {
-        return Err(UsageError(format!(
-            "--axis {bad} is out of range: {} has {ndim} axes {} (axes are 0-based)",
-            loc.display(),
-            list(&meta.shape)
-        ))
-        .into());
-    }
-    let cf = cf_of(&loc, &meta)?;
-    let mut attributes = output_attributes(&meta.attributes);
-    if cf.is_some() {
-        for k in CF_ENCODING_ATTRS {
-            attributes.remove(*k);
-        }
-    }
-    attributes.insert(
-        "chunkwise_history".into(),
-        json!(format!(
-            "{} over axes {:?} of {}",
-            a.op.name(),
-            a.axes,
-            loc.display()
-        )),
+    check_axes(&loc, &meta, a.axes)?;
+    let history = format!(
+        "{} over axes {:?} of {}",
+        a.op.name(),
+        a.axes,
+        loc.display()
     );
     let dimension_names = meta.dimension_names.as_ref().map(|names| {
         names
@@ -599,30 +662,18 @@ pub(crate) fn reduce(
     });
     let desc = OutDesc {
         dimension_names,
-        attributes,
+        attributes: derived_attributes(&loc, &meta, history)?,
         chunks: None,
         input: None,
     };
-    let (shape, dtype, report) = if let Some(cf) = &cf {
-        // Decoded to the type xarray gives (a float32 variable stays float32).
-        if cf.decoded_dtype(meta.dtype) == chunkwise::DType::F32 {
-            let x = paths::open::<f32>(&loc, &OpenOptions::default())?;
-            reduce_typed(ctx, &x, a, &out, o, &desc)?
-        } else {
-            let x = paths::open::<f64>(&loc, &OpenOptions::default())?;
-            reduce_typed(ctx, &x, a, &out, o, &desc)?
-        }
-    } else if meta.dtype == chunkwise::DType::Bool {
-        // Booleans count as 0/1, as NumPy's sum/mean of a mask.
-        let x = paths::open::<bool>(&loc, &raw())?.astype::<i64>();
-        reduce_typed(ctx, &x, a, &out, o, &desc)?
-    } else {
-        chunkwise::__cli::dispatch_numeric!(meta.dtype, {
-            let x = paths::open::<T>(&loc, &raw())?;
-            reduce_typed(ctx, &x, a, &out, o, &desc)?
-        }, bool => return Err(unsupported(&meta, "reduce")),
-        else return Err(unsupported(&meta, "reduce")))
+    let job = ReduceJob {
+        ctx,
+        a,
+        out: &out,
+        o,
+        desc: &desc,
     };
+    let (shape, dtype, report) = with_numeric_input(&loc, &meta, "reduce", &job)?;
     print_written(&out, &shape, dtype, &report);
     Ok(())
 }

@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod commands;
+mod grouped;
 mod paths;
 mod progress;
 mod report_html;
@@ -84,7 +85,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             op,
             axis,
             ddof,
+            keepdims: _, // clap refuses it with a grouping
+            group,
+            input,
+            output,
+            zarr,
+        } if group.is_some() => grouped::reduce(
+            &ctx,
+            &grouped::GroupedArgs {
+                op: *op,
+                axes: axis,
+                ddof: *ddof,
+                group,
+            },
+            input,
+            output,
+            zarr,
+        ),
+        Command::Reduce {
+            op,
+            axis,
+            ddof,
             keepdims,
+            group: _,
             input,
             output,
             zarr,
@@ -95,6 +118,50 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 axes: axis,
                 ddof: *ddof,
                 keepdims: *keepdims,
+            },
+            input,
+            output,
+            zarr,
+        ),
+        Command::Resample {
+            op,
+            axis,
+            size,
+            edges,
+            ddof,
+            input,
+            output,
+            zarr,
+        } => grouped::resample(
+            &ctx,
+            &grouped::ResampleArgs {
+                op: *op,
+                axis: *axis,
+                size: *size,
+                edges: edges.as_deref(),
+                ddof: *ddof,
+            },
+            input,
+            output,
+            zarr,
+        ),
+        Command::Rolling {
+            op,
+            axis,
+            window,
+            center,
+            min_periods,
+            input,
+            output,
+            zarr,
+        } => grouped::rolling(
+            &ctx,
+            &grouped::RollingArgs {
+                op: *op,
+                axis: *axis,
+                window: *window,
+                center: *center,
+                min_periods: *min_periods,
             },
             input,
             output,

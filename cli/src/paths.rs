@@ -40,6 +40,26 @@ impl Location {
         matches!(self, Location::Hdf5 { .. })
     }
 
+    /// The array or dataset `name` beside this one (in the same Zarr group or HDF5 group);
+    /// `None` for a Zarr store whose root is the array (it has nothing beside it).
+    pub(crate) fn sibling(&self, name: &str) -> Option<Location> {
+        let beside = |inner: &str| match inner.trim_matches('/').rsplit_once('/') {
+            Some((group, _)) => format!("{group}/{name}"),
+            None => name.to_string(),
+        };
+        match self {
+            Location::Zarr { array, .. } if array.trim_matches('/').is_empty() => None,
+            Location::Zarr { store, array } => Some(Location::Zarr {
+                store: store.clone(),
+                array: beside(array),
+            }),
+            Location::Hdf5 { file, dataset } => Some(Location::Hdf5 {
+                file: file.clone(),
+                dataset: beside(dataset),
+            }),
+        }
+    }
+
     /// Where the array lives, canonically (symlinks, `./` and `..` resolved; an array
     /// directory named as `dir.zarr/t2m` and as `dir.zarr:/t2m` is one location).
     pub(crate) fn stored(&self) -> chunkwise::io::guard::StoredLocation {
@@ -255,19 +275,12 @@ pub(crate) fn coordinate(
 ) -> Result<Option<(chunkwise::AnyArray, Map<String, Value>)>> {
     use chunkwise::Region;
     use chunkwise::io::BlockSource;
-    let beside = |inner: &str| match inner.trim_matches('/').rsplit_once('/') {
-        Some((group, _)) => format!("{group}/{name}"),
-        None => name.to_string(),
-    };
     #[allow(clippy::single_range_in_vec_init)] // one axis: the range `0..len`
     let whole = Region(vec![0..len]);
-    match loc {
-        Location::Zarr { store, array } => {
-            if array.trim_matches('/').is_empty() {
-                return Ok(None);
-            }
-            let path = beside(array);
-            let Ok(src) = chunkwise::io::zarr::ZarrSource::open(store, &path) else {
+    match loc.sibling(name) {
+        None => Ok(None),
+        Some(Location::Zarr { store, array }) => {
+            let Ok(src) = chunkwise::io::zarr::ZarrSource::open(&store, &array) else {
                 return Ok(None);
             };
             if src.shape() != [len] {
@@ -278,9 +291,8 @@ pub(crate) fn coordinate(
             Ok(Some((src.read(&whole)?, attributes)))
         }
         #[cfg(feature = "hdf5")]
-        Location::Hdf5 { file, dataset } => {
-            let path = beside(dataset);
-            let Ok(src) = chunkwise::io::hdf5::Hdf5Source::open(file, &path) else {
+        Some(Location::Hdf5 { file, dataset }) => {
+            let Ok(src) = chunkwise::io::hdf5::Hdf5Source::open(&file, &dataset) else {
                 return Ok(None);
             };
             if src.shape() != [len] {
@@ -290,7 +302,7 @@ pub(crate) fn coordinate(
             Ok(Some((src.read(&whole)?, attributes)))
         }
         #[cfg(not(feature = "hdf5"))]
-        Location::Hdf5 { .. } => Ok(None),
+        Some(Location::Hdf5 { .. }) => Ok(None),
     }
 }
 

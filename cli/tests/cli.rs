@@ -1,5 +1,6 @@
 //! Integration tests of the `chunkwise` binary on the committed fixtures: `stats --json`
 //! against the recorded answers, round trips through `rechunk` and `convert`, `reduce`,
+//! grouped `reduce` (`--group-by`, `--labels`, `--period`), `resample` and `rolling`,
 //! `bench --quick`, the HTML report (in headless Chromium when `/usr/bin/chromium` exists),
 //! and exit codes and messages of bad paths, options and types.
 
@@ -1195,4 +1196,560 @@ fn scratch_dir_is_accepted_and_left_clean() {
     if let Ok(rd) = std::fs::read_dir(&scratch) {
         assert_eq!(rd.count(), 0, "scratch left behind in {scratch}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Grouped reductions, resample and rolling (issue 12, item 9).
+
+fn sample_expected() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("data/sample_expected.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Reads a Zarr array (`store:/array`, relative to the workspace root or absolute) whole, as
+/// f64.
+fn read_f64(out: &str) -> ndarray::ArrayD<f64> {
+    let (store, array) = out.rsplit_once(':').unwrap();
+    let store = Path::new(ROOT).join(store);
+    let rt = chunkwise::Runtime::builder().threads(2).build().unwrap();
+    chunkwise::ChunkedArray::<f64>::open_zarr_as(store, array)
+        .unwrap()
+        .compute(&rt)
+        .unwrap()
+}
+
+/// `reduce OP --axis 0 GROUPING... data/sample.zarr:/t2m OUT`, returning OUT's `info --json`.
+fn grouped(d: &Path, name: &str, op: &str, grouping: &[&str]) -> (String, Value) {
+    let out = format!("{}:/{name}", p(d, "g.zarr"));
+    let mut args = vec!["reduce", op, "--axis", "0"];
+    args.extend_from_slice(grouping);
+    args.extend_from_slice(&["data/sample.zarr:/t2m", &out]);
+    let o = ok(&args);
+    assert!(o.stdout.contains("groups along axis 0"), "{}", o.stdout);
+    let info = json(&ok(&["info", "--json", &out]));
+    (out, info)
+}
+
+#[test]
+fn reduce_group_by_month_is_xarrays_monthly_climatology() {
+    let e = sample_expected();
+    let d = tmp();
+    let (out, info) = grouped(d.path(), "clim", "mean", &["--group-by", "month"]);
+    assert_eq!(info["shape"], serde_json::json!([12, 73, 144]));
+    assert_eq!(info["dtype"], "float32");
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["month", "lat", "lon"])
+    );
+    let attrs = &info["attributes"];
+    assert_eq!(attrs["chunkwise_groups"], e["monthly"]["months"]);
+    assert_eq!(attrs["units"], "K");
+    let history = attrs["chunkwise_history"].as_str().unwrap();
+    assert!(history.contains("time.month"), "{history}");
+    let clim = read_f64(&out);
+    for pt in e["monthly"]["at"].as_array().unwrap() {
+        let (i, j) = (
+            pt["lat_index"].as_u64().unwrap() as usize,
+            pt["lon_index"].as_u64().unwrap() as usize,
+        );
+        for (m, want) in pt["clim"].as_array().unwrap().iter().enumerate() {
+            let want = want.as_f64().unwrap();
+            assert!(
+                close(clim[[m, i, j]], want, 2e-7),
+                "month {m} at ({i}, {j})"
+            );
+        }
+    }
+    // The same groups from a fixed period and from a labels file, in label order.
+    let (by_period, info) = grouped(d.path(), "period", "mean", &["--period", "12"]);
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        serde_json::json!((0..12).collect::<Vec<_>>())
+    );
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["group", "lat", "lon"])
+    );
+    assert_eq!(read_f64(&by_period), clim);
+    let file = d.path().join("months.txt");
+    let mut text = String::from("# month of each step\n");
+    for i in 0..60 {
+        text.push_str(&format!("{}\n", i % 12 + 1));
+        if i == 30 {
+            text.push('\n');
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let (by_file, info) = grouped(
+        d.path(),
+        "file",
+        "mean",
+        &["--labels", file.to_str().unwrap()],
+    );
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        e["monthly"]["months"]
+    );
+    assert_eq!(read_f64(&by_file), clim);
+    // And from .npy files NumPy wrote (cli/tests/data/make_labels.py).
+    for (name, npy) in [("i8", "months_i8.npy"), ("u1", "months_u1.npy")] {
+        let path = format!("cli/tests/data/{npy}");
+        let (by_npy, info) = grouped(d.path(), name, "mean", &["--labels", &path]);
+        assert_eq!(
+            info["attributes"]["chunkwise_groups"],
+            e["monthly"]["months"]
+        );
+        assert_eq!(read_f64(&by_npy), clim, "{npy}");
+    }
+}
+
+#[test]
+fn reduce_group_by_season_year_and_dayofyear() {
+    let e = sample_expected();
+    let d = tmp();
+    let at = &e["monthly"]["at"][1];
+    let (i, j) = (
+        at["lat_index"].as_u64().unwrap() as usize,
+        at["lon_index"].as_u64().unwrap() as usize,
+    );
+    let month = |m: usize| at["clim"][m - 1].as_f64().unwrap();
+    // Seasons in xarray's order; each holds three months of five steps each, so a season's
+    // mean is the mean of its months' means.
+    let (out, info) = grouped(d.path(), "season", "mean", &["--group-by", "season"]);
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        serde_json::json!(["DJF", "JJA", "MAM", "SON"])
+    );
+    assert_eq!(info["shape"], serde_json::json!([4, 73, 144]));
+    let s = read_f64(&out);
+    for (k, months) in [[12, 1, 2], [6, 7, 8], [3, 4, 5], [9, 10, 11]]
+        .iter()
+        .enumerate()
+    {
+        let want = months.iter().map(|&m| month(m)).sum::<f64>() / 3.0;
+        assert!(
+            close(s[[k, i, j]], want, 1e-6),
+            "season {k}: {}",
+            s[[k, i, j]]
+        );
+    }
+    // Years: five of twelve steps; their mean is the time mean.
+    let (out, info) = grouped(d.path(), "year", "mean", &["--group-by", "year"]);
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        serde_json::json!([2000, 2001, 2002, 2003, 2004])
+    );
+    let y = read_f64(&out);
+    let time_mean = e["time_mean_at"][1]["mean"].as_f64().unwrap();
+    let years_mean = (0..5).map(|k| y[[k, i, j]]).sum::<f64>() / 5.0;
+    assert!(
+        close(years_mean, time_mean, 1e-6),
+        "{years_mean} vs {time_mean}"
+    );
+    // Day of year in the 360-day calendar: the first of each month is 1, 31, 61, ...
+    let (out, info) = grouped(d.path(), "doy", "max", &["--group-by", "dayofyear"]);
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        serde_json::json!((0..12).map(|m| 30 * m + 1).collect::<Vec<_>>())
+    );
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["dayofyear", "lat", "lon"])
+    );
+    let by_month = read_f64(&grouped(d.path(), "mmax", "max", &["--group-by", "month"]).0);
+    assert_eq!(read_f64(&out), by_month);
+    // var/std take --ddof.
+    let (out, _) = grouped(
+        d.path(),
+        "std1",
+        "std",
+        &["--group-by", "month", "--ddof", "1"],
+    );
+    let (out0, _) = grouped(d.path(), "std0", "std", &["--group-by", "month"]);
+    let (s1, s0) = (read_f64(&out), read_f64(&out0));
+    // Five values a group: the ddof=1 std is sqrt(5/4) times the ddof=0 one.
+    assert!(close(s1[[0, i, j]], s0[[0, i, j]] * 1.25f64.sqrt(), 1e-6));
+}
+
+/// A store with `t2m` (dimensions time, lat) and a `time` array of its own making.
+fn store_with_time(d: &Path, time_attrs: serde_json::Map<String, Value>) -> String {
+    use chunkwise::io::zarr::ZarrWriteOptions;
+    let rt = chunkwise::Runtime::builder().threads(1).build().unwrap();
+    let store = p(d, "t.zarr");
+    let x = chunkwise::ChunkedArray::<f32>::ones(&[6, 2], [3, 2]).unwrap();
+    let dims = |n: &[&str]| Some(n.iter().map(|s| Some(s.to_string())).collect());
+    x.to_zarr_with(
+        &rt,
+        &store,
+        "t2m",
+        ZarrWriteOptions {
+            dimension_names: dims(&["time", "lat"]),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let t = chunkwise::ChunkedArray::<f64>::arange(0.0, 6.0, 1.0, [6]).unwrap();
+    t.to_zarr_with(
+        &rt,
+        &store,
+        "time",
+        ZarrWriteOptions {
+            dimension_names: dims(&["time"]),
+            attributes: time_attrs,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    store
+}
+
+#[test]
+fn grouped_reduce_refuses_bad_groupings() {
+    let d = tmp();
+    let out = p(d.path(), "o.zarr");
+    let t2m = "data/sample.zarr:/t2m";
+    let file = d.path().join("labels.txt");
+    std::fs::write(&file, "1\n".repeat(59)).unwrap();
+    let labels = file.to_str().unwrap();
+    fails(
+        &[
+            "reduce", "mean", "--axis", "0", "--labels", labels, t2m, &out,
+        ],
+        2,
+        "holds 59 labels, but axis 0 of data/sample.zarr:/t2m has 60 positions",
+    );
+    std::fs::write(&file, "1\n2\nmarch\n").unwrap();
+    fails(
+        &[
+            "reduce", "mean", "--axis", "0", "--labels", labels, t2m, &out,
+        ],
+        2,
+        "labels.txt:3: \"march\" is not an integer label",
+    );
+    for (npy, needle) in [
+        ("months_2d.npy", "must be a 1-D array, not of shape (5, 12)"),
+        ("months_f8.npy", "little-endian integers, not dtype \"<f8\""),
+    ] {
+        let path = format!("cli/tests/data/{npy}");
+        fails(
+            &[
+                "reduce", "mean", "--axis", "0", "--labels", &path, t2m, &out,
+            ],
+            2,
+            needle,
+        );
+    }
+    let missing = p(d.path(), "none.txt");
+    fails(
+        &[
+            "reduce", "mean", "--axis", "0", "--labels", &missing, t2m, &out,
+        ],
+        1,
+        "cannot read the labels file",
+    );
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--period",
+            "12",
+            "--group-by",
+            "month",
+            t2m,
+            &out,
+        ],
+        2,
+        "cannot be used with",
+    );
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--period",
+            "12",
+            "--keepdims",
+            t2m,
+            &out,
+        ],
+        2,
+        "cannot be used with",
+    );
+    fails(
+        &["reduce", "mean", "--axis", "0", "--period", "0", t2m, &out],
+        2,
+        ">= 1",
+    );
+    fails(
+        &[
+            "reduce", "mean", "--axis", "0,1", "--period", "12", t2m, &out,
+        ],
+        2,
+        "one --axis",
+    );
+    fails(
+        &["reduce", "mean", "--axis", "3", "--period", "12", t2m, &out],
+        2,
+        "out of range",
+    );
+    fails(
+        &[
+            "reduce", "mean", "--axis", "0", "--period", "12", "--ddof", "1", t2m, &out,
+        ],
+        2,
+        "var and std only",
+    );
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--group-by",
+            "week",
+            t2m,
+            &out,
+        ],
+        2,
+        "week",
+    );
+    // Axis 1 of the sample is `lat`, whose coordinate is not one of time.
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "1",
+            "--group-by",
+            "month",
+            t2m,
+            &out,
+        ],
+        1,
+        "cannot decode the time coordinate data/sample.zarr:/lat",
+    );
+    // An array named by its directory is the root of its own store: nothing is beside it.
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--group-by",
+            "month",
+            "data/sample.zarr/t2m",
+            &out,
+        ],
+        2,
+        "nothing beside it",
+    );
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--group-by",
+            "month",
+            "tests/data/zarr/v3.zarr:/f4_nan_missing",
+            &out,
+        ],
+        2,
+        "no time coordinate for axis 0",
+    );
+    // A `time` without units, and one whose units are not CF time units.
+    let no_units = store_with_time(d.path(), serde_json::Map::new());
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--group-by",
+            "month",
+            &format!("{no_units}:/t2m"),
+            &out,
+        ],
+        2,
+        "t.zarr:/time has no `units` attribute",
+    );
+    let d2 = tmp();
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("units".into(), "metres".into());
+    let bad_units = store_with_time(d2.path(), attrs);
+    fails(
+        &[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--group-by",
+            "month",
+            &format!("{bad_units}:/t2m"),
+            &out,
+        ],
+        1,
+        "cannot decode the time coordinate",
+    );
+}
+
+#[test]
+fn group_by_reads_the_time_coordinate_of_a_made_store() {
+    let d = tmp();
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("units".into(), "days since 2000-02-27".into());
+    attrs.insert("calendar".into(), "noleap".into());
+    let store = store_with_time(d.path(), attrs);
+    // Days 0..6 from Feb 27 of a noleap year: Feb 27, 28, Mar 1, 2, 3, 4.
+    let out = format!("{}:/n", p(d.path(), "o.zarr"));
+    ok(&[
+        "reduce",
+        "sum",
+        "--axis",
+        "0",
+        "--group-by",
+        "month",
+        &format!("{store}:/t2m"),
+        &out,
+    ]);
+    let info = json(&ok(&["info", "--json", &out]));
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        serde_json::json!([2, 3])
+    );
+    assert_eq!(
+        read_f64(&out),
+        ndarray::array![[2.0, 2.0], [4.0, 4.0]].into_dyn()
+    );
+}
+
+#[test]
+fn resample_bins_positions() {
+    let d = tmp();
+    let t2m = "data/sample.zarr:/t2m";
+    let out = format!("{}:/yearly", p(d.path(), "r.zarr"));
+    let o = ok(&["resample", "mean", "--axis", "0", "--size", "12", t2m, &out]);
+    assert!(o.stdout.contains("wrote"), "{}", o.stdout);
+    let info = json(&ok(&["info", "--json", &out]));
+    assert_eq!(info["shape"], serde_json::json!([5, 73, 144]));
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["time", "lat", "lon"])
+    );
+    assert_eq!(
+        info["attributes"]["chunkwise_groups"],
+        serde_json::json!([0, 12, 24, 36, 48])
+    );
+    // Twelve monthly steps from January: the bins are the years.
+    let years = read_f64(&grouped(d.path(), "years", "mean", &["--group-by", "year"]).0);
+    assert_eq!(read_f64(&out), years);
+    let edges = format!("{}:/halves", p(d.path(), "r.zarr"));
+    ok(&[
+        "resample", "max", "--axis", "0", "--edges", "0,6,12", t2m, &edges,
+    ]);
+    let halves = read_f64(&edges);
+    assert_eq!(halves.shape(), &[2, 73, 144]);
+    let x = read_f64("data/sample.zarr:/t2m");
+    let want = x
+        .slice(ndarray::s![6..12, 36, 72])
+        .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    assert_eq!(halves[[1, 36, 72]], want);
+    let bad = |args: &[&str], needle: &str| {
+        let mut a = vec!["resample", "mean"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&[t2m, "/tmp/never-written.zarr"]);
+        fails(&a, 2, needle);
+    };
+    bad(
+        &["--axis", "0", "--edges", "5,3"],
+        "edge 0 is 5 and edge 1 is 3",
+    );
+    bad(
+        &["--axis", "0", "--edges", "0,61"],
+        "bin edge 61 is beyond axis 0 of length 60",
+    );
+    bad(&["--axis", "0", "--edges", "4"], "at least two");
+    bad(&["--axis", "0", "--size", "0"], ">= 1");
+    bad(&["--axis", "0"], "--size");
+    bad(
+        &["--axis", "0", "--size", "3", "--edges", "0,3"],
+        "cannot be used with",
+    );
+    bad(&["--axis", "4", "--size", "2"], "--axis 4 is out of range");
+    bad(
+        &["--axis", "0", "--size", "2", "--ddof", "1"],
+        "var and std only",
+    );
+}
+
+#[test]
+fn rolling_writes_the_running_reduction() {
+    let d = tmp();
+    let t2m = "data/sample.zarr:/t2m";
+    let x = read_f64(t2m);
+    let out = format!("{}:/run3", p(d.path(), "w.zarr"));
+    ok(&["rolling", "mean", "--axis", "0", "--window", "3", t2m, &out]);
+    let info = json(&ok(&["info", "--json", &out]));
+    assert_eq!(info["shape"], serde_json::json!([60, 73, 144]));
+    assert_eq!(info["dtype"], "float32");
+    assert_eq!(
+        info["dimension_names"],
+        serde_json::json!(["time", "lat", "lon"])
+    );
+    let r = read_f64(&out);
+    assert!(r[[0, 10, 10]].is_nan() && r[[1, 10, 10]].is_nan());
+    for t in 2..60 {
+        let want = (t - 2..=t).map(|k| x[[k, 10, 10]]).sum::<f64>() / 3.0;
+        assert!(close(r[[t, 10, 10]], want, 1e-6), "step {t}");
+    }
+    // Centred, a result wherever one value is in the window.
+    let out = format!("{}:/cmax", p(d.path(), "w.zarr"));
+    ok(&[
+        "rolling",
+        "max",
+        "--axis",
+        "0",
+        "--window",
+        "4",
+        "--center",
+        "--min-periods",
+        "1",
+        t2m,
+        &out,
+    ]);
+    let r = read_f64(&out);
+    for t in [0usize, 1, 30, 58, 59] {
+        // xarray's centred window of 4: [t - 2, t + 1].
+        let want = (t.saturating_sub(2)..(t + 2).min(60))
+            .map(|k| x[[k, 5, 7]])
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(r[[t, 5, 7]], want, "step {t}");
+    }
+    let bad = |args: &[&str], needle: &str| {
+        let mut a = vec!["rolling", "mean"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&[t2m, "/tmp/never-written.zarr"]);
+        fails(&a, 2, needle);
+    };
+    bad(
+        &["--axis", "0", "--window", "61"],
+        "window 61 on axis 0 of length 60",
+    );
+    bad(&["--axis", "0", "--window", "0"], "window 0");
+    bad(
+        &["--axis", "0", "--window", "3", "--min-periods", "4"],
+        "min_periods 4 must be at least 1 and at most the window 3",
+    );
+    bad(
+        &["--axis", "3", "--window", "3"],
+        "--axis 3 is out of range",
+    );
+    bad(&["--window", "3"], "--axis");
 }
