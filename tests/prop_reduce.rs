@@ -115,21 +115,9 @@ fn case_with<T: Element + std::fmt::Debug>(
     })
 }
 
-/// Floats with ties (small integers) and, at a per-case rate, NaNs.
+/// Floats with ties and, in half the cases, NaNs (a tenth or seven tenths of the values).
 fn f64_elems(n: usize) -> BoxedStrategy<Vec<f64>> {
-    let val = prop_oneof![4 => -10.0f64..10.0, 1 => (-3i32..4).prop_map(f64::from)];
-    (
-        prop::collection::vec(val, n),
-        prop::collection::vec(0u8..10, n),
-        prop_oneof![2 => Just(0u8), 1 => Just(1u8), 1 => Just(7u8)],
-    )
-        .prop_map(|(v, sel, rate)| {
-            v.into_iter()
-                .zip(sel)
-                .map(|(x, s)| if s < rate { f64::NAN } else { x })
-                .collect()
-        })
-        .boxed()
+    f64_elems_with_nan(n, [1, 7])
 }
 
 fn i32_elems(n: usize) -> BoxedStrategy<Vec<i32>> {

@@ -245,6 +245,7 @@ pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
 // writing outputs
 
 /// How an output array is described.
+#[derive(Clone)]
 pub(crate) struct OutDesc {
     pub dimension_names: Option<Vec<Option<String>>>,
     pub attributes: Map<String, Value>,
@@ -464,12 +465,7 @@ fn dataset_name(dataset: &str) -> &str {
         .unwrap_or_default()
 }
 
-pub(crate) fn print_written(
-    out: &Location,
-    shape: &[usize],
-    dtype: chunkwise::DType,
-    r: &RunReport,
-) {
+fn print_written(out: &Location, shape: &[usize], dtype: chunkwise::DType, r: &RunReport) {
     println!(
         "wrote {} {} {}: {} tasks on {} threads in {:.3} s, peak tracked {} of {} limit",
         out.display(),
@@ -485,11 +481,7 @@ pub(crate) fn print_written(
 
 /// The input and output locations of a command that writes a new array; `zarr_only` names
 /// what to do instead when the output is HDF5 and the command writes only Zarr.
-pub(crate) fn in_and_out(
-    input: &str,
-    output: &str,
-    zarr_only: Option<&str>,
-) -> Result<(Location, Location)> {
+fn in_and_out(input: &str, output: &str, zarr_only: Option<&str>) -> Result<(Location, Location)> {
     let loc = paths::parse_input(input)?;
     let out = paths::parse_output(output)?;
     let (a, b) = (loc.stored(), out.stored());
@@ -532,24 +524,81 @@ pub(crate) trait NumericJob {
     fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written>;
 }
 
-/// Writes the array a library call built; the library's refusal of the arguments (a bad
-/// window, ddof or bin) is a usage error.
-pub(crate) fn write_result<U: Element>(
-    ctx: &Ctx,
-    r: chunkwise::Result<ChunkedArray<U>>,
-    out: &Location,
-    o: &ZarrOutOpts,
-    desc: &OutDesc,
-) -> Result<Written> {
-    let r = r.map_err(|e| UsageError(e.to_string()))?;
-    let report = write_out(ctx, &r, out, o, desc)?;
-    Ok((r.shape().to_vec(), U::DTYPE, report))
+/// Where and how a command's derived array is written.
+#[derive(Clone)]
+pub(crate) struct Target<'a> {
+    pub ctx: &'a Ctx,
+    pub out: Location,
+    pub o: &'a ZarrOutOpts,
+    pub desc: OutDesc,
+}
+
+impl Target<'_> {
+    /// Writes the array a library call built; the library's refusal of the arguments (a bad
+    /// window, ddof or bin) is a usage error.
+    pub(crate) fn write<U: Element>(
+        &self,
+        r: chunkwise::Result<ChunkedArray<U>>,
+    ) -> Result<Written> {
+        let r = r.map_err(|e| UsageError(e.to_string()))?;
+        let report = write_out(self.ctx, &r, &self.out, self.o, &self.desc)?;
+        Ok((r.shape().to_vec(), U::DTYPE, report))
+    }
+}
+
+/// The input of a command that derives one Zarr array from it, its metadata and the output.
+pub(crate) struct Derived {
+    pub loc: Location,
+    pub meta: Meta,
+    pub out: Location,
+}
+
+impl Derived {
+    /// The locations of `command`'s input and output, with the input's metadata; `axes`
+    /// must be axes of the input.
+    pub(crate) fn open(command: &str, input: &str, output: &str, axes: &[usize]) -> Result<Self> {
+        let zarr_only =
+            format!("{command} writes Zarr; write a Zarr array and `chunkwise convert` it");
+        let (loc, out) = in_and_out(input, output, Some(&zarr_only))?;
+        let meta = paths::probe(&loc)?;
+        check_axes(&loc, &meta, axes)?;
+        Ok(Derived { loc, meta, out })
+    }
+
+    /// Where the output goes: named `dimension_names`, with the input's attributes and
+    /// `history` (see [`derived_attributes`]).
+    pub(crate) fn target<'a>(
+        &self,
+        ctx: &'a Ctx,
+        o: &'a ZarrOutOpts,
+        dimension_names: Option<Vec<Option<String>>>,
+        history: String,
+    ) -> Result<Target<'a>> {
+        Ok(Target {
+            ctx,
+            out: self.out.clone(),
+            o,
+            desc: OutDesc {
+                dimension_names,
+                attributes: derived_attributes(&self.loc, &self.meta, history)?,
+                chunks: None,
+                input: None,
+            },
+        })
+    }
+
+    /// Runs `job` on the input as numbers ([`with_numeric_input`]) and prints what it wrote.
+    pub(crate) fn run(&self, what: &str, job: &impl NumericJob) -> Result<()> {
+        let (shape, dtype, report) = with_numeric_input(&self.loc, &self.meta, what, job)?;
+        print_written(&self.out, &shape, dtype, &report);
+        Ok(())
+    }
 }
 
 /// Runs `job` on the input as numbers: CF-decoded to the type xarray gives (a float32
 /// variable stays float32, packed integers become float64) when it has CF attributes,
 /// booleans as 0 and 1 (as NumPy's sum/mean of a mask), else the stored type.
-pub(crate) fn with_numeric_input(
+fn with_numeric_input(
     loc: &Location,
     meta: &Meta,
     what: &str,
@@ -572,11 +621,7 @@ pub(crate) fn with_numeric_input(
 
 /// The attributes of an array derived from the input: the input's, less those of a CF
 /// encoding when the values are decoded ones, with `chunkwise_history` saying what was done.
-pub(crate) fn derived_attributes(
-    loc: &Location,
-    meta: &Meta,
-    history: String,
-) -> Result<Map<String, Value>> {
+fn derived_attributes(loc: &Location, meta: &Meta, history: String) -> Result<Map<String, Value>> {
     let mut attributes = output_attributes(&meta.attributes);
     if cf_of(loc, meta)?.is_some() {
         for k in CF_ENCODING_ATTRS {
@@ -588,7 +633,7 @@ pub(crate) fn derived_attributes(
 }
 
 /// A usage error unless every axis is one of the input's.
-pub(crate) fn check_axes(loc: &Location, meta: &Meta, axes: &[usize]) -> Result<()> {
+fn check_axes(loc: &Location, meta: &Meta, axes: &[usize]) -> Result<()> {
     let ndim = meta.shape.len();
     if let Some(&bad) = axes.iter().find(|&&ax| ax >= ndim) {
         return Err(UsageError(format!(
@@ -602,32 +647,28 @@ pub(crate) fn check_axes(loc: &Location, meta: &Meta, axes: &[usize]) -> Result<
 }
 
 struct ReduceJob<'a> {
-    ctx: &'a Ctx,
     a: &'a ReduceArgs<'a>,
-    out: &'a Location,
-    o: &'a ZarrOutOpts,
-    desc: &'a OutDesc,
+    t: Target<'a>,
 }
 
 impl NumericJob for ReduceJob<'_> {
     fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
-        let (ctx, out, o, desc) = (self.ctx, self.out, self.o, self.desc);
-        let (axes, k, d) = (self.a.axes, self.a.keepdims, self.a.ddof);
+        let (axes, k, t) = (self.a.axes, self.a.keepdims, &self.t);
         // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
-        let vo = chunkwise::ReduceOpts::from(k).ddof(d);
+        let vo = chunkwise::ReduceOpts::from(k).ddof(self.a.ddof);
         match self.a.op {
-            ReduceOp::Sum => write_result(ctx, x.sum_axes(axes, k), out, o, desc),
-            ReduceOp::Nansum => write_result(ctx, x.nansum_axes(axes, k), out, o, desc),
-            ReduceOp::Mean => write_result(ctx, x.mean_axes(axes, k), out, o, desc),
-            ReduceOp::Nanmean => write_result(ctx, x.nanmean_axes(axes, k), out, o, desc),
-            ReduceOp::Min => write_result(ctx, x.min_axes(axes, k), out, o, desc),
-            ReduceOp::Nanmin => write_result(ctx, x.nanmin_axes(axes, k), out, o, desc),
-            ReduceOp::Max => write_result(ctx, x.max_axes(axes, k), out, o, desc),
-            ReduceOp::Nanmax => write_result(ctx, x.nanmax_axes(axes, k), out, o, desc),
-            ReduceOp::Var => write_result(ctx, x.var_axes(axes, vo), out, o, desc),
-            ReduceOp::Nanvar => write_result(ctx, x.nanvar_axes(axes, vo), out, o, desc),
-            ReduceOp::Std => write_result(ctx, x.std_axes(axes, vo), out, o, desc),
-            ReduceOp::Nanstd => write_result(ctx, x.nanstd_axes(axes, vo), out, o, desc),
+            ReduceOp::Sum => t.write(x.sum_axes(axes, k)),
+            ReduceOp::Nansum => t.write(x.nansum_axes(axes, k)),
+            ReduceOp::Mean => t.write(x.mean_axes(axes, k)),
+            ReduceOp::Nanmean => t.write(x.nanmean_axes(axes, k)),
+            ReduceOp::Min => t.write(x.min_axes(axes, k)),
+            ReduceOp::Nanmin => t.write(x.nanmin_axes(axes, k)),
+            ReduceOp::Max => t.write(x.max_axes(axes, k)),
+            ReduceOp::Nanmax => t.write(x.nanmax_axes(axes, k)),
+            ReduceOp::Var => t.write(x.var_axes(axes, vo)),
+            ReduceOp::Nanvar => t.write(x.nanvar_axes(axes, vo)),
+            ReduceOp::Std => t.write(x.std_axes(axes, vo)),
+            ReduceOp::Nanstd => t.write(x.nanstd_axes(axes, vo)),
         }
     }
 }
@@ -639,20 +680,14 @@ pub(crate) fn reduce(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let (loc, out) = in_and_out(
-        input,
-        output,
-        Some("reduce writes Zarr; write a Zarr array and `chunkwise convert` it"),
-    )?;
-    let meta = paths::probe(&loc)?;
-    check_axes(&loc, &meta, a.axes)?;
+    let d = Derived::open("reduce", input, output, a.axes)?;
     let history = format!(
         "{} over axes {:?} of {}",
         a.op.name(),
         a.axes,
-        loc.display()
+        d.loc.display()
     );
-    let dimension_names = meta.dimension_names.as_ref().map(|names| {
+    let dimension_names = d.meta.dimension_names.as_ref().map(|names| {
         names
             .iter()
             .enumerate()
@@ -660,22 +695,8 @@ pub(crate) fn reduce(
             .map(|(_, n)| n.clone())
             .collect()
     });
-    let desc = OutDesc {
-        dimension_names,
-        attributes: derived_attributes(&loc, &meta, history)?,
-        chunks: None,
-        input: None,
-    };
-    let job = ReduceJob {
-        ctx,
-        a,
-        out: &out,
-        o,
-        desc: &desc,
-    };
-    let (shape, dtype, report) = with_numeric_input(&loc, &meta, "reduce", &job)?;
-    print_written(&out, &shape, dtype, &report);
-    Ok(())
+    let t = d.target(ctx, o, dimension_names, history)?;
+    d.run("reduce", &ReduceJob { a, t })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,10 +2,7 @@
 //! `rolling`: reductions along one axis that keep it, by groups, bins or moving windows.
 
 use crate::args::{GroupArgs, ReduceOp, RollingOp, TimeField, ZarrOutOpts};
-use crate::commands::{
-    NumericJob, OutDesc, Written, check_axes, derived_attributes, in_and_out, list, open_f64,
-    print_written, raw, with_numeric_input, write_result,
-};
+use crate::commands::{Derived, NumericJob, Target, Written, list, open_f64, raw};
 use crate::paths::{self, Location, Meta};
 use crate::{Ctx, UsageError};
 use anyhow::{Context, Result};
@@ -83,29 +80,26 @@ fn only_var_std_take_ddof(op: ReduceOp, ddof: f64) -> Result<()> {
     Ok(())
 }
 
-/// The reduction `op` of every group of `gb`, written to `out`.
+/// The reduction `op` of every group of `gb`, written to `t`.
 fn reduce_groups<T: Numeric>(
-    ctx: &Ctx,
     gb: &GroupBy<T>,
     op: ReduceOp,
     ddof: f64,
-    out: &Location,
-    o: &ZarrOutOpts,
-    desc: &OutDesc,
+    t: &Target<'_>,
 ) -> Result<Written> {
     match op {
-        ReduceOp::Sum => write_result(ctx, gb.sum(), out, o, desc),
-        ReduceOp::Nansum => write_result(ctx, gb.nansum(), out, o, desc),
-        ReduceOp::Mean => write_result(ctx, gb.mean(), out, o, desc),
-        ReduceOp::Nanmean => write_result(ctx, gb.nanmean(), out, o, desc),
-        ReduceOp::Min => write_result(ctx, gb.min(), out, o, desc),
-        ReduceOp::Nanmin => write_result(ctx, gb.nanmin(), out, o, desc),
-        ReduceOp::Max => write_result(ctx, gb.max(), out, o, desc),
-        ReduceOp::Nanmax => write_result(ctx, gb.nanmax(), out, o, desc),
-        ReduceOp::Var => write_result(ctx, gb.var_ddof(ddof), out, o, desc),
-        ReduceOp::Nanvar => write_result(ctx, gb.nanvar_ddof(ddof), out, o, desc),
-        ReduceOp::Std => write_result(ctx, gb.std_ddof(ddof), out, o, desc),
-        ReduceOp::Nanstd => write_result(ctx, gb.nanstd_ddof(ddof), out, o, desc),
+        ReduceOp::Sum => t.write(gb.sum()),
+        ReduceOp::Nansum => t.write(gb.nansum()),
+        ReduceOp::Mean => t.write(gb.mean()),
+        ReduceOp::Nanmean => t.write(gb.nanmean()),
+        ReduceOp::Min => t.write(gb.min()),
+        ReduceOp::Nanmin => t.write(gb.nanmin()),
+        ReduceOp::Max => t.write(gb.max()),
+        ReduceOp::Nanmax => t.write(gb.nanmax()),
+        ReduceOp::Var => t.write(gb.var_ddof(ddof)),
+        ReduceOp::Nanvar => t.write(gb.nanvar_ddof(ddof)),
+        ReduceOp::Std => t.write(gb.std_ddof(ddof)),
+        ReduceOp::Nanstd => t.write(gb.nanstd_ddof(ddof)),
     }
 }
 
@@ -124,12 +118,9 @@ fn renamed_dims(meta: &Meta, axis: usize, dim: Option<&str>) -> Option<Vec<Optio
 /// Groups along `axis` and reduces: what `reduce` and `resample` share. `group` makes the
 /// grouping of the typed input (labels or bins); the groups go into the output's attributes.
 struct GroupJob<'a, G> {
-    ctx: &'a Ctx,
     op: ReduceOp,
     ddof: f64,
-    out: &'a Location,
-    o: &'a ZarrOutOpts,
-    desc: OutDesc,
+    t: Target<'a>,
     group: G,
     /// The output's `chunkwise_groups` from the grouping's sorted groups.
     groups_json: &'a dyn Fn(&[i64]) -> Value,
@@ -165,15 +156,11 @@ impl MakeGroups for ByBins {
 impl<G: MakeGroups> NumericJob for GroupJob<'_, G> {
     fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
         let gb = self.group.make(x).map_err(|e| UsageError(e.to_string()))?;
-        let mut desc = OutDesc {
-            attributes: self.desc.attributes.clone(),
-            dimension_names: self.desc.dimension_names.clone(),
-            chunks: None,
-            input: None,
-        };
-        desc.attributes
+        let mut t = self.t.clone();
+        t.desc
+            .attributes
             .insert("chunkwise_groups".into(), (self.groups_json)(gb.groups()));
-        let written = reduce_groups(self.ctx, &gb, self.op, self.ddof, self.out, self.o, &desc)?;
+        let written = reduce_groups(&gb, self.op, self.ddof, &t)?;
         println!(
             "{} groups along axis {} ({})",
             gb.ngroups(),
@@ -191,13 +178,7 @@ pub(crate) fn reduce(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let (loc, out) = in_and_out(
-        input,
-        output,
-        Some("reduce writes Zarr; write a Zarr array and `chunkwise convert` it"),
-    )?;
-    let meta = paths::probe(&loc)?;
-    check_axes(&loc, &meta, a.axes)?;
+    let d = Derived::open("reduce", input, output, a.axes)?;
     let &[axis] = a.axes else {
         return Err(UsageError(format!(
             "a grouped reduction takes one --axis (the axis whose positions are grouped), not {}",
@@ -206,35 +187,26 @@ pub(crate) fn reduce(
         .into());
     };
     only_var_std_take_ddof(a.op, a.ddof)?;
-    let grouping = grouping(ctx, &loc, &meta, axis, a.group)?;
+    let grouping = grouping(ctx, &d.loc, &d.meta, axis, a.group)?;
     let history = format!(
         "{} over axis {axis} of {} grouped by {}",
         a.op.name(),
-        loc.display(),
+        d.loc.display(),
         grouping.what
     );
+    let dims = renamed_dims(&d.meta, axis, Some(&grouping.dim));
     let groups_json = |g: &[i64]| grouping.groups_json(g);
     let job = GroupJob {
-        ctx,
         op: a.op,
         ddof: a.ddof,
-        out: &out,
-        o,
-        desc: OutDesc {
-            dimension_names: renamed_dims(&meta, axis, Some(&grouping.dim)),
-            attributes: derived_attributes(&loc, &meta, history)?,
-            chunks: None,
-            input: None,
-        },
+        t: d.target(ctx, o, dims, history)?,
         group: ByLabels {
             axis,
             labels: &grouping.labels,
         },
         groups_json: &groups_json,
     };
-    let (shape, dtype, report) = with_numeric_input(&loc, &meta, "reduce", &job)?;
-    print_written(&out, &shape, dtype, &report);
-    Ok(())
+    d.run("reduce", &job)
 }
 
 /// The grouping `g` asks for along `axis` of the input.
@@ -499,13 +471,7 @@ pub(crate) fn resample(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let (loc, out) = in_and_out(
-        input,
-        output,
-        Some("resample writes Zarr; write a Zarr array and `chunkwise convert` it"),
-    )?;
-    let meta = paths::probe(&loc)?;
-    check_axes(&loc, &meta, &[a.axis])?;
+    let d = Derived::open("resample", input, output, &[a.axis])?;
     only_var_std_take_ddof(a.op, a.ddof)?;
     let (bins, what) = match (a.size, a.edges) {
         (Some(n), _) => (Bins::Size(n), format!("bins of {n} positions")),
@@ -516,38 +482,26 @@ pub(crate) fn resample(
         "{} over {what} along axis {} of {}",
         a.op.name(),
         a.axis,
-        loc.display()
+        d.loc.display()
     );
+    let dims = renamed_dims(&d.meta, a.axis, None);
     let groups_json = |g: &[i64]| json!(g);
     let job = GroupJob {
-        ctx,
         op: a.op,
         ddof: a.ddof,
-        out: &out,
-        o,
-        desc: OutDesc {
-            dimension_names: renamed_dims(&meta, a.axis, None),
-            attributes: derived_attributes(&loc, &meta, history)?,
-            chunks: None,
-            input: None,
-        },
+        t: d.target(ctx, o, dims, history)?,
         group: ByBins { axis: a.axis, bins },
         groups_json: &groups_json,
     };
-    let (shape, dtype, report) = with_numeric_input(&loc, &meta, "resample", &job)?;
-    print_written(&out, &shape, dtype, &report);
-    Ok(())
+    d.run("resample", &job)
 }
 
 // ---------------------------------------------------------------------------------------
 // rolling
 
 struct RollingJob<'a> {
-    ctx: &'a Ctx,
     a: &'a RollingArgs,
-    out: &'a Location,
-    o: &'a ZarrOutOpts,
-    desc: &'a OutDesc,
+    t: Target<'a>,
 }
 
 impl NumericJob for RollingJob<'_> {
@@ -557,15 +511,14 @@ impl NumericJob for RollingJob<'_> {
         if let Some(m) = a.min_periods {
             r = r.min_periods(m);
         }
-        let built = match a.op {
+        self.t.write(match a.op {
             RollingOp::Mean => r.mean(),
             RollingOp::Sum => r.sum(),
             RollingOp::Min => r.min(),
             RollingOp::Max => r.max(),
             RollingOp::Std => r.std(),
             RollingOp::Var => r.var(),
-        };
-        write_result(self.ctx, built, self.out, self.o, self.desc)
+        })
     }
 }
 
@@ -576,13 +529,7 @@ pub(crate) fn rolling(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let (loc, out) = in_and_out(
-        input,
-        output,
-        Some("rolling writes Zarr; write a Zarr array and `chunkwise convert` it"),
-    )?;
-    let meta = paths::probe(&loc)?;
-    check_axes(&loc, &meta, &[a.axis])?;
+    let d = Derived::open("rolling", input, output, &[a.axis])?;
     let history = format!(
         "rolling {} over windows of {}{}{} along axis {} of {}",
         a.op.name(),
@@ -592,22 +539,8 @@ pub(crate) fn rolling(
             .map(|m| format!(", min_periods {m}"))
             .unwrap_or_default(),
         a.axis,
-        loc.display()
+        d.loc.display()
     );
-    let desc = OutDesc {
-        dimension_names: meta.dimension_names.clone(),
-        attributes: derived_attributes(&loc, &meta, history)?,
-        chunks: None,
-        input: None,
-    };
-    let job = RollingJob {
-        ctx,
-        a,
-        out: &out,
-        o,
-        desc: &desc,
-    };
-    let (shape, dtype, report) = with_numeric_input(&loc, &meta, "rolling", &job)?;
-    print_written(&out, &shape, dtype, &report);
-    Ok(())
+    let t = d.target(ctx, o, d.meta.dimension_names.clone(), history)?;
+    d.run("rolling", &RollingJob { a, t })
 }

@@ -1373,6 +1373,14 @@ fn reduce_group_by_season_year_and_dayofyear() {
     assert!(close(s1[[0, i, j]], s0[[0, i, j]] * 1.25f64.sqrt(), 1e-6));
 }
 
+/// `ARGS INPUT OUT` fails with exit `code` and a message holding `needle` (OUT is never
+/// written).
+fn refused(args: &[&str], input: &str, code: i32, needle: &str) {
+    let mut a = args.to_vec();
+    a.extend_from_slice(&[input, "/tmp/never-written.zarr"]);
+    fails(&a, code, needle);
+}
+
 /// A store with `t2m` (dimensions time, lat) and a `time` array of its own making.
 fn store_with_time(d: &Path, time_attrs: serde_json::Map<String, Value>) -> String {
     use chunkwise::io::zarr::ZarrWriteOptions;
@@ -1410,194 +1418,113 @@ fn store_with_time(d: &Path, time_attrs: serde_json::Map<String, Value>) -> Stri
 #[test]
 fn grouped_reduce_refuses_bad_groupings() {
     let d = tmp();
-    let out = p(d.path(), "o.zarr");
     let t2m = "data/sample.zarr:/t2m";
-    let file = d.path().join("labels.txt");
-    std::fs::write(&file, "1\n".repeat(59)).unwrap();
-    let labels = file.to_str().unwrap();
-    fails(
-        &[
-            "reduce", "mean", "--axis", "0", "--labels", labels, t2m, &out,
-        ],
-        2,
-        "holds 59 labels, but axis 0 of data/sample.zarr:/t2m has 60 positions",
-    );
-    std::fs::write(&file, "1\n2\nmarch\n").unwrap();
-    fails(
-        &[
-            "reduce", "mean", "--axis", "0", "--labels", labels, t2m, &out,
-        ],
-        2,
-        "labels.txt:3: \"march\" is not an integer label",
-    );
-    for (npy, needle) in [
-        ("months_2d.npy", "must be a 1-D array, not of shape (5, 12)"),
-        ("months_f8.npy", "little-endian integers, not dtype \"<f8\""),
-    ] {
-        let path = format!("cli/tests/data/{npy}");
-        fails(
-            &[
-                "reduce", "mean", "--axis", "0", "--labels", &path, t2m, &out,
-            ],
-            2,
-            needle,
-        );
-    }
+    let short = d.path().join("labels.txt");
+    std::fs::write(&short, "1\n".repeat(59)).unwrap();
+    let words = d.path().join("words.txt");
+    std::fs::write(&words, "1\n2\nmarch\n").unwrap();
     let missing = p(d.path(), "none.txt");
-    fails(
-        &[
-            "reduce", "mean", "--axis", "0", "--labels", &missing, t2m, &out,
-        ],
-        1,
-        "cannot read the labels file",
-    );
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--period",
-            "12",
-            "--group-by",
-            "month",
-            t2m,
-            &out,
-        ],
-        2,
-        "cannot be used with",
-    );
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--period",
-            "12",
-            "--keepdims",
-            t2m,
-            &out,
-        ],
-        2,
-        "cannot be used with",
-    );
-    fails(
-        &["reduce", "mean", "--axis", "0", "--period", "0", t2m, &out],
-        2,
-        ">= 1",
-    );
-    fails(
-        &[
-            "reduce", "mean", "--axis", "0,1", "--period", "12", t2m, &out,
-        ],
-        2,
-        "one --axis",
-    );
-    fails(
-        &["reduce", "mean", "--axis", "3", "--period", "12", t2m, &out],
-        2,
-        "out of range",
-    );
-    fails(
-        &[
-            "reduce", "mean", "--axis", "0", "--period", "12", "--ddof", "1", t2m, &out,
-        ],
-        2,
-        "var and std only",
-    );
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--group-by",
-            "week",
-            t2m,
-            &out,
-        ],
-        2,
-        "week",
-    );
-    // Axis 1 of the sample is `lat`, whose coordinate is not one of time.
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "1",
-            "--group-by",
-            "month",
-            t2m,
-            &out,
-        ],
-        1,
-        "cannot decode the time coordinate data/sample.zarr:/lat",
-    );
-    // An array named by its directory is the root of its own store: nothing is beside it.
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--group-by",
-            "month",
-            "data/sample.zarr/t2m",
-            &out,
-        ],
-        2,
-        "nothing beside it",
-    );
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--group-by",
-            "month",
-            "tests/data/zarr/v3.zarr:/f4_nan_missing",
-            &out,
-        ],
-        2,
-        "no time coordinate for axis 0",
-    );
     // A `time` without units, and one whose units are not CF time units.
-    let no_units = store_with_time(d.path(), serde_json::Map::new());
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--group-by",
-            "month",
-            &format!("{no_units}:/t2m"),
-            &out,
-        ],
-        2,
-        "t.zarr:/time has no `units` attribute",
-    );
+    let no_units = format!("{}:/t2m", store_with_time(d.path(), serde_json::Map::new()));
     let d2 = tmp();
     let mut attrs = serde_json::Map::new();
     attrs.insert("units".into(), "metres".into());
-    let bad_units = store_with_time(d2.path(), attrs);
-    fails(
-        &[
-            "reduce",
-            "mean",
-            "--axis",
-            "0",
-            "--group-by",
-            "month",
-            &format!("{bad_units}:/t2m"),
-            &out,
-        ],
-        1,
-        "cannot decode the time coordinate",
-    );
+    let bad_units = format!("{}:/t2m", store_with_time(d2.path(), attrs));
+    let cases: &[(&[&str], &str, i32, &str)] = &[
+        (
+            &["--labels", short.to_str().unwrap()],
+            t2m,
+            2,
+            "holds 59 labels, but axis 0 of data/sample.zarr:/t2m has 60 positions",
+        ),
+        (
+            &["--labels", words.to_str().unwrap()],
+            t2m,
+            2,
+            "words.txt:3: \"march\" is not an integer label",
+        ),
+        (
+            &["--labels", "cli/tests/data/months_2d.npy"],
+            t2m,
+            2,
+            "must be a 1-D array, not of shape (5, 12)",
+        ),
+        (
+            &["--labels", "cli/tests/data/months_f8.npy"],
+            t2m,
+            2,
+            "little-endian integers, not dtype \"<f8\"",
+        ),
+        (
+            &["--labels", &missing],
+            t2m,
+            1,
+            "cannot read the labels file",
+        ),
+        (
+            &["--period", "12", "--group-by", "month"],
+            t2m,
+            2,
+            "cannot be used with",
+        ),
+        (
+            &["--period", "12", "--keepdims"],
+            t2m,
+            2,
+            "cannot be used with",
+        ),
+        (&["--period", "0"], t2m, 2, ">= 1"),
+        (&["--period", "12", "--axis", "0,1"], t2m, 2, "one --axis"),
+        (&["--period", "12", "--axis", "3"], t2m, 2, "out of range"),
+        (
+            &["--period", "12", "--ddof", "1"],
+            t2m,
+            2,
+            "var and std only",
+        ),
+        (&["--group-by", "week"], t2m, 2, "week"),
+        // Axis 1 of the sample is `lat`, whose coordinate is not one of time.
+        (
+            &["--group-by", "month", "--axis", "1"],
+            t2m,
+            1,
+            "cannot decode the time coordinate data/sample.zarr:/lat",
+        ),
+        // An array named by its directory is the root of its own store: nothing is beside it.
+        (
+            &["--group-by", "month"],
+            "data/sample.zarr/t2m",
+            2,
+            "nothing beside it",
+        ),
+        (
+            &["--group-by", "month"],
+            "tests/data/zarr/v3.zarr:/f4_nan_missing",
+            2,
+            "no time coordinate for axis 0",
+        ),
+        (
+            &["--group-by", "month"],
+            &no_units,
+            2,
+            "t.zarr:/time has no `units` attribute",
+        ),
+        (
+            &["--group-by", "month"],
+            &bad_units,
+            1,
+            "cannot decode the time coordinate",
+        ),
+    ];
+    for (args, input, code, needle) in cases {
+        // Axis 0 unless the case names its own (clap refuses a repeated --axis).
+        let mut a = vec!["reduce", "mean"];
+        if !args.contains(&"--axis") {
+            a.extend_from_slice(&["--axis", "0"]);
+        }
+        a.extend_from_slice(args);
+        refused(&a, input, *code, needle);
+    }
 }
 
 #[test]
@@ -1662,10 +1589,7 @@ fn resample_bins_positions() {
         .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
     assert_eq!(halves[[1, 36, 72]], want);
     let bad = |args: &[&str], needle: &str| {
-        let mut a = vec!["resample", "mean"];
-        a.extend_from_slice(args);
-        a.extend_from_slice(&[t2m, "/tmp/never-written.zarr"]);
-        fails(&a, 2, needle);
+        refused(&[&["resample", "mean"], args].concat(), t2m, 2, needle)
     };
     bad(
         &["--axis", "0", "--edges", "5,3"],
@@ -1733,10 +1657,7 @@ fn rolling_writes_the_running_reduction() {
         assert_eq!(r[[t, 5, 7]], want, "step {t}");
     }
     let bad = |args: &[&str], needle: &str| {
-        let mut a = vec!["rolling", "mean"];
-        a.extend_from_slice(args);
-        a.extend_from_slice(&[t2m, "/tmp/never-written.zarr"]);
-        fails(&a, 2, needle);
+        refused(&[&["rolling", "mean"], args].concat(), t2m, 2, needle)
     };
     bad(
         &["--axis", "0", "--window", "61"],

@@ -1,6 +1,7 @@
 //! Property-test strategies shared by the test binaries: small shapes (0–4 axes, including
-//! empty and length-1 axes), random chunkings (regular, whole, explicit irregular) and memory
-//! layouts of the `ndarray` inputs (C, F, negative strides, strided views).
+//! empty and length-1 axes), random chunkings (regular, whole, explicit irregular), memory
+//! layouts of the `ndarray` inputs (C, F, negative strides, strided views), and float
+//! elements with ties and NaN.
 #![allow(dead_code)]
 
 use chunkwise::prelude::*;
@@ -49,6 +50,26 @@ pub(crate) fn axis_spec(len: usize) -> BoxedStrategy<AxisSpec> {
 
 pub(crate) fn chunks_for(shape: &[usize]) -> Vec<BoxedStrategy<AxisSpec>> {
     shape.iter().map(|&l| axis_spec(l)).collect()
+}
+
+/// `n` floats with ties (small integers among values in `-10..10`) and, at a per-case rate,
+/// NaN: none in half the cases, else `nan_tenths[0]` or `nan_tenths[1]` tenths of the values
+/// (each value NaN with that chance).
+pub(crate) fn f64_elems_with_nan(n: usize, nan_tenths: [u8; 2]) -> BoxedStrategy<Vec<f64>> {
+    let val = prop_oneof![4 => -10.0f64..10.0, 1 => (-3i32..4).prop_map(f64::from)];
+    let [a, b] = nan_tenths;
+    (
+        prop::collection::vec(val, n),
+        prop::collection::vec(0u8..10, n),
+        prop_oneof![2 => Just(0u8), 1 => Just(a), 1 => Just(b)],
+    )
+        .prop_map(|(v, sel, rate)| {
+            v.into_iter()
+                .zip(sel)
+                .map(|(x, s)| if s < rate { f64::NAN } else { x })
+                .collect()
+        })
+        .boxed()
 }
 
 /// How an input array lies in memory. chunkwise must give the same answer for each.
