@@ -862,6 +862,32 @@ fn hdf5_paths_need_the_feature() {
 mod hdf5 {
     use super::*;
 
+    /// The NetCDF sample's `time` variable (a dimension scale beside `t2m`) gives the same
+    /// months as the Zarr sample's.
+    #[test]
+    fn group_by_month_of_netcdf_equals_zarr() {
+        let d = tmp();
+        let (zarr, _) = grouped(d.path(), "z", "mean", &["--group-by", "month"]);
+        let nc = format!("{}:/nc", p(d.path(), "g.zarr"));
+        let o = ok(&[
+            "reduce",
+            "mean",
+            "--axis",
+            "0",
+            "--group-by",
+            "month",
+            "data/sample.nc:/t2m",
+            &nc,
+        ]);
+        assert!(o.stdout.contains("12 groups along axis 0"), "{}", o.stdout);
+        let info = json(&ok(&["info", "--json", &nc]));
+        assert_eq!(
+            info["attributes"]["chunkwise_groups"],
+            serde_json::json!((1..=12).collect::<Vec<_>>())
+        );
+        assert_eq!(read_f64(&nc), read_f64(&zarr));
+    }
+
     fn expected() -> Value {
         serde_json::from_str(
             &std::fs::read_to_string(Path::new(ROOT).join("tests/data/hdf5/expected.json"))
