@@ -21,7 +21,7 @@
 
 use chunkwise::prelude::*;
 use chunkwise::time::TimeCoder;
-use chunkwise::{OpKind, PlanSummary};
+use chunkwise::{OpKind, PlanSummary, RechunkRun};
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -78,7 +78,19 @@ fn plan_ops(plan: &PlanSummary) -> String {
         .map(|n| format!("{} {:?}", n.op, n.chunks.chunk_shape()))
         .collect();
     ops.dedup();
-    let rechunks: Vec<String> = plan.rechunks.iter().map(|r| format!("{r:?}")).collect();
+    let rechunks: Vec<String> = plan
+        .rechunks
+        .iter()
+        .map(|r| match &r.run {
+            RechunkRun::Direct { .. } => format!("{:?} direct", r.to.chunk_shape()),
+            RechunkRun::Staged { stages, .. } => format!(
+                "{:?} staged through {:?}",
+                r.to.chunk_shape(),
+                stages.iter().map(|g| g.chunk_shape()).collect::<Vec<_>>()
+            ),
+            _ => format!("{:?}", r.to.chunk_shape()),
+        })
+        .collect();
     if !rechunks.is_empty() {
         ops.push(format!("rechunk runs: {}", rechunks.join(", ")));
     }
