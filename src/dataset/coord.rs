@@ -275,7 +275,9 @@ impl Coordinate {
                     None => TimeCoder::infer(times, *calendar),
                 }
                 .map_err(|e| in_variable(e, name))?;
-                attrs.insert("units".into(), Value::String(coder.units.to_string()));
+                // The units as they were given (xarray keeps the stored string).
+                let shown = units.clone().unwrap_or_else(|| coder.units.to_string());
+                attrs.insert("units".into(), Value::String(shown));
                 attrs.insert("calendar".into(), Value::String(calendar.cf_name().into()));
                 let n = times.len();
                 let arr = if coder.all_whole(times).map_err(|e| in_variable(e, name))? {
