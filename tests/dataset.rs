@@ -604,3 +604,102 @@ proptest! {
         prop_assert_eq!(exact.data().compute_scalar(&rt).unwrap(), nearest as f64);
     }
 }
+
+/// The labelled layer adds nothing per block: W3 (`std(x - mean(x, time), time)`) through a
+/// Dataset plans the same tasks and reads as through ChunkedArray, and computes the same bits.
+#[test]
+fn w3_through_dataset_plans_as_through_chunkedarray() {
+    let rt = rt();
+    let ds = Dataset::open(fixture("v3.zarr")).unwrap();
+    let t2m = ds.var::<f32>("t2m").unwrap();
+    let labelled = (&t2m - &t2m.mean("time").unwrap())
+        .unwrap()
+        .std("time")
+        .unwrap();
+    let x = ChunkedArray::<f32>::open_zarr(fixture("v3.zarr"), "t2m").unwrap();
+    let plain = (&x - &x.mean_axis(0).unwrap())
+        .unwrap()
+        .std_axis(0)
+        .unwrap();
+    let (a, b) = (labelled.data().plan_summary(&rt), plain.plan_summary(&rt));
+    assert_eq!(a.tasks, b.tasks);
+    assert_eq!(a.tasks_by_op, b.tasks_by_op);
+    assert_eq!(
+        a.reads_by_source.values().sum::<usize>(),
+        b.reads_by_source.values().sum::<usize>()
+    );
+    assert_eq!(compute(&rt, &labelled), plain.compute(&rt).unwrap());
+}
+
+#[test]
+fn groupby_and_resample_by_time_labels() {
+    let rt = rt();
+    // Daily 2001-01-01 .. 2001-12-31 in noleap; value = day of year - 1.
+    let coder = TimeCoder::new("days since 2001-01-01", Some("noleap")).unwrap();
+    let times = coder
+        .decode(&(0..365).map(f64::from).collect::<Vec<_>>())
+        .unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&[365, 2], [40, 2], |ix| ix[0] as f64).unwrap();
+    let da = DataArray::new(x, &["time", "lat"])
+        .unwrap()
+        .with_coord("time", Coordinate::times(times, Calendar::NoLeap))
+        .unwrap()
+        .with_coord("lat", Coordinate::numbers(vec![10.0, 20.0]))
+        .unwrap();
+    let m = da.groupby("time.month").unwrap().mean().unwrap();
+    assert_eq!(m.dims(), &["month", "lat"]);
+    assert_eq!(m.coord("lat"), da.coord("lat"));
+    let got = compute(&rt, &m);
+    assert_eq!(got[[0, 0]], 15.0); // January: 0..=30
+    assert_eq!(got[[1, 1]], 31.0 + 13.5); // February: 31..=58
+    // Seasons in xarray's order DJF, JJA, MAM, SON; DJF is Jan, Feb and Dec.
+    let s = da.groupby("time.season").unwrap();
+    assert_eq!(s.group_dim(), "season");
+    let sm = s.max().unwrap();
+    assert_eq!(
+        compute(&rt, &sm)
+            .index_axis(ndarray::Axis(1), 0)
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![364.0, 242.0, 150.0, 333.0]
+    );
+    let djf = sm.sel(&[("season", Label::from("DJF"))]).unwrap();
+    assert_eq!(djf.dims(), &["lat"]);
+    // Quarterly bins starting with the first month; labelled by their starts.
+    let q = da.resample("time", "3MS").unwrap().sum().unwrap();
+    assert_eq!(q.dims(), &["time", "lat"]);
+    let starts: Vec<String> = q
+        .times("time")
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(starts[1], "2001-04-01T00:00:00");
+    assert_eq!(starts.len(), 4);
+    let total: f64 = compute(&rt, &q).index_axis(ndarray::Axis(1), 0).sum();
+    assert_eq!(total, (0..365).sum::<i32>() as f64);
+    let w = da.resample("time", "7D").unwrap().mean().unwrap();
+    assert_eq!(w.shape(), &[53, 2]);
+    // Anomaly against the monthly climatology, whatever its dim order.
+    let clim = m.transpose(&["lat", "month"]).unwrap();
+    let anom = da.groupby("time.month").unwrap().anomaly(&clim).unwrap();
+    assert_eq!(anom.dims(), da.dims());
+    assert_eq!(compute(&rt, &anom)[[0, 0]], -15.0);
+    // Bad keys and frequencies.
+    for bad in ["month", "time.week", "lat.month"] {
+        assert!(da.groupby(bad).is_err(), "{bad}");
+    }
+    assert!(matches!(
+        da.groupby("tim.month"),
+        Err(Error::UnknownDimension { .. })
+    ));
+    for bad in ["1Q", "0MS", "xD"] {
+        assert!(
+            matches!(da.resample("time", bad), Err(Error::InvalidArgument { .. })),
+            "{bad}"
+        );
+    }
+    let other = da.groupby("time.season").unwrap().mean().unwrap();
+    assert!(da.groupby("time.month").unwrap().anomaly(&other).is_err());
+}

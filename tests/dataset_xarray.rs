@@ -103,6 +103,7 @@ fn check_against_xarray(ds: &Dataset, exp: &Value, calendar: &str) {
                     .collect();
                 assert_eq!(s, want, "times of {name}");
             }
+            CoordValues::Labels(_) => panic!("{name}: no names in these fixtures"),
         }
     }
     // Every variable, decoded, with its dims and decoded attributes.
@@ -179,6 +180,74 @@ fn check_against_xarray(ds: &Dataset, exp: &Value, calendar: &str) {
         &numbers(&exp["t2m_sel"]),
         0.0,
     );
+    check_groups(&rt, &t2m, exp);
+}
+
+/// groupby("time.month"), groupby("time.season"), resample("time", "1MS"): labels and means
+/// equal xarray's.
+fn check_groups(rt: &Runtime, t2m: &chunkwise::DataArray<f64>, exp: &Value) {
+    let month = t2m.groupby("time.month").unwrap().mean().unwrap();
+    let e = &exp["t2m_month_mean"];
+    let labels: Vec<Option<f64>> = month
+        .coord("month")
+        .unwrap()
+        .as_numbers()
+        .unwrap()
+        .iter()
+        .map(|x| Some(*x))
+        .collect();
+    assert_eq!(labels, numbers(&e["labels"]));
+    assert_eq!(month.dims()[0], "month");
+    assert_close(
+        "month mean",
+        &compute(rt, &month),
+        &numbers(&e["values"]),
+        1e-6,
+    );
+
+    let season = t2m.groupby("time.season").unwrap().mean().unwrap();
+    let e = &exp["t2m_season_mean"];
+    match &season.coord("season").unwrap().values {
+        CoordValues::Labels(names) => {
+            let want: Vec<&str> = e["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
+            assert_eq!(names, &want);
+        }
+        other => panic!("season labels: {other:?}"),
+    }
+    assert_close(
+        "season mean",
+        &compute(rt, &season),
+        &numbers(&e["values"]),
+        1e-6,
+    );
+
+    let ms = t2m.resample("time", "1MS").unwrap().mean().unwrap();
+    let e = &exp["t2m_1ms_mean"];
+    let starts: Vec<String> = ms
+        .times("time")
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let want: Vec<String> = e["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(starts, want);
+    assert_close("1MS mean", &compute(rt, &ms), &numbers(&e["values"]), 1e-6);
+
+    // The anomaly against the monthly climatology averages to zero in every month.
+    let anom = t2m.groupby("time.month").unwrap().anomaly(&month).unwrap();
+    assert_eq!(anom.dims(), t2m.dims());
+    let back = anom.groupby("time.month").unwrap().mean().unwrap();
+    assert!(compute(rt, &back).iter().all(|x| x.unwrap().abs() < 1e-9));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Coordinates: the labels of one dimension, numbers or CF times.
 
-use crate::element::{AnyArray, DType};
+use crate::element::AnyArray;
 use crate::error::{Error, Result};
 use crate::io::cf::CfDecode;
 use crate::time::{Calendar, CfDateTime, TimeCoder};
@@ -22,6 +22,9 @@ pub enum CoordValues {
         /// whole, since the first time).
         units: Option<String>,
     },
+    /// Names (the seasons of `groupby("time.season")`: `"DJF"`, `"JJA"`, ...). Selected by
+    /// name (`Label::from("DJF")`); not written to stores yet.
+    Labels(Vec<String>),
 }
 
 /// A dimension coordinate: one label per position along its dimension, and its attributes
@@ -109,6 +112,7 @@ impl Coordinate {
         match &self.values {
             CoordValues::Numbers(v) => v.len(),
             CoordValues::Times { times, .. } => times.len(),
+            CoordValues::Labels(v) => v.len(),
         }
     }
 
@@ -121,7 +125,7 @@ impl Coordinate {
     pub fn as_numbers(&self) -> Option<&[f64]> {
         match &self.values {
             CoordValues::Numbers(v) => Some(v),
-            CoordValues::Times { .. } => None,
+            _ => None,
         }
     }
 
@@ -131,7 +135,7 @@ impl Coordinate {
             CoordValues::Times {
                 times, calendar, ..
             } => Some((times, *calendar)),
-            CoordValues::Numbers(_) => None,
+            _ => None,
         }
     }
 
@@ -150,6 +154,9 @@ impl Coordinate {
                 calendar: *calendar,
                 units: units.clone(),
             },
+            CoordValues::Labels(v) => {
+                CoordValues::Labels(indices.iter().map(|&i| v[i].clone()).collect())
+            }
         };
         Coordinate {
             values,
@@ -162,6 +169,7 @@ impl Coordinate {
         match &self.values {
             CoordValues::Numbers(v) => format!("{}", v[i]),
             CoordValues::Times { times, .. } => times[i].to_string(),
+            CoordValues::Labels(v) => v[i].clone(),
         }
     }
 
@@ -183,6 +191,7 @@ impl Coordinate {
                     ..
                 },
             ) => ca == cb && a[i] == b[j],
+            (CoordValues::Labels(a), CoordValues::Labels(b)) => a[i] == b[j],
             _ => false,
         }
     }
@@ -195,8 +204,8 @@ impl Coordinate {
         {
             return Some(format!("calendars {ca} and {cb}"));
         }
-        if self.as_times().is_some() != other.as_times().is_some() {
-            return Some("times on one side, numbers on the other".into());
+        if std::mem::discriminant(&self.values) != std::mem::discriminant(&other.values) {
+            return Some("the labels are of different kinds (numbers, times, names)".into());
         }
         if self.len() != other.len() {
             return Some(format!("{} and {} labels", self.len(), other.len()));
@@ -293,15 +302,13 @@ impl Coordinate {
                 };
                 Ok((arr, attrs))
             }
-        }
-    }
-
-    /// The stored element type [`Coordinate::encode`] gives.
-    #[allow(dead_code)]
-    pub(crate) fn stored_dtype(&self) -> DType {
-        match &self.values {
-            CoordValues::Numbers(_) => DType::F64,
-            CoordValues::Times { .. } => DType::I64,
+            CoordValues::Labels(_) => Err(Error::InvalidArgument {
+                op: "encode coordinate",
+                detail: format!(
+                    "coordinate {name:?} holds names (strings), which chunkwise cannot write \
+                     to a store yet"
+                ),
+            }),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! [`DataArray`]: a [`ChunkedArray`] with dimension names, coordinates and attributes.
 
-use super::coord::{CoordValues, Coordinate};
+use super::coord::Coordinate;
 use crate::array::ChunkedArray;
 use crate::element::{Element, Numeric};
 use crate::error::{Error, Result};
@@ -416,8 +416,8 @@ impl<T: Element> DataArray<T> {
                 _ => {}
             }
         }
-        let a = expand_to(&self.data, &self.dims, &dims)?;
-        let b = expand_to(&other.data, &other.dims, &dims)?;
+        let a = expand_to(&self.data, &self.dims, &dims, false)?;
+        let b = expand_to(&other.data, &other.dims, &dims, false)?;
         let data = f(&a, &b)?;
         let name = match (&self.name, &other.name) {
             (Some(x), Some(y)) if x == y => Some(x.clone()),
@@ -475,11 +475,11 @@ impl<T: Element> DataArray<T> {
             if ca.first_difference(&cb).is_none() {
                 continue;
             }
-            if ca.as_times().is_some() != cb.as_times().is_some() {
+            if std::mem::discriminant(&ca.values) != std::mem::discriminant(&cb.values) {
                 return Err(Error::CoordinateMismatch {
                     op: "align",
                     dim: d,
-                    detail: "times on one side, numbers on the other".into(),
+                    detail: "the labels are of different kinds (numbers, times, names)".into(),
                 });
             }
             let mut ia = Vec::new();
@@ -522,10 +522,11 @@ impl<T: Element> DataArray<T> {
 
 /// `x` (dims `have`) permuted and given length-1 axes so that its dims are `want` (which
 /// holds all of `have`).
-fn expand_to<T: Element>(
+pub(crate) fn expand_to<T: Element>(
     x: &ChunkedArray<T>,
     have: &[String],
     want: &[String],
+    full: bool,
 ) -> Result<ChunkedArray<T>> {
     let order: Vec<usize> = want
         .iter()
@@ -536,10 +537,19 @@ fn expand_to<T: Element>(
     } else {
         x.permuted_axes(&order)?
     };
-    for (pos, d) in want.iter().enumerate() {
+    // Leading dims it lacks need no axis unless `full`: broadcasting adds them (and no
+    // per-block slice).
+    let lead = if full {
+        0
+    } else {
+        want.iter().take_while(|d| !have.contains(d)).count()
+    };
+    let mut pos = 0;
+    for d in &want[lead..] {
         if !have.contains(d) {
             y = y.insert_axis(pos)?;
         }
+        pos += 1;
     }
     Ok(y)
 }
@@ -626,14 +636,3 @@ macro_rules! binops {
 }
 
 binops!(Add, add; Sub, sub; Mul, mul; Div, div;);
-
-impl<T: Element> DataArray<T> {
-    /// Whether the coordinate of `dim` (if any) is times.
-    #[allow(dead_code)]
-    pub(crate) fn has_time_coord(&self, dim: &str) -> bool {
-        matches!(
-            self.coords.get(dim).map(|c| &c.values),
-            Some(CoordValues::Times { .. })
-        )
-    }
-}

@@ -37,8 +37,12 @@
 //! [`Error::SelectionNotFound`]: crate::Error::SelectionNotFound
 //! [`Error::CoordinateMismatch`]: crate::Error::CoordinateMismatch
 
+// Without Zarr, nothing opens or writes stores: their helpers go unused.
+#![cfg_attr(not(feature = "zarr"), allow(dead_code, unused_imports))]
+
 mod coord;
 mod dataarray;
+mod group;
 #[cfg(feature = "hdf5")]
 mod netcdf;
 mod open;
@@ -48,6 +52,7 @@ mod write;
 
 pub use coord::{CoordValues, Coordinate};
 pub use dataarray::DataArray;
+pub use group::DataGroupBy;
 pub use open::{Dataset, Variable};
 pub use select::Label;
 #[cfg(feature = "zarr")]

@@ -188,6 +188,14 @@ fn pick(dim: &str, coord: &Coordinate, label: &Label) -> Result<Picked> {
             let (_, hi) = parse_time_range(b, *calendar)?;
             time_span(times, lo, hi).map_err(|why| nf(&why))
         }
+        (CoordValues::Labels(v), Label::Time(s)) => v
+            .iter()
+            .position(|x| x == s)
+            .map(Picked::Index)
+            .ok_or_else(|| nf("no label is that name")),
+        (CoordValues::Labels(_), _) => Err(nf(
+            "the coordinate holds names: select with a name (Label::from(\"DJF\"))",
+        )),
         (CoordValues::Times { .. }, _) => Err(nf(
             "the coordinate holds times: select with Label::time or Label::time_range",
         )),
