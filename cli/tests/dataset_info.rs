@@ -54,3 +54,16 @@ fn info_on_an_array_path_is_unchanged() {
     let j: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["shape"], serde_json::json!([60, 5, 4]));
 }
+
+#[cfg(feature = "hdf5")]
+#[test]
+fn info_on_a_netcdf4_file_lists_its_variables() {
+    let (code, out, err) = run(&["info", "tests/fixtures/dataset/noleap.nc"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Dimensions:  (time: 40, lat: 5, lon: 4)") || out.contains("time: 40"),
+        "{out}"
+    );
+    assert!(out.contains("calendar noleap"), "{out}");
+    assert!(out.contains("(time, lat, lon) int16  [mm]"), "{out}");
+}

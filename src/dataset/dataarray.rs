@@ -283,6 +283,9 @@ impl<T: Element> DataArray<T> {
 
     /// The same dimensions, coordinates and name around new data of the same shape
     /// (attributes dropped, as xarray does by default).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `data` has another shape.
     pub fn with_data<U: Element>(&self, data: ChunkedArray<U>) -> Result<DataArray<U>> {
         if data.shape() != self.data.shape() {
             return Err(Error::Shape {
@@ -544,12 +547,10 @@ pub(crate) fn expand_to<T: Element>(
     } else {
         want.iter().take_while(|d| !have.contains(d)).count()
     };
-    let mut pos = 0;
-    for d in &want[lead..] {
+    for (pos, d) in want[lead..].iter().enumerate() {
         if !have.contains(d) {
             y = y.insert_axis(pos)?;
         }
-        pos += 1;
     }
     Ok(y)
 }

@@ -34,6 +34,8 @@ pub(super) fn open(path: &Path) -> Result<Dataset> {
         sources.insert(name, src);
     }
     Dataset::assemble(path, attrs, found, |v| {
-        sources[&v.name].read(&crate::chunks::Region(vec![0..v.shape[0]]))
+        sources[&v.name].read(&crate::chunks::Region(
+            std::iter::once(0..v.shape[0]).collect(),
+        ))
     })
 }

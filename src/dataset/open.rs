@@ -437,7 +437,9 @@ fn open_zarr_group(path: &Path) -> Result<Dataset> {
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Dataset::assemble(path, attrs, found, |v| {
         let src = &sources[&v.name];
-        src.read(&crate::chunks::Region(vec![0..v.shape[0]]))
+        src.read(&crate::chunks::Region(
+            std::iter::once(0..v.shape[0]).collect(),
+        ))
     })
 }
 

@@ -49,7 +49,7 @@ fn write_coord(store: &Path, dim: &str, c: &Coordinate, opts: &DatasetWriteOptio
         opts.array(&[dim.to_string()], attrs),
     )?;
     if n > 0 {
-        w.write(&Region(vec![0..n]), &values.view())?;
+        w.write(&Region(std::iter::once(0..n).collect()), &values.view())?;
     }
     w.commit()
 }

@@ -255,19 +255,6 @@ fn describe_type(desc: &::hdf5::types::TypeDescriptor) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dataset_paths_normalize() {
-        assert_eq!(normalize_dataset_path("/group/sub/var"), "group/sub/var");
-        assert_eq!(normalize_dataset_path("var"), "var");
-        assert_eq!(normalize_dataset_path("//a//b/"), "a/b");
-        assert_eq!(normalize_dataset_path("/"), "");
-    }
-}
-
 /// The NetCDF variables of the root group of `file` (its datasets, without the bare
 /// dimension scales netCDF4 adds for dimensions that have no coordinate variable), sorted,
 /// and the root group's (global) attributes as JSON, as [`Hdf5Source::attributes`] gives a
@@ -301,4 +288,17 @@ pub fn root_variables(
     }
     vars.sort();
     Ok((vars, meta::attributes(&h5)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_paths_normalize() {
+        assert_eq!(normalize_dataset_path("/group/sub/var"), "group/sub/var");
+        assert_eq!(normalize_dataset_path("var"), "var");
+        assert_eq!(normalize_dataset_path("//a//b/"), "a/b");
+        assert_eq!(normalize_dataset_path("/"), "");
+    }
 }
