@@ -97,7 +97,7 @@ pub use array::{Bins, GroupBy, GroupMethod, GroupOpts, Labels};
 pub use array::{Coarsen, CoarsenBoundary, Rolling, Weighted};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
 // Labelled arrays (issue 9).
-pub use dataset::{DataArray, Dataset, Label};
+pub use dataset::{DataArray, DataGroupBy, Dataset, Label};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
