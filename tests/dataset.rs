@@ -703,3 +703,28 @@ fn groupby_and_resample_by_time_labels() {
     let other = da.groupby("time.season").unwrap().mean().unwrap();
     assert!(da.groupby("time.month").unwrap().anomaly(&other).is_err());
 }
+
+/// A store written without dimension names (zarr-python alone): 1-D arrays are coordinates
+/// of dimensions of their own name, others get `dim_0`, `dim_1`, ... (no false conflict).
+#[test]
+fn stores_without_dimension_names_still_open() {
+    let rt = rt();
+    let out = tmp("nonames");
+    for (name, shape) in [("lat", vec![3]), ("lon", vec![4]), ("t2m", vec![2, 3, 4])] {
+        let n: usize = shape.iter().product();
+        ChunkedArray::<f64>::arange(0.0, n as f64, 1.0, n)
+            .unwrap()
+            .into_shape(&shape)
+            .unwrap()
+            .to_zarr_with(&rt, &out, name, ZarrWriteOptions::default(), None)
+            .unwrap();
+    }
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(ds.names(), vec!["t2m"]);
+    assert_eq!(ds.coords().keys().collect::<Vec<_>>(), vec!["lat", "lon"]);
+    assert_eq!(
+        ds.var::<f64>("t2m").unwrap().dims(),
+        &["dim_0", "dim_1", "dim_2"]
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

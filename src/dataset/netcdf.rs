@@ -16,6 +16,7 @@ pub(super) fn open(path: &Path) -> Result<Dataset> {
         let src = Hdf5Source::open(path, &name)?;
         let info = src.info();
         let dims = default_dims(
+            &name,
             src.dimension_names()
                 .map(|d| d.iter().map(|n| Some(n.clone())).collect()),
             info.shape.len(),

@@ -59,7 +59,7 @@ impl std::fmt::Debug for Variable {
 /// otherwise the group's directory listing), a Zarr v3 group, or a NetCDF4/HDF5 file (cargo
 /// feature `hdf5`). Dimension names come from `_ARRAY_DIMENSIONS` (v2, as xarray writes
 /// them), `dimension_names` (v3) or the NetCDF dimension scales; a variable without names
-/// gets `dim_0`, `dim_1`, ... A 1-D variable named like its dimension is that dimension's
+/// gets `dim_0`, `dim_1`, ... (a 1-D one, a dimension of its own name). A 1-D variable named like its dimension is that dimension's
 /// coordinate, CF-decoded (packing, fill values) and, when its `units` are
 /// `"<unit> since <date>"`, decoded to [`CfDateTime`](crate::time::CfDateTime)s in its
 /// `calendar`.
@@ -315,8 +315,22 @@ impl Dataset {
     }
 }
 
-/// Names for the axes of a variable without stored dimension names.
-pub(crate) fn default_dims(names: Option<Vec<Option<String>>>, ndim: usize) -> Vec<String> {
+/// The dimension names of variable `var`: the stored ones; for axes without, `dim_0`,
+/// `dim_1`, ... as xarray names a bare array's, except that a 1-D variable without any is
+/// taken as the coordinate of a dimension of its own name (a `lat` array written without
+/// xarray's `_ARRAY_DIMENSIONS`), so that two such coordinates do not claim one `dim_0`.
+pub(crate) fn default_dims(
+    var: &str,
+    names: Option<Vec<Option<String>>>,
+    ndim: usize,
+) -> Vec<String> {
+    if ndim == 1
+        && names
+            .as_ref()
+            .is_none_or(|n| n.first().cloned().flatten().is_none())
+    {
+        return vec![var.to_string()];
+    }
     (0..ndim)
         .map(|i| {
             names
@@ -419,7 +433,7 @@ fn open_zarr_group(path: &Path) -> Result<Dataset> {
         let info = src.info();
         found.push(Variable {
             name: name.clone(),
-            dims: default_dims(info.dimension_names.clone(), info.shape.len()),
+            dims: default_dims(&name, info.dimension_names.clone(), info.shape.len()),
             shape: info.shape.clone(),
             dtype: info.dtype,
             attrs: src
