@@ -6,7 +6,8 @@
 //! cargo run --release --example workloads -- W3 --data /tmp/peerdata
 //! cargo run --release --features hdf5 --example workloads -- W7 --data /tmp/peerdata
 //! ```
-//! W2: mean over time from Zarr v3; W3: `std(x - mean(x, 0), 0)` from Zarr v3; W7: mean over
+//! W2: mean over time from Zarr v3; W3: `std(x - mean(x, 0), 0)` from Zarr v3 (W3-dataset:
+//! the same through `Dataset` and dimension names); W7: mean over
 //! time from HDF5 (gzip chunks). `rss_peak_mb` is the process's peak resident set (VmHWM).
 //!
 //! Issue 12's climatologies, as `peer_dask.py`'s G arms compute them with xarray + flox (the
@@ -197,6 +198,14 @@ fn main() -> Result<()> {
             let sd = (&x - &x.mean_axis(0)?)?.std_axis(0)?;
             sd.compute(&rt)?.iter().map(|&v| v as f64).sum()
         }
+        // W3 through the labelled layer (issue 9): the same graph, reached by dimension name.
+        "W3-dataset" => {
+            let ds = chunkwise::Dataset::open(&zarr)?;
+            let x = ds.var::<f32>("t2m")?;
+            let time = x.dims()[0].clone();
+            let sd = (&x - &x.mean(&time)?)?.std(&time)?;
+            sd.data().compute(&rt)?.iter().map(|&v| v as f64).sum()
+        }
         #[cfg(feature = "hdf5")]
         "W7" => {
             let x = ChunkedArray::<f32>::open_hdf5(format!("{data}/climate.h5"), "t2m")?;
@@ -251,8 +260,8 @@ fn main() -> Result<()> {
         }
         other => {
             eprintln!(
-                "unknown workload {other} (W2, W3, W8, W9, W8-decode, G1, G2, G3, G4; W7, W10, \
-                 W10-decode with --features hdf5)"
+                "unknown workload {other} (W2, W3, W3-dataset, W8, W9, W8-decode, G1, G2, G3, G4; W7, \
+                 W10, W10-decode with --features hdf5)"
             );
             std::process::exit(2);
         }

@@ -327,6 +327,73 @@ pub enum Error {
         /// Which value (its index) and what is wrong.
         detail: String,
     },
+    /// A dimension name that the variable, array or dataset does not have.
+    #[error("{op}: {what} has no dimension {dim:?} (its dimensions: {available:?})")]
+    UnknownDimension {
+        /// The operation (`"mean"`, `"sel"`, ...).
+        op: &'static str,
+        /// The array or variable asked (`"variable t2m"`).
+        what: String,
+        /// The dimension name asked for.
+        dim: String,
+        /// The dimensions it has.
+        available: Vec<String>,
+    },
+    /// A variable name that the dataset does not hold.
+    #[error("{op}: {what} has no variable {name:?} (its variables: {available:?})")]
+    UnknownVariable {
+        /// The operation.
+        op: &'static str,
+        /// The dataset (its path, or `"dataset"`).
+        what: String,
+        /// The variable asked for.
+        name: String,
+        /// The variables it has.
+        available: Vec<String>,
+    },
+    /// Two lengths of one dimension that disagree: two variables, a coordinate and its
+    /// variable, or the operands of a binary operation.
+    #[error("{op}: dimension {dim:?} has length {len_a} in {what_a} but {len_b} in {what_b}")]
+    DimensionLengthMismatch {
+        /// The operation.
+        op: &'static str,
+        /// The dimension.
+        dim: String,
+        /// The first place it was seen.
+        what_a: String,
+        /// Its length there.
+        len_a: usize,
+        /// The place that disagrees.
+        what_b: String,
+        /// Its length there.
+        len_b: usize,
+    },
+    /// The operands of a binary operation have different coordinate values on a shared
+    /// dimension; align them explicitly (`DataArray::align`) to use the common labels.
+    #[error(
+        "{op}: the coordinates of dimension {dim:?} differ between the operands ({detail}); \
+         align them first (DataArray::align) to use the labels they share"
+    )]
+    CoordinateMismatch {
+        /// The operation.
+        op: &'static str,
+        /// The dimension.
+        dim: String,
+        /// The first position where they differ, with both values.
+        detail: String,
+    },
+    /// A label selection (`sel`) that matches nothing in the coordinate.
+    #[error("{op}: no {dim:?} coordinate matches {value} ({detail})")]
+    SelectionNotFound {
+        /// The operation.
+        op: &'static str,
+        /// The dimension selected on.
+        dim: String,
+        /// The value or range asked, as written.
+        value: String,
+        /// The coordinate's range, and why nothing matched.
+        detail: String,
+    },
 }
 
 /// A boxed error kept as the cause ([`std::error::Error::source`]) of an [`Error`].

@@ -37,6 +37,9 @@
 //! chunks   pure geometry  →  error  →  element (sealed element types, DType)
 //!
 //! time     CF calendars, time units and their decoding (imports only error)
+//!
+//! dataset  labelled arrays (Dataset, DataArray) above array: dimension names, coordinates,
+//!          CF time, selection by label (imports array, time, io, chunks, exec, element, error)
 //! ```
 //!
 //! `tests/layering.rs` holds the table of allowed imports and fails on any import against it.
@@ -73,6 +76,7 @@ pub use ndarray;
 
 mod array;
 pub mod chunks;
+pub mod dataset;
 pub mod element;
 pub mod error;
 pub mod exec;
@@ -92,6 +96,8 @@ pub use array::{Bins, GroupBy, GroupMethod, GroupOpts, Labels};
 // Rolling, coarsen, weighted (issue 12).
 pub use array::{Coarsen, CoarsenBoundary, Rolling, Weighted};
 pub use chunks::{ChunkGrid, ChunkSpec, Region};
+// Labelled arrays (issue 9).
+pub use dataset::{DataArray, DataGroupBy, Dataset, Label};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};

@@ -46,11 +46,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "array",
         &["chunks", "element", "error", "exec", "io", "ops", "graph"],
     ),
+    // Labelled arrays (Dataset, DataArray): names, coordinates, CF time, on top of array.
+    (
+        "dataset",
+        &["chunks", "element", "error", "exec", "io", "array", "time"],
+    ),
     // src/lib.rs: re-exports and the prelude.
     (
         "lib",
         &[
-            "chunks", "element", "error", "exec", "io", "ops", "graph", "array", "time",
+            "chunks", "element", "error", "exec", "io", "ops", "graph", "array", "time", "dataset",
         ],
     ),
 ];

@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod commands;
+mod dataset_info;
 mod grouped;
 mod paths;
 mod progress;
@@ -79,7 +80,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let result = match &cli.command {
-        Command::Info { path, json } => commands::info(&ctx, path, *json),
+        // A whole Zarr group or NetCDF4 file: its variables, dims and coords (issue 9).
+        Command::Info { path, json } => dataset_info::group_info(path, *json)
+            .unwrap_or_else(|| commands::info(&ctx, path, *json)),
         Command::Stats { path, json } => commands::stats(&ctx, path, *json),
         Command::Reduce {
             op,

@@ -291,3 +291,17 @@ pub(super) fn dimension_names(dataset: &::hdf5::Dataset, rank: usize) -> Option<
     }
     Some(names)
 }
+
+/// The text of a NetCDF4 dimension scale's `NAME` attribute when the dimension has no
+/// coordinate variable (netCDF-C writes it; the dataset is then no variable).
+const BARE_DIMENSION: &str = "This is a netCDF dimension but not a netCDF variable";
+
+/// Whether `dataset` is a bare NetCDF4 dimension (a scale without a coordinate variable).
+pub(super) fn is_bare_dimension(dataset: &::hdf5::Dataset) -> bool {
+    dataset
+        .attr("NAME")
+        .ok()
+        .and_then(|a| attribute_value(&a))
+        .and_then(|v| v.as_str().map(|s| s.starts_with(BARE_DIMENSION)))
+        .unwrap_or(false)
+}

@@ -255,6 +255,41 @@ fn describe_type(desc: &::hdf5::types::TypeDescriptor) -> String {
     }
 }
 
+/// The NetCDF variables of the root group of `file` (its datasets, without the bare
+/// dimension scales netCDF4 adds for dimensions that have no coordinate variable), sorted,
+/// and the root group's (global) attributes as JSON, as [`Hdf5Source::attributes`] gives a
+/// dataset's. For [`crate::dataset`]'s `Dataset::open`.
+///
+/// # Errors
+/// As [`Hdf5Source::open`] for the file: [`StoreErrorKind::NotFound`],
+/// [`StoreErrorKind::NotRecognized`] (naming NetCDF3 where it is one), ...
+pub fn root_variables(
+    file: impl AsRef<Path>,
+) -> crate::Result<(Vec<String>, serde_json::Map<String, serde_json::Value>)> {
+    const OP: &str = "open dataset";
+    let file = file.as_ref();
+    let h5 = open_file(OP, file, "")?;
+    let shown = display_path(file, "");
+    let names = h5
+        .member_names()
+        .map_err(|e| storage(OP, &shown, "list the root group", e))?;
+    let mut vars = Vec::new();
+    for name in names {
+        if !matches!(
+            h5.loc_type_by_name(&name),
+            Ok(::hdf5::LocationType::Dataset)
+        ) {
+            continue;
+        }
+        let Ok(ds) = h5.dataset(&name) else { continue };
+        if !meta::is_bare_dimension(&ds) {
+            vars.push(name);
+        }
+    }
+    vars.sort();
+    Ok((vars, meta::attributes(&h5)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
