@@ -219,12 +219,15 @@ impl Observer {
                 })
             })
             .collect();
+        // Copy the buffers and let the scheduler go on before making their JSON.
         let skip = g.stream.len().saturating_sub(SNAPSHOT_TASKS);
+        let tasks: Vec<TaskRec> = g.stream.iter().skip(skip).copied().collect();
+        let samples: Vec<Sample> = g.samples.iter().copied().collect();
+        let (read_total, written_total) = (g.read_total, g.written_total);
+        drop(g);
         // Columns, not objects: [run, op, block, worker, start_us, end_us, bytes].
-        let stream: Vec<[u64; 7]> = g
-            .stream
+        let stream: Vec<[u64; 7]> = tasks
             .iter()
-            .skip(skip)
             .map(|t| {
                 [
                     t.run as u64,
@@ -237,8 +240,7 @@ impl Observer {
                 ]
             })
             .collect();
-        let samples: Vec<[u64; 4]> = g
-            .samples
+        let samples: Vec<[u64; 4]> = samples
             .iter()
             .map(|s| {
                 [
@@ -255,8 +257,8 @@ impl Observer {
             "runs": runs,
             "stream": stream,
             "samples": samples,
-            "read_total": g.read_total,
-            "written_total": g.written_total,
+            "read_total": read_total,
+            "written_total": written_total,
         })
     }
 }
