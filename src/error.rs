@@ -196,6 +196,15 @@ pub enum Error {
     /// Building the thread pool failed.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),
+    /// The live dashboard (feature `dashboard`) cannot serve at the address asked for: not
+    /// an address, or a port already in use.
+    #[error("dashboard at {addr}: {detail}")]
+    Dashboard {
+        /// The address as given.
+        addr: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// An I/O error on a path that is not a store: the rechunk scratch directory, a file the
     /// command-line tool writes. Failures on a Zarr store or an HDF5 file, I/O ones included,
     /// are [`Error::Store`].

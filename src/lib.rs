@@ -50,6 +50,7 @@
 //! |---|---|---|---|
 //! | `zarr` | yes | nothing (pure Rust codecs) | `ChunkedArray::open_zarr`, `to_zarr`, `io::zarr` |
 //! | `hdf5` | no | the system libhdf5 (`libhdf5-dev`, `pkg-config`) | `ChunkedArray::open_hdf5`, `to_hdf5`, `io::hdf5` (HDF5 and NetCDF4) |
+//! | `dashboard` | no | nothing (pulls in tiny_http) | `RuntimeBuilder::dashboard`: a live view of runs in a browser |
 //!
 //! Items that need a feature say so in their documentation (and carry a badge on docs.rs).
 //! The `chunkwise` command-line tool is a separate package of the workspace

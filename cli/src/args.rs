@@ -56,6 +56,16 @@ pub(crate) struct GlobalOpts {
     /// when done; those of killed runs are removed by the next run.
     #[arg(long, global = true, value_name = "DIR")]
     pub scratch_dir: Option<PathBuf>,
+    /// Serve a live dashboard of the run (task stream, progress, memory, plan) at ADDR
+    /// (default 127.0.0.1:8787, loopback; a bare port listens on loopback too) and print its
+    /// link. After the run it stays up until Ctrl-C, unless --dashboard-exit is given. Needs a
+    /// build with the `dashboard` feature.
+    #[arg(long, global = true, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:8787")]
+    pub dashboard: Option<String>,
+    /// With --dashboard: exit as soon as the run ends instead of waiting for Ctrl-C.
+    #[arg(long, global = true, requires = "dashboard")]
+    pub dashboard_exit: bool,
 }
 
 fn parse_memory(s: &str) -> Result<usize, String> {

@@ -71,7 +71,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(cb) = bar.callback() {
         builder = builder.on_progress(cb);
     }
+    if let Some(addr) = &g.dashboard {
+        builder = with_dashboard(builder, addr)?;
+    }
     let rt = builder.build().context("cannot start the runtime")?;
+    #[cfg(feature = "dashboard")]
+    if let Some(url) = rt.dashboard_url() {
+        eprintln!("dashboard: {url}");
+    }
     // Inputs stored without chunks are split into blocks sized from the limit.
     paths::set_memory_limit(rt.memory_limit());
     let ctx = Ctx {
@@ -191,7 +198,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         std::fs::write(path, html)
             .with_context(|| format!("cannot write the report {}", path.display()))?;
     }
+    if g.dashboard.is_some() && !g.dashboard_exit {
+        eprintln!("the run is done; the dashboard stays up until Ctrl-C");
+        loop {
+            std::thread::park();
+        }
+    }
     Ok(())
+}
+
+/// Asks the runtime for a dashboard at `addr`.
+#[cfg(feature = "dashboard")]
+fn with_dashboard(
+    b: chunkwise::RuntimeBuilder,
+    addr: &str,
+) -> anyhow::Result<chunkwise::RuntimeBuilder> {
+    Ok(b.dashboard(addr))
+}
+
+/// Without the `dashboard` feature, `--dashboard` is a usage error.
+#[cfg(not(feature = "dashboard"))]
+fn with_dashboard(
+    _: chunkwise::RuntimeBuilder,
+    _: &str,
+) -> anyhow::Result<chunkwise::RuntimeBuilder> {
+    Err(UsageError(
+        "--dashboard needs a build with the `dashboard` feature \
+         (cargo build --release --features dashboard)"
+            .into(),
+    )
+    .into())
 }
 
 /// Prints `error: ...` and the cause chain, one per line.

@@ -1700,3 +1700,38 @@ fn rolling_writes_the_running_reduction() {
     );
     bad(&["--window", "3"], "--axis");
 }
+
+/// `--dashboard` needs the `dashboard` feature: without it, a usage error that says so.
+#[cfg(not(feature = "dashboard"))]
+#[test]
+fn dashboard_without_the_feature_is_a_usage_error() {
+    fails(
+        &["stats", "data/sample.zarr/t2m", "--dashboard"],
+        2,
+        "`dashboard` feature",
+    );
+}
+
+/// `--dashboard=ADDR --dashboard-exit`: the link is printed, the run's result is unchanged,
+/// and the tool exits when the run ends; a port in use is a clear error naming it.
+#[cfg(feature = "dashboard")]
+#[test]
+fn dashboard_prints_its_link_and_exits_with_dashboard_exit() {
+    let args = ["stats", "--json", "--threads", "2", "data/sample.zarr/t2m"];
+    let plain = json(&ok(&args));
+    let mut with = args.to_vec();
+    with.extend(["--dashboard=127.0.0.1:0", "--dashboard-exit"]);
+    let o = ok(&with);
+    assert!(
+        o.stderr.contains("dashboard: http://127.0.0.1:"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(json(&o), plain);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut busy = args.to_vec();
+    let flag = format!("--dashboard={addr}");
+    busy.extend([flag.as_str(), "--dashboard-exit"]);
+    fails(&busy, 1, &addr);
+}

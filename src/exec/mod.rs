@@ -16,7 +16,11 @@
 //! 5. *No stalls*: a task starts ahead of a lower one only if the one-thread run's needs of
 //!    the tasks in between still fit after it, so a plan that passes the check never stalls.
 
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod memsize;
+#[cfg(feature = "dashboard")]
+mod observe;
 pub(crate) mod report;
 mod runtime;
 mod scheduler;

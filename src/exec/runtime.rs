@@ -26,6 +26,9 @@ pub struct Runtime {
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) scratch_dir: Option<std::path::PathBuf>,
     pub(crate) last: Mutex<Option<RunReport>>,
+    /// The live dashboard's server, when one was asked for.
+    #[cfg(feature = "dashboard")]
+    pub(crate) dashboard: Option<super::dashboard::Dashboard>,
 }
 
 /// A progress callback: `(tasks finished, tasks in the plan)`, called from worker threads
@@ -41,6 +44,7 @@ pub struct RuntimeBuilder {
     record_events: bool,
     progress: Option<ProgressFn>,
     scratch_dir: Option<std::path::PathBuf>,
+    dashboard: Option<String>,
 }
 
 /// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
@@ -107,11 +111,35 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Serves a live dashboard of this runtime's runs at `addr` (`HOST:PORT`; a bare port
+    /// listens on loopback, `127.0.0.1`; port 0 picks a free one, see
+    /// [`Runtime::dashboard_url`]). Open it in a browser while computations run: the task
+    /// stream per worker, progress per operation, tracked memory against the limit, read and
+    /// write throughput, and the plan as a graph. It serves read-only data (GET of its own
+    /// two paths) until the runtime is dropped. Bind it to loopback unless you mean to show
+    /// it to the network. Needs the `dashboard` feature.
+    ///
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let rt = Runtime::builder().threads(2).dashboard("127.0.0.1:0").build()?;
+    /// let s = ChunkedArray::<f64>::ones(&[100, 100], [10, 10])?.sum().compute(&rt)?;
+    /// assert_eq!(s.sum(), 10_000.0);
+    /// println!("dashboard at {}", rt.dashboard_url().unwrap());
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    #[cfg(feature = "dashboard")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
+    pub fn dashboard(mut self, addr: impl Into<String>) -> Self {
+        self.dashboard = Some(addr.into());
+        self
+    }
+
     /// Builds the runtime and its thread pool.
     ///
     /// # Errors
     /// [`Error::ParseMemory`] for an unparsable limit, [`Error::InvalidArgument`] for zero
-    /// threads or more than [`MAX_THREADS`], or a zero limit, [`Error::ThreadPool`] if the pool cannot start.
+    /// threads or more than [`MAX_THREADS`], or a zero limit, [`Error::ThreadPool`] if the pool cannot start,
+    /// [`Error::Dashboard`] if the dashboard cannot listen at its address (a port in use).
     pub fn build(self) -> Result<Runtime> {
         let memory_limit = match self.memory_limit {
             None => DEFAULT_MEMORY_LIMIT,
@@ -140,6 +168,11 @@ impl RuntimeBuilder {
             .thread_name(|i| format!("chunkwise-{i}"))
             .build()
             .map_err(|e| Error::ThreadPool(e.to_string()))?;
+        #[cfg(feature = "dashboard")]
+        let dashboard = match &self.dashboard {
+            Some(addr) => Some(super::dashboard::Dashboard::start(addr)?),
+            None => None,
+        };
         Ok(Runtime {
             pool,
             threads,
@@ -148,6 +181,8 @@ impl RuntimeBuilder {
             progress: self.progress,
             scratch_dir: self.scratch_dir,
             last: Mutex::new(None),
+            #[cfg(feature = "dashboard")]
+            dashboard,
         })
     }
 }
@@ -181,6 +216,22 @@ impl Runtime {
         self.scratch_dir.as_deref()
     }
 
+    /// The address the dashboard listens at (see [`RuntimeBuilder::dashboard`]), `None`
+    /// without one. Needs the `dashboard` feature.
+    #[cfg(feature = "dashboard")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
+    pub fn dashboard_addr(&self) -> Option<std::net::SocketAddr> {
+        self.dashboard.as_ref().map(|d| d.addr())
+    }
+
+    /// The dashboard's link, `http://HOST:PORT/`, `None` without one. Needs the `dashboard`
+    /// feature.
+    #[cfg(feature = "dashboard")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.dashboard_addr().map(|a| format!("http://{a}/"))
+    }
+
     /// The report of the last run on this runtime (empty before the first).
     pub fn last_report(&self) -> RunReport {
         self.last
@@ -198,6 +249,7 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("record_events", &self.record_events)
             .field("progress", &self.progress.is_some())
             .field("scratch_dir", &self.scratch_dir)
+            .field("dashboard", &self.dashboard)
             .finish()
     }
 }

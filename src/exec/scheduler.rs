@@ -69,6 +69,9 @@ struct Shared<'p> {
     start: Instant,
     record: bool,
     progress: Option<super::runtime::ProgressFn>,
+    /// The dashboard's view of this run, when the runtime has one.
+    #[cfg(feature = "dashboard")]
+    obs: Option<super::observe::RunHandle>,
 }
 
 /// Checks `plan` against the limit, then runs it, handing output blocks to `sinks` (indexed
@@ -138,6 +141,11 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
         start: Instant::now(),
         record: rt.record_events,
         progress: rt.progress.clone(),
+        #[cfg(feature = "dashboard")]
+        obs: rt
+            .dashboard
+            .as_ref()
+            .map(|d| d.observer().begin(plan, rt.threads, limit)),
     };
     if n > 0 {
         rt.pool.scope(|s| {
@@ -147,7 +155,13 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
             }
         });
     }
+    #[cfg(feature = "dashboard")]
+    let obs = shared.obs;
     let st = shared.state.into_inner().unwrap_or_else(|p| p.into_inner());
+    #[cfg(feature = "dashboard")]
+    if let Some(o) = &obs {
+        o.end(st.error.as_ref());
+    }
     if let Some(e) = st.error {
         return Err(e);
     }
@@ -206,6 +220,10 @@ fn admit(sh: &Shared<'_>, st: &mut State) -> Option<TaskId> {
     st.serial_busy |= task.serial_io;
     st.running += 1;
     st.started[t as usize] = true;
+    #[cfg(feature = "dashboard")]
+    if let Some(o) = &sh.obs {
+        o.started(t as usize, st.tracked);
+    }
     while st.low < st.started.len() && st.started[st.low] {
         st.low += 1;
     }
@@ -302,6 +320,8 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
         drop(guard);
 
         let started = sh.start.elapsed();
+        #[cfg(feature = "dashboard")]
+        let started_us = sh.obs.as_ref().map_or(0, |o| o.now_us());
         let result = owned.and_then(|owned| run_task(sh, t, &deps, owned, has_consumers));
         drop(deps);
         let ended = sh.start.elapsed();
@@ -314,7 +334,16 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
             // The taken value is gone (or became this task's value, counted below).
             st.tracked -= moved_bytes;
             st.held_blocks -= 1;
+            #[cfg(feature = "dashboard")]
+            if let (Some(o), Some(&d)) = (&sh.obs, task.deps.last()) {
+                o.held(d as usize, -1);
+            }
         }
+        #[cfg(feature = "dashboard")]
+        let (ok, out_bytes) = match &result {
+            Ok((_, written)) => (true, *written),
+            Err(_) => (false, 0),
+        };
         st.serial_busy &= !task.serial_io;
         match result {
             Err(e) => {
@@ -330,6 +359,10 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
                     st.tracked += v.bytes();
                     st.held_blocks += 1;
                     st.values[t as usize] = Some(Arc::new(v));
+                    #[cfg(feature = "dashboard")]
+                    if let Some(o) = &sh.obs {
+                        o.held(t as usize, 1);
+                    }
                 }
                 for &d in &task.deps {
                     let d = d as usize;
@@ -339,6 +372,10 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
                     {
                         st.tracked -= v.bytes();
                         st.held_blocks -= 1;
+                        #[cfg(feature = "dashboard")]
+                        if let Some(o) = &sh.obs {
+                            o.held(d, -1);
+                        }
                     }
                 }
                 let (a, b) = (
@@ -355,6 +392,11 @@ fn worker<'s>(sh: &'s Shared<'s>, scope: &rayon::Scope<'s>) {
             }
         }
         st.peak = st.peak.max(st.tracked);
+        #[cfg(feature = "dashboard")]
+        if let Some(o) = &sh.obs {
+            let worker = rayon::current_thread_index().unwrap_or(0);
+            o.finished(t as usize, worker, started_us, out_bytes, ok, st.tracked);
+        }
         if sh.record {
             st.events.push(TaskEvent {
                 label: task.label.to_string(),
