@@ -387,7 +387,7 @@ pub(crate) fn stream_side(n: usize, q: f64) -> (bool, usize) {
 /// last compaction go in the slack, so a lane is compacted (a `select_nth_unstable`) once per
 /// `cap - m` accepted values.
 pub(crate) fn stream_cap(m: usize) -> usize {
-    m + (m / 2).max(16)
+    m + m.max(16)
 }
 
 /// The partial of a [`TopReducer`]: per lane (the kept axes in row-major order) a buffer of
@@ -534,14 +534,48 @@ impl<T: Numeric> TopReducer<T> {
     /// Folds rows (each one value per lane) into `st`, a tile of lanes at a time so each
     /// lane's buffer stays in cache while the rows' values for it are folded.
     fn fold_rows(&self, st: &mut TopState<T>, rows: &[&[T]]) {
+        if self.high {
+            self.fold_rows_on::<true>(st, rows);
+        } else {
+            self.fold_rows_on::<false>(st, rows);
+        }
+    }
+
+    /// [`Self::fold_rows`] with the side a constant: a lane's count, length and threshold
+    /// held in registers while its values of every row are folded.
+    fn fold_rows_on<const HIGH: bool>(&self, st: &mut TopState<T>, rows: &[&[T]]) {
         let lanes = st.len.len();
+        let (m, cap) = (self.m, self.cap());
         const TILE: usize = 256;
         for j0 in (0..lanes).step_by(TILE) {
             let j1 = (j0 + TILE).min(lanes);
             for j in j0..j1 {
+                let mut len = st.len[j] as usize;
+                let mut thr = st.thr[j];
+                let mut cnt = st.cnt[j];
+                let mut nan = false;
                 for row in rows {
-                    self.push(st, j, row[j]);
+                    let x = row[j];
+                    if T::IS_FLOAT && x.is_nan_() {
+                        nan = true;
+                        continue;
+                    }
+                    cnt += 1;
+                    if len >= m && !(if HIGH { x > thr } else { x < thr }) {
+                        continue;
+                    }
+                    st.vals[j * cap + len] = x;
+                    len += 1;
+                    if len == m || len == cap {
+                        st.len[j] = len as u32;
+                        self.compact(st, j);
+                        len = st.len[j] as usize;
+                        thr = st.thr[j];
+                    }
                 }
+                st.len[j] = len as u32;
+                st.cnt[j] = cnt;
+                st.nan[j] |= nan;
             }
         }
     }
