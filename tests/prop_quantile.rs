@@ -454,3 +454,45 @@ proptest! {
         check_stream(&c.0, c.1, |v| v as f64, false)?;
     }
 }
+
+/// Enough lanes (40,000) that the streaming fold splits them over the pool's threads, with
+/// NaN in some lanes and q on both sides: every lane as the sorted reference.
+#[test]
+fn streaming_over_many_lanes_splits_them_and_stays_exact() {
+    let (t, ny, nx) = (40, 200, 200);
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    let data: Vec<f32> = (0..t * ny * nx)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (s >> 40) as f32 / (1u64 << 24) as f32;
+            if i % 977 == 0 {
+                f32::NAN
+            } else {
+                (r * 20.0).round() - 10.0
+            }
+        })
+        .collect();
+    let a = ArrayD::from_shape_vec(IxDyn(&[t, ny, nx]), data).unwrap();
+    let x = ChunkedArray::from_ndarray(a.clone(), [3, ny, nx]).unwrap();
+    let ls: Vec<Vec<f64>> = lanes(&a, &[0])
+        .into_iter()
+        .map(|l| l.into_iter().map(f64::from).collect())
+        .collect();
+    for q in [0.95, 0.03] {
+        for skip in [false, true] {
+            let r = if skip {
+                x.nanquantile_axis(q, 0)
+            } else {
+                x.quantile_axis(q, 0)
+            }
+            .unwrap();
+            assert!(r.explain().contains("streaming"), "{}", r.explain());
+            let got = r.astype::<f64>().compute(rt()).unwrap();
+            let want: Vec<f64> = ls.iter().map(|l| ref_quantile(l, q, skip, true)).collect();
+            same("streaming", &got, &want, &[ny, nx]).unwrap();
+            assert!(rt().last_report().peak_tracked_bytes <= 64 << 20);
+        }
+    }
+}

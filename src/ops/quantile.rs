@@ -453,15 +453,25 @@ impl<T: Numeric> TopReducer<T> {
     /// Keeps lane `j`'s `m` best values (its buffer holds `m` or more) and sets its
     /// threshold to the worst of them.
     fn compact(&self, st: &mut TopState<T>, j: usize) {
-        let (m, cap) = (self.m, self.cap());
-        let len = st.len[j] as usize;
-        let buf = &mut st.vals[j * cap..j * cap + len];
-        let worst = if len > m {
+        let cap = self.cap();
+        let (buf, len, thr) = (
+            &mut st.vals[j * cap..(j + 1) * cap],
+            &mut st.len[j],
+            &mut st.thr[j],
+        );
+        self.compact_lane(buf, len, thr);
+    }
+
+    /// [`Self::compact`] on one lane's slots, length and threshold.
+    fn compact_lane(&self, buf: &mut [T], len: &mut u32, thr: &mut T) {
+        let m = self.m;
+        let buf = &mut buf[..*len as usize];
+        let worst = if buf.len() > m {
             let order = |a: &T, b: &T| {
                 if self.high { cmp(b, a) } else { cmp(a, b) }
             };
             buf.select_nth_unstable_by(m - 1, order);
-            st.len[j] = m as u32;
+            *len = m as u32;
             buf[m - 1]
         } else {
             let mut w = buf[0];
@@ -472,7 +482,7 @@ impl<T: Numeric> TopReducer<T> {
             }
             w
         };
-        st.thr[j] = worst;
+        *thr = worst;
     }
 
     /// Folds value `x` into lane `j`.
@@ -541,42 +551,82 @@ impl<T: Numeric> TopReducer<T> {
         }
     }
 
-    /// [`Self::fold_rows`] with the side a constant: a lane's count, length and threshold
-    /// held in registers while its values of every row are folded.
+    /// [`Self::fold_rows`] with the side a constant: the lanes cut in halves folded by
+    /// `rayon::join` on the runtime's pool (the threads it was built with) while they are
+    /// many, so one chain of tasks uses every thread.
     fn fold_rows_on<const HIGH: bool>(&self, st: &mut TopState<T>, rows: &[&[T]]) {
+        let threads = rayon::current_num_threads().max(1);
         let lanes = st.len.len();
+        let piece = lanes.div_ceil(threads).max(1 << 14);
+        let TopState {
+            vals,
+            len,
+            thr,
+            cnt,
+            nan,
+        } = st;
+        self.fold_split::<HIGH>(vals, len, thr, cnt, nan, 0, piece, rows);
+    }
+
+    /// Folds lanes `j0..j0 + len.len()` (their state slices), in halves in parallel while
+    /// longer than `piece`.
+    #[allow(clippy::too_many_arguments)]
+    fn fold_split<const HIGH: bool>(
+        &self,
+        vals: &mut [T],
+        len: &mut [u32],
+        thr: &mut [T],
+        cnt: &mut [u64],
+        nan: &mut [bool],
+        j0: usize,
+        piece: usize,
+        rows: &[&[T]],
+    ) {
+        let lanes = len.len();
+        if lanes > piece {
+            let h = lanes / 2;
+            let cap = self.cap();
+            let (v0, v1) = vals.split_at_mut(h * cap);
+            let (l0, l1) = len.split_at_mut(h);
+            let (t0, t1) = thr.split_at_mut(h);
+            let (c0, c1) = cnt.split_at_mut(h);
+            let (n0, n1) = nan.split_at_mut(h);
+            rayon::join(
+                || self.fold_split::<HIGH>(v0, l0, t0, c0, n0, j0, piece, rows),
+                || self.fold_split::<HIGH>(v1, l1, t1, c1, n1, j0 + h, piece, rows),
+            );
+            return;
+        }
         let (m, cap) = (self.m, self.cap());
-        const TILE: usize = 256;
-        for j0 in (0..lanes).step_by(TILE) {
-            let j1 = (j0 + TILE).min(lanes);
-            for j in j0..j1 {
-                let mut len = st.len[j] as usize;
-                let mut thr = st.thr[j];
-                let mut cnt = st.cnt[j];
-                let mut nan = false;
-                for row in rows {
-                    let x = row[j];
-                    if T::IS_FLOAT && x.is_nan_() {
-                        nan = true;
-                        continue;
-                    }
-                    cnt += 1;
-                    if len >= m && !(if HIGH { x > thr } else { x < thr }) {
-                        continue;
-                    }
-                    st.vals[j * cap + len] = x;
-                    len += 1;
-                    if len == m || len == cap {
-                        st.len[j] = len as u32;
-                        self.compact(st, j);
-                        len = st.len[j] as usize;
-                        thr = st.thr[j];
-                    }
+        for k in 0..lanes {
+            let j = j0 + k;
+            let buf = &mut vals[k * cap..(k + 1) * cap];
+            let mut n = len[k] as usize;
+            let mut t = thr[k];
+            let mut c = cnt[k];
+            let mut saw_nan = false;
+            for row in rows {
+                let x = row[j];
+                if T::IS_FLOAT && x.is_nan_() {
+                    saw_nan = true;
+                    continue;
                 }
-                st.len[j] = len as u32;
-                st.cnt[j] = cnt;
-                st.nan[j] |= nan;
+                c += 1;
+                if n >= m && !(if HIGH { x > t } else { x < t }) {
+                    continue;
+                }
+                buf[n] = x;
+                n += 1;
+                if n == m || n == cap {
+                    let mut l = n as u32;
+                    self.compact_lane(buf, &mut l, &mut t);
+                    n = l as usize;
+                }
             }
+            len[k] = n as u32;
+            thr[k] = t;
+            cnt[k] = c;
+            nan[k] |= saw_nan;
         }
     }
 }
