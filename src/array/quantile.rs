@@ -5,6 +5,10 @@
 //! 8 MiB), then one task per pencil partially sorts each lane (`select_nth_unstable`
 //! at the few order statistics the quantiles need) and interpolates. Several quantiles are one
 //! pass: their axis leads the result, as NumPy's.
+//!
+//! A single `q` far from 0.5 (each lane needing at most a quarter of its values) over reduced
+//! axes cut into several blocks streams instead: a reduction keeping each lane's few largest
+//! (or smallest) values ([`TopReducer`]), folded over the blocks as they are, no rechunk.
 
 use super::ChunkedArray;
 use crate::chunks::{AxisChunks, ChunkGrid, Region};
@@ -362,7 +366,12 @@ impl<T: Numeric> ChunkedArray<T> {
 ///
 /// The reduced axes are rechunked into one block, so each task holds whole lanes: pencils of
 /// at most 8 MiB or one lane; a single lane must fit the memory limit, and
-/// the plan check says so before anything runs when it does not.
+/// the plan check says so before anything runs when it does not. The one-`q` forms
+/// (`quantile`, `quantile_axis` and their `nan` forms) with `q` far from 0.5 (the lanes'
+/// `m` largest or smallest values needed, `4 m <= n`) stream instead when the reduced axes span
+/// several blocks: each lane's `m` best values so far are kept (about `2 m` values per lane in
+/// memory) and the blocks are folded in as they are read, with no rechunk; `explain()` shows
+/// `streaming`.
 ///
 /// ```
 /// use chunkwise::prelude::*;
