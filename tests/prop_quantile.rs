@@ -327,3 +327,172 @@ proptest! {
         check_histogram(&c, nbins)?;
     }
 }
+
+/// A case that takes the streaming path: lanes of 8–150 values over one or two reduced axes
+/// cut into several blocks, `q` within 0.15 of 0 or 1 (so each lane keeps at most a quarter
+/// of its values), any layout, and in half the cases the reduction over all axes.
+fn stream_case<T: Element + std::fmt::Debug>(
+    elems: fn(usize) -> BoxedStrategy<Vec<T>>,
+) -> impl Strategy<Value = (Case<T>, f64)> {
+    let q = prop_oneof![
+        1 => Just(0.0),
+        1 => Just(1.0),
+        3 => 0.0f64..0.15,
+        3 => 0.85f64..=1.0,
+    ];
+    (
+        8usize..150,
+        1usize..5,
+        1usize..4,
+        any::<bool>(),
+        any::<bool>(),
+        q,
+    )
+        .prop_flat_map(move |(n0, k1, k2, two_axes, all, q)| {
+            let shape = vec![n0, k1, k2];
+            let axes = if all {
+                vec![0, 1, 2]
+            } else if two_axes {
+                vec![0, 2]
+            } else {
+                vec![0]
+            };
+            let chunks = vec![
+                (1..=n0.div_ceil(2)).prop_map(AxisSpec::Size).boxed(),
+                axis_spec(k1),
+                axis_spec(k2),
+            ];
+            (chunks, layout(), elems(n0 * k1 * k2)).prop_map(move |(chunks, layout, data)| {
+                (
+                    Case {
+                        shape: shape.clone(),
+                        chunks,
+                        layout,
+                        data,
+                        axes: axes.clone(),
+                        qs: vec![q],
+                    },
+                    q,
+                )
+            })
+        })
+}
+
+/// `quantile`/`nanquantile` of one `q` on a case: the single-`q` forms (`quantile_axis` for one
+/// axis, `quantile` for all), which stream, against the sorted reference, with the plan
+/// naming the streaming reduction.
+fn check_stream<T: Numeric>(c: &Case<T>, q: f64, widen: fn(T) -> f64, f32: bool) -> TestResult
+where
+    f64: chunkwise::CastFrom<T::Mean>,
+{
+    let x = c.chunked();
+    let ls: Vec<Vec<f64>> = lanes(&c.ndarray(), &c.axes)
+        .into_iter()
+        .map(|l| l.into_iter().map(widen).collect())
+        .collect();
+    for skip in [false, true] {
+        let got = match (c.axes.len(), skip) {
+            (1, false) => x.quantile_axis(q, 0),
+            (1, true) => x.nanquantile_axis(q, 0),
+            (3, false) => x.quantile(q),
+            (3, true) => x.nanquantile(q),
+            // Two axes: the q-axis form, one q (the pencil path), reshaped by the reference.
+            (_, false) => x.quantile_axes(&[q], &c.axes),
+            (_, true) => x.nanquantile_axes(&[q], &c.axes),
+        }
+        .unwrap();
+        let n = c.n();
+        let streams = c.axes.len() != 2 && {
+            let vi = (n - 1) as f64 * q;
+            let p = if vi >= (n - 1) as f64 {
+                n - 1
+            } else {
+                vi.floor() as usize
+            };
+            4 * (n - p).min((p + 2).min(n)) <= n
+        };
+        let plan = got.explain();
+        prop_assert_eq!(
+            plan.contains("streaming"),
+            streams,
+            "n {} q {}: streaming expected {}:\n{}",
+            n,
+            q,
+            streams,
+            plan
+        );
+        let got = got.astype::<f64>().compute(rt()).unwrap();
+        let want: Vec<f64> = ls.iter().map(|l| ref_quantile(l, q, skip, f32)).collect();
+        let mut shape = if c.axes.len() == 2 { vec![1] } else { vec![] };
+        shape.extend(c.kept_shape());
+        same(
+            if skip { "nanquantile" } else { "quantile" },
+            &got,
+            &want,
+            &shape,
+        )?;
+        prop_assert!(rt().last_report().peak_tracked_bytes <= 64 << 20);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn f64_streaming_quantiles_match_the_sorted_reference(c in stream_case(f64_elems)) {
+        check_stream(&c.0, c.1, |v| v, false)?;
+    }
+
+    #[test]
+    fn f32_streaming_quantiles_match_the_sorted_reference(c in stream_case(f32_elems)) {
+        check_stream(&c.0, c.1, |v| v as f64, true)?;
+    }
+
+    #[test]
+    fn i32_streaming_quantiles_match_the_sorted_reference(c in stream_case(i32_elems)) {
+        check_stream(&c.0, c.1, |v| v as f64, false)?;
+    }
+}
+
+/// Enough lanes (40,000) that the streaming fold splits them over the pool's threads, with
+/// NaN in some lanes and q on both sides: every lane as the sorted reference.
+#[test]
+fn streaming_over_many_lanes_splits_them_and_stays_exact() {
+    let (t, ny, nx) = (40, 200, 200);
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    let data: Vec<f32> = (0..t * ny * nx)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (s >> 40) as f32 / (1u64 << 24) as f32;
+            if i % 977 == 0 {
+                f32::NAN
+            } else {
+                (r * 20.0).round() - 10.0
+            }
+        })
+        .collect();
+    let a = ArrayD::from_shape_vec(IxDyn(&[t, ny, nx]), data).unwrap();
+    let x = ChunkedArray::from_ndarray(a.clone(), [3, ny, nx]).unwrap();
+    let ls: Vec<Vec<f64>> = lanes(&a, &[0])
+        .into_iter()
+        .map(|l| l.into_iter().map(f64::from).collect())
+        .collect();
+    for q in [0.95, 0.03] {
+        for skip in [false, true] {
+            let r = if skip {
+                x.nanquantile_axis(q, 0)
+            } else {
+                x.quantile_axis(q, 0)
+            }
+            .unwrap();
+            assert!(r.explain().contains("streaming"), "{}", r.explain());
+            let got = r.astype::<f64>().compute(rt()).unwrap();
+            let want: Vec<f64> = ls.iter().map(|l| ref_quantile(l, q, skip, true)).collect();
+            same("streaming", &got, &want, &[ny, nx]).unwrap();
+            assert!(rt().last_report().peak_tracked_bytes <= 64 << 20);
+        }
+    }
+}

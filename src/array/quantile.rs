@@ -5,14 +5,22 @@
 //! 8 MiB), then one task per pencil partially sorts each lane (`select_nth_unstable`
 //! at the few order statistics the quantiles need) and interpolates. Several quantiles are one
 //! pass: their axis leads the result, as NumPy's.
+//!
+//! A single `q` far from 0.5 (each lane needing at most a quarter of its values) over reduced
+//! axes cut into several blocks streams instead: a reduction keeping each lane's few largest
+//! (or smallest) values ([`TopReducer`]), folded over the blocks as they are, no rechunk.
 
 use super::ChunkedArray;
 use crate::chunks::{AxisChunks, ChunkGrid, Region};
 use crate::element::{AnyArray, AnyView, DType, Element, Numeric};
 use crate::error::{Error, Result};
 use crate::graph::blockfn::BlockFn;
+use crate::graph::node::ReduceSpec;
 use crate::graph::{Node, NodeRef, Op};
-use crate::ops::quantile::{LaneSpec, LaneStat, scratch_bytes, summarise_lanes, summarise_with};
+use crate::ops::quantile::{
+    LaneSpec, LaneStat, TopReducer, scratch_bytes, stream_side, summarise_lanes, summarise_with,
+};
+use crate::ops::reduce::Reducer;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -254,6 +262,13 @@ impl<T: Numeric> ChunkedArray<T> {
             }
             Kind::Median => (LaneStat::Median, false, String::new()),
         };
+        if let LaneStat::Quantiles(qs) = &stat
+            && let [q] = qs[..]
+            && !q_axis
+            && let Some(r) = self.stream_quantile(op, q, &axes, skip_nan)
+        {
+            return Ok(r);
+        }
         let nstat = stat.count();
         let pencils = pencil_grid(self.chunks(), &axes, T::DTYPE.size(), PENCIL_BYTES);
         let input = self.rechunk(pencils)?;
@@ -288,6 +303,54 @@ impl<T: Numeric> ChunkedArray<T> {
     }
 }
 
+impl<T: Numeric> ChunkedArray<T> {
+    /// Quantile `q` over the sorted `axes` as a streaming reduction ([`TopReducer`]), when
+    /// it pays: the reduced axes span several blocks (else the pencils need no rechunk) and
+    /// `q` is far enough from 0.5 that each lane keeps at most a quarter of its values. `None`
+    /// otherwise.
+    fn stream_quantile(
+        &self,
+        op: &'static str,
+        q: f64,
+        axes: &[usize],
+        skip_nan: bool,
+    ) -> Option<ChunkedArray<T::Mean>> {
+        let shape = self.shape();
+        let grid = self.chunks();
+        let n: usize = axes.iter().map(|&a| shape[a]).product();
+        if n == 0 || axes.iter().all(|&a| grid.axis(a).nblocks() <= 1) {
+            return None;
+        }
+        let (high, m) = stream_side(n, q);
+        if 4 * m > n {
+            return None;
+        }
+        let reducer: Arc<dyn Reducer> = Arc::new(TopReducer::<T> {
+            name: format!(
+                "{op}[q={q} axes={axes:?}, streaming: the {m} {} of each lane's {n} values kept]",
+                if high { "largest" } else { "smallest" }
+            ),
+            q,
+            skip_nan,
+            high,
+            m,
+            _t: PhantomData,
+        });
+        let spec = ReduceSpec {
+            input: self.node.clone(),
+            axes: axes.to_vec(),
+            keepdims: false,
+            split_every: 4,
+            reducer,
+        };
+        Some(ChunkedArray::from_node(Node::new(
+            spec.out_grid(),
+            <T::Mean as Element>::DTYPE,
+            Op::Reduce(spec),
+        )))
+    }
+}
+
 /// # Quantiles and medians: `quantile`, `nanquantile`, `median`, `nanmedian`
 ///
 /// Exact, NumPy's default `method="linear"` (`np.quantile(x, q, axis)`): for `n` values
@@ -303,7 +366,12 @@ impl<T: Numeric> ChunkedArray<T> {
 ///
 /// The reduced axes are rechunked into one block, so each task holds whole lanes: pencils of
 /// at most 8 MiB or one lane; a single lane must fit the memory limit, and
-/// the plan check says so before anything runs when it does not.
+/// the plan check says so before anything runs when it does not. The one-`q` forms
+/// (`quantile`, `quantile_axis` and their `nan` forms) with `q` far from 0.5 (the lanes'
+/// `m` largest or smallest values needed, `4 m <= n`) stream instead when the reduced axes span
+/// several blocks: each lane's `m` best values so far are kept (about `2 m` values per lane in
+/// memory) and the blocks are folded in as they are read, with no rechunk; `explain()` shows
+/// `streaming`.
 ///
 /// ```
 /// use chunkwise::prelude::*;

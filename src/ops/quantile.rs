@@ -6,8 +6,11 @@
 //! column `j`. Lanes are gathered a tile at a time into a contiguous buffer (a transpose of
 //! `TILE_BYTES`, so the strided reads stay in cache) and each lane is partially sorted there.
 
-use crate::element::Numeric;
+use crate::element::{AnyArray, AnyView, Numeric};
 use crate::error::{Error, Result};
+use crate::exec::task::Value;
+use crate::ops::reduce::{Reducer, TileFeed};
+use ndarray::IxDyn;
 use std::cmp::Ordering;
 
 /// Bytes of the lane buffer a tile of lanes is gathered into.
@@ -359,6 +362,377 @@ pub(crate) fn bincount_slot<T: Numeric>(v: T, len: usize) -> Result<usize> {
                  fixed when the graph is built, so minlength must exceed every value"
             ),
         }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming quantiles: the few largest (or smallest) values of each lane, folded in one pass
+
+/// Which side of each lane a [`TopReducer`] keeps, and how many values: the `m` largest (for
+/// `q` near 1) or smallest (near 0) of `n`, enough for NumPy's order statistics `floor(h)`
+/// and `floor(h) + 1` at `h = (n - 1) q`, of any lane of at most `n` values (the non-NaN
+/// count of a `nanquantile` lane included: the count needed never grows as `n` shrinks).
+pub(crate) fn stream_side(n: usize, q: f64) -> (bool, usize) {
+    let (p, _, _) = linear_index(n, q);
+    let high = n - p;
+    let low = (p + 2).min(n);
+    if high <= low {
+        (true, high)
+    } else {
+        (false, low)
+    }
+}
+
+/// Slots per lane of a [`TopReducer`] state keeping `m` values: the values accepted since the
+/// last compaction go in the slack, so a lane is compacted (a `select_nth_unstable`) once per
+/// `cap - m` accepted values.
+pub(crate) fn stream_cap(m: usize) -> usize {
+    m + m.max(16)
+}
+
+/// The partial of a [`TopReducer`]: per lane (the kept axes in row-major order) a buffer of
+/// `cap` slots holding a superset of the lane's `m` best values so far (largest for `high`,
+/// else smallest; NaN never kept), their count, the threshold a new value must beat once `m`
+/// are held, the non-NaN count and whether a NaN was seen.
+pub(crate) struct TopState<T> {
+    vals: Vec<T>,
+    len: Vec<u32>,
+    thr: Vec<T>,
+    cnt: Vec<u64>,
+    nan: Vec<bool>,
+}
+
+/// `quantile(q)`/`nanquantile(q)` over axes as a streaming reduction: each lane's `m` best
+/// values kept ([`stream_side`]), so the reduced axes need no rechunk; exact, with the same
+/// interpolation as [`summarise_lanes`].
+pub(crate) struct TopReducer<T> {
+    pub name: String,
+    pub q: f64,
+    pub skip_nan: bool,
+    /// Keeps the largest values (else the smallest).
+    pub high: bool,
+    pub m: usize,
+    pub _t: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: Numeric> TopReducer<T> {
+    fn cap(&self) -> usize {
+        stream_cap(self.m)
+    }
+
+    /// `a` ranks before `b` on the kept side.
+    #[inline(always)]
+    fn better(&self, a: T, b: T) -> bool {
+        if self.high { a > b } else { a < b }
+    }
+
+    fn new_state(&self, lanes: usize) -> TopState<T> {
+        TopState {
+            vals: vec![T::zero(); lanes * self.cap()],
+            len: vec![0; lanes],
+            thr: vec![T::zero(); lanes],
+            cnt: vec![0; lanes],
+            nan: vec![false; lanes],
+        }
+    }
+
+    fn state_or_new(&self, acc: Option<Value>, lanes: usize) -> TopState<T> {
+        match acc {
+            Some(Value::Partial(p, _)) => *p
+                .downcast::<TopState<T>>()
+                .expect("internal: partial of another type"),
+            _ => self.new_state(lanes),
+        }
+    }
+
+    fn value(&self, st: TopState<T>) -> Value {
+        let bytes = self.partial_bytes(st.len.len());
+        Value::Partial(Box::new(st), bytes)
+    }
+
+    /// Keeps lane `j`'s `m` best values (its buffer holds `m` or more) and sets its
+    /// threshold to the worst of them.
+    fn compact(&self, st: &mut TopState<T>, j: usize) {
+        let cap = self.cap();
+        let (buf, len, thr) = (
+            &mut st.vals[j * cap..(j + 1) * cap],
+            &mut st.len[j],
+            &mut st.thr[j],
+        );
+        self.compact_lane(buf, len, thr);
+    }
+
+    /// [`Self::compact`] on one lane's slots, length and threshold.
+    fn compact_lane(&self, buf: &mut [T], len: &mut u32, thr: &mut T) {
+        let m = self.m;
+        let buf = &mut buf[..*len as usize];
+        let worst = if buf.len() > m {
+            let order = |a: &T, b: &T| {
+                if self.high { cmp(b, a) } else { cmp(a, b) }
+            };
+            buf.select_nth_unstable_by(m - 1, order);
+            *len = m as u32;
+            buf[m - 1]
+        } else {
+            let mut w = buf[0];
+            for &v in buf[1..].iter() {
+                if self.better(w, v) {
+                    w = v;
+                }
+            }
+            w
+        };
+        *thr = worst;
+    }
+
+    /// Folds value `x` into lane `j`.
+    #[inline(always)]
+    fn push(&self, st: &mut TopState<T>, j: usize, x: T) {
+        if T::IS_FLOAT && x.is_nan_() {
+            st.nan[j] = true;
+            return;
+        }
+        st.cnt[j] += 1;
+        let len = st.len[j] as usize;
+        if len >= self.m && !self.better(x, st.thr[j]) {
+            return;
+        }
+        let cap = self.cap();
+        st.vals[j * cap + len] = x;
+        st.len[j] = (len + 1) as u32;
+        if len + 1 == self.m || len + 1 == cap {
+            self.compact(st, j);
+        }
+    }
+
+    /// Statistic of lane `j` (its values copied to `buf`, reordered there).
+    fn finish_lane(&self, st: &TopState<T>, j: usize, buf: &mut Vec<T>) -> T::Mean {
+        let nanv = <T::Mean as num_traits::Float>::nan();
+        let n = st.cnt[j] as usize;
+        if (st.nan[j] && !self.skip_nan) || n == 0 {
+            return nanv;
+        }
+        let cap = self.cap();
+        let len = st.len[j] as usize;
+        buf.clear();
+        buf.extend_from_slice(&st.vals[j * cap..j * cap + len]);
+        // The `t` best of the lane, exactly: a superset of them compacted.
+        let t = self.m.min(n);
+        let order = |a: &T, b: &T| {
+            if self.high { cmp(b, a) } else { cmp(a, b) }
+        };
+        if len > t {
+            buf.select_nth_unstable_by(t - 1, order);
+        }
+        let v = &mut buf[..t];
+        let (p, nx, gamma) = linear_index(n, self.q);
+        // Sorted index `i` of the lane is index `i - (n - t)` of `v` ascending (high side),
+        // or `i` (low side).
+        let at = |i: usize| if self.high { i - (n - t) } else { i };
+        let (ip, inx) = (at(p), at(nx));
+        v.select_nth_unstable_by(ip, cmp);
+        let a = v[ip];
+        let b = if inx == ip {
+            a
+        } else {
+            v[ip + 1..].select_nth_unstable_by(inx - ip - 1, cmp);
+            v[inx]
+        };
+        lerp(a, b, gamma)
+    }
+
+    /// Folds rows (each one value per lane) into `st`, a tile of lanes at a time so each
+    /// lane's buffer stays in cache while the rows' values for it are folded.
+    fn fold_rows(&self, st: &mut TopState<T>, rows: &[&[T]]) {
+        if self.high {
+            self.fold_rows_on::<true>(st, rows);
+        } else {
+            self.fold_rows_on::<false>(st, rows);
+        }
+    }
+
+    /// [`Self::fold_rows`] with the side a constant: the lanes cut in halves folded by
+    /// `rayon::join` on the runtime's pool (the threads it was built with) while they are
+    /// many, so one chain of tasks uses every thread.
+    fn fold_rows_on<const HIGH: bool>(&self, st: &mut TopState<T>, rows: &[&[T]]) {
+        let threads = rayon::current_num_threads().max(1);
+        let lanes = st.len.len();
+        let piece = lanes.div_ceil(threads).max(1 << 14);
+        let TopState {
+            vals,
+            len,
+            thr,
+            cnt,
+            nan,
+        } = st;
+        self.fold_split::<HIGH>(vals, len, thr, cnt, nan, 0, piece, rows);
+    }
+
+    /// Folds lanes `j0..j0 + len.len()` (their state slices), in halves in parallel while
+    /// longer than `piece`.
+    #[allow(clippy::too_many_arguments)]
+    fn fold_split<const HIGH: bool>(
+        &self,
+        vals: &mut [T],
+        len: &mut [u32],
+        thr: &mut [T],
+        cnt: &mut [u64],
+        nan: &mut [bool],
+        j0: usize,
+        piece: usize,
+        rows: &[&[T]],
+    ) {
+        let lanes = len.len();
+        if lanes > piece {
+            let h = lanes / 2;
+            let cap = self.cap();
+            let (v0, v1) = vals.split_at_mut(h * cap);
+            let (l0, l1) = len.split_at_mut(h);
+            let (t0, t1) = thr.split_at_mut(h);
+            let (c0, c1) = cnt.split_at_mut(h);
+            let (n0, n1) = nan.split_at_mut(h);
+            rayon::join(
+                || self.fold_split::<HIGH>(v0, l0, t0, c0, n0, j0, piece, rows),
+                || self.fold_split::<HIGH>(v1, l1, t1, c1, n1, j0 + h, piece, rows),
+            );
+            return;
+        }
+        let (m, cap) = (self.m, self.cap());
+        for k in 0..lanes {
+            let j = j0 + k;
+            let buf = &mut vals[k * cap..(k + 1) * cap];
+            let mut n = len[k] as usize;
+            let mut t = thr[k];
+            let mut c = cnt[k];
+            let mut saw_nan = false;
+            for row in rows {
+                let x = row[j];
+                if T::IS_FLOAT && x.is_nan_() {
+                    saw_nan = true;
+                    continue;
+                }
+                c += 1;
+                if n >= m && !(if HIGH { x > t } else { x < t }) {
+                    continue;
+                }
+                buf[n] = x;
+                n += 1;
+                if n == m || n == cap {
+                    let mut l = n as u32;
+                    self.compact_lane(buf, &mut l, &mut t);
+                    n = l as usize;
+                }
+            }
+            len[k] = n as u32;
+            thr[k] = t;
+            cnt[k] = c;
+            nan[k] |= saw_nan;
+        }
+    }
+}
+
+impl<T: Numeric> Reducer for TopReducer<T> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn partial_bytes(&self, elems: usize) -> usize {
+        elems * (self.cap() * std::mem::size_of::<T>() + 4 + std::mem::size_of::<T>() + 8 + 1)
+    }
+    fn streams(&self, _axes: &[usize], _ndim: usize) -> bool {
+        false
+    }
+    fn partial(
+        &self,
+        block: &AnyView<'_>,
+        axes: &[usize],
+        _origin: &[usize],
+        acc: Option<Value>,
+    ) -> Result<Value> {
+        let v = T::view_ref(block).expect("internal: reduction input of another type");
+        let nd = v.ndim();
+        let order: Vec<usize> = axes
+            .iter()
+            .copied()
+            .chain((0..nd).filter(|a| !axes.contains(a)))
+            .collect();
+        let lanes_view = v.view().permuted_axes(IxDyn(&order));
+        let lanes: usize = (0..nd)
+            .filter(|a| !axes.contains(a))
+            .map(|a| v.shape()[a])
+            .product();
+        let mut st = self.state_or_new(acc, lanes);
+        if lanes > 0 {
+            // Logical order of the permuted view: the kept axes innermost, lane `e % lanes`.
+            for (e, &x) in lanes_view.iter().enumerate() {
+                self.push(&mut st, e % lanes, x);
+            }
+        }
+        Ok(self.value(st))
+    }
+    fn partial_stream(&self, _feed: &mut TileFeed<'_>, _acc: Option<Value>) -> Result<Value> {
+        Err(Error::internal(
+            "quantile",
+            "a streaming quantile reads whole blocks",
+        ))
+    }
+    fn partial_group(
+        &self,
+        blocks: &[AnyView<'_>],
+        axes: &[usize],
+        acc: &mut Option<Value>,
+    ) -> Option<Result<Value>> {
+        let views: Vec<&ndarray::ArrayViewD<'_, T>> = blocks
+            .iter()
+            .map(|b| T::view_ref(b))
+            .collect::<Option<_>>()?;
+        let first = views.first()?;
+        let nd = first.ndim();
+        let leading =
+            !axes.is_empty() && axes.len() < nd && axes.iter().enumerate().all(|(k, &a)| k == a);
+        let tail = &first.shape()[axes.len()..];
+        if !leading || !views.iter().all(|v| &v.shape()[axes.len()..] == tail) {
+            return None;
+        }
+        let m: usize = tail.iter().product();
+        if m == 0 {
+            return None;
+        }
+        let mut rows: Vec<&[T]> = Vec::new();
+        for v in &views {
+            rows.extend(v.as_slice()?.chunks_exact(m));
+        }
+        let mut st = self.state_or_new(acc.take(), m);
+        self.fold_rows(&mut st, &rows);
+        Some(Ok(self.value(st)))
+    }
+    fn combine(&self, parts: &[&Value]) -> Result<Value> {
+        let first = parts[0].partial::<TopState<T>>();
+        let lanes = first.len.len();
+        let cap = self.cap();
+        let mut st = self.new_state(lanes);
+        for p in parts {
+            let o = p.partial::<TopState<T>>();
+            for j in 0..lanes {
+                st.nan[j] |= o.nan[j];
+                let before = st.cnt[j];
+                for &x in &o.vals[j * cap..j * cap + o.len[j] as usize] {
+                    self.push(&mut st, j, x);
+                }
+                // Values the other partial saw but rejected count too.
+                st.cnt[j] = before + o.cnt[j];
+            }
+        }
+        Ok(self.value(st))
+    }
+    fn finalize(&self, part: &Value, out_shape: &[usize]) -> Result<AnyArray> {
+        let st = part.partial::<TopState<T>>();
+        let mut buf: Vec<T> = Vec::with_capacity(self.cap());
+        let out: Vec<T::Mean> = (0..st.len.len())
+            .map(|j| self.finish_lane(st, j, &mut buf))
+            .collect();
+        let arr = ndarray::ArrayD::from_shape_vec(IxDyn(out_shape), out)
+            .map_err(|e| Error::internal("quantile", e.to_string()))?;
+        Ok(AnyArray::from(arr))
     }
 }
 
