@@ -12,6 +12,7 @@ mod grouped;
 mod paths;
 mod progress;
 mod report_html;
+mod select;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ddof,
             keepdims: _, // clap refuses it with a grouping
             group,
+            select,
             input,
             output,
             zarr,
@@ -100,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 axes: axis,
                 ddof: *ddof,
                 group,
+                select,
             },
             input,
             output,
@@ -111,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ddof,
             keepdims,
             group: _,
+            select,
             input,
             output,
             zarr,
@@ -119,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &commands::ReduceArgs {
                 op: *op,
                 axes: axis,
+                select,
                 ddof: *ddof,
                 keepdims: *keepdims,
             },
@@ -132,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             size,
             edges,
             ddof,
+            select,
             input,
             output,
             zarr,
@@ -139,10 +145,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &ctx,
             &grouped::ResampleArgs {
                 op: *op,
-                axis: *axis,
+                axis,
                 size: *size,
                 edges: edges.as_deref(),
                 ddof: *ddof,
+                select,
             },
             input,
             output,
@@ -154,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             window,
             center,
             min_periods,
+            select,
             input,
             output,
             zarr,
@@ -161,7 +169,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &ctx,
             &grouped::RollingArgs {
                 op: *op,
-                axis: *axis,
+                axis,
+                select,
                 window: *window,
                 center: *center,
                 min_periods: *min_periods,
