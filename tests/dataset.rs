@@ -847,3 +847,33 @@ fn resample_keeps_empty_bins_as_xarray() {
         other => panic!("an integer sum with empty bins: {:?}", other.map(|_| ())),
     }
 }
+
+/// `Dataset::to_zarr` keeps each variable's decoded type, as xarray writes back what it
+/// opened: float32 stays float32 (bit for bit), packed int16 becomes float64.
+#[test]
+fn to_zarr_keeps_the_variables_types() {
+    let rt = rt();
+    let ds = Dataset::open(fixture("v3.zarr")).unwrap();
+    let out = tmp("types");
+    ds.to_zarr(&rt, &out, DatasetWriteOptions::default())
+        .unwrap();
+    let back = Dataset::open(&out).unwrap();
+    assert_eq!(back.variables()["t2m"].dtype, DType::F32);
+    assert_eq!(back.variables()["tp"].dtype, DType::F64);
+    assert_eq!(
+        compute(&rt, &back.var::<f32>("t2m").unwrap()),
+        compute(&rt, &ds.var::<f32>("t2m").unwrap())
+    );
+    // A float32 array inserted into a new dataset is written as float32 too.
+    let mut made = Dataset::new();
+    made.insert("t2m", &ds.var::<f32>("t2m").unwrap()).unwrap();
+    let out2 = tmp("types-made");
+    made.to_zarr(&rt, &out2, DatasetWriteOptions::default())
+        .unwrap();
+    assert_eq!(
+        Dataset::open(&out2).unwrap().variables()["t2m"].dtype,
+        DType::F32
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&out2).unwrap();
+}
