@@ -372,3 +372,42 @@ fn bad_dimensions_values_and_syntax_are_usage_errors() {
     );
     assert!(!d.path().join("x.zarr").join("x").exists());
 }
+
+/// The source reads of a run, from its `--report` (one event per task; reads are labelled
+/// `source...`).
+fn source_reads(report: &Path) -> usize {
+    let html = std::fs::read_to_string(report).unwrap();
+    let start = html.find("id=\"run-data\">").unwrap() + "id=\"run-data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+    let labels = data["labels"].as_array().unwrap();
+    data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            labels[e[4].as_u64().unwrap() as usize]
+                .as_str()
+                .unwrap()
+                .starts_with("source")
+        })
+        .count()
+}
+
+#[test]
+fn a_selection_reads_only_the_chunks_it_covers() {
+    let d = tempfile::tempdir().unwrap();
+    let report = d.path().join("r.html");
+    let r = report.to_str().unwrap();
+    // t2m is stored in 4 chunks of 16 days; January 20..31 lies in the second only.
+    let all = format!("{}:/a", d.path().join("all.zarr").display());
+    ok(&["reduce", "mean", "--axis", "time", "--report", r, V3, &all]);
+    assert_eq!(source_reads(&report), 4);
+    let some = format!("{}:/a", d.path().join("some.zarr").display());
+    ok(&[
+        "reduce", "mean", "--axis", "time", "--report", r, "--sel",
+        "time=2001-01-20:2001-01-31,lat=50", V3, &some,
+    ]);
+    assert_eq!(source_reads(&report), 1);
+    assert_eq!(read(&some).shape(), &[4]);
+}
