@@ -582,7 +582,7 @@ impl Derived {
         let meta = selection
             .as_ref()
             .map_or_else(|| input_meta.clone(), |s| s.meta.clone());
-        let axes = select::resolve_axes(&loc, &meta, axes)?;
+        let axes = select::resolve_axes(&loc, &meta, axes, selection.is_some())?;
         Ok(Derived {
             loc,
             meta,

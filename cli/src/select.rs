@@ -59,10 +59,24 @@ fn axis_of(loc: &Location, meta: &Meta, flag: &str, a: &AxisSpec) -> Result<usiz
     }
 }
 
-/// The axes `--axis` names, as numbers of `meta`'s axes.
-pub(crate) fn resolve_axes(loc: &Location, meta: &Meta, axes: &[AxisSpec]) -> Result<Vec<usize>> {
+/// The axes `--axis` names, as numbers of `meta`'s axes (those of the selection, when
+/// `selected`).
+pub(crate) fn resolve_axes(
+    loc: &Location,
+    meta: &Meta,
+    axes: &[AxisSpec],
+    selected: bool,
+) -> Result<Vec<usize>> {
     axes.iter()
-        .map(|a| axis_of(loc, meta, "--axis", a))
+        .map(|a| {
+            axis_of(loc, meta, "--axis", a).map_err(|e| {
+                if selected {
+                    UsageError(format!("{e} (after --sel/--isel)")).into()
+                } else {
+                    e
+                }
+            })
+        })
         .collect()
 }
 

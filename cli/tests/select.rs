@@ -368,7 +368,7 @@ fn bad_dimensions_values_and_syntax_are_usage_errors() {
         &[
             "reduce", "mean", "--axis", "time", "--isel", "time=3", V3, o,
         ],
-        &["\"time\""],
+        &["\"time\"", "(lat, lon)", "after --sel/--isel"],
     );
     assert!(!d.path().join("x.zarr").join("x").exists());
 }
@@ -405,8 +405,16 @@ fn a_selection_reads_only_the_chunks_it_covers() {
     assert_eq!(source_reads(&report), 4);
     let some = format!("{}:/a", d.path().join("some.zarr").display());
     ok(&[
-        "reduce", "mean", "--axis", "time", "--report", r, "--sel",
-        "time=2001-01-20:2001-01-31,lat=50", V3, &some,
+        "reduce",
+        "mean",
+        "--axis",
+        "time",
+        "--report",
+        r,
+        "--sel",
+        "time=2001-01-20:2001-01-31,lat=50",
+        V3,
+        &some,
     ]);
     assert_eq!(source_reads(&report), 1);
     assert_eq!(read(&some).shape(), &[4]);
