@@ -123,7 +123,8 @@ impl Selection {
 }
 
 /// The coordinates of the input's group (its dimension coordinates), opened as a
-/// [`Dataset`].
+/// [`Dataset`]. An array named by its directory (`store.zarr/t2m`) is looked for in the
+/// directory above it.
 fn group_coords(loc: &Location) -> Result<Dataset> {
     let group = match loc {
         Location::Zarr { store, array } => {
@@ -131,12 +132,20 @@ fn group_coords(loc: &Location) -> Result<Dataset> {
             match rel.rsplit_once('/') {
                 Some((g, _)) => store.join(g),
                 None if rel.is_empty() => {
-                    return Err(UsageError(format!(
-                        "--sel: {} is the root of its store, with no coordinates beside it; \
-                         select by position with --isel",
-                        loc.display()
-                    ))
-                    .into());
+                    let above = store
+                        .parent()
+                        .filter(|p| p.join(".zgroup").is_file() || p.join("zarr.json").is_file());
+                    match above {
+                        Some(p) => p.to_path_buf(),
+                        None => {
+                            return Err(UsageError(format!(
+                                "--sel: {} is the root of its store, with no coordinates \
+                                 beside it; select by position with --isel",
+                                loc.display()
+                            ))
+                            .into());
+                        }
+                    }
                 }
                 None => store.clone(),
             }

@@ -109,6 +109,42 @@ fn reduce_by_dimension_name_over_a_label_selection_is_xarrays() {
         let history = i["attributes"]["chunkwise_history"].as_str().unwrap();
         assert!(history.contains("--sel lat=55:25"), "{history}");
     }
+    // The array named by its directory: the coordinates are those of the group above it.
+    let out = format!("{}:/m", d.path().join("dir.zarr").display());
+    ok(&[
+        "reduce",
+        "mean",
+        "--axis",
+        "time",
+        "--sel",
+        "lat=55:25,lon=5:25,time=2001-02:2001-02",
+        "tests/fixtures/dataset/v3.zarr/t2m",
+        &out,
+    ]);
+    close(
+        &read(&out).iter().copied().collect::<Vec<_>>(),
+        &february_box_mean("v3.expected.json"),
+    );
+    // A store whose root is the array has no coordinates beside it.
+    let root = d.path().join("root.zarr");
+    let root_s = root.to_str().unwrap();
+    ok(&["rechunk", "--chunks", "60,5,4", V3, root_s]);
+    usage_error(
+        &[
+            "reduce", "mean", "--axis", "time", "--sel", "lat=50", root_s, &out,
+        ],
+        &["root of its store", "--isel"],
+    );
+    ok(&[
+        "reduce",
+        "mean",
+        "--axis",
+        "time",
+        "--isel",
+        "lat=1",
+        root_s,
+        &format!("{}:/r", d.path().join("r.zarr").display()),
+    ]);
 }
 
 #[test]
