@@ -245,6 +245,8 @@ pub(crate) enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Reduce over axes and write the result to a Zarr array; with --group-by, --labels or
     /// --period, reduce each group of positions along one axis (xarray's groupby).

@@ -160,10 +160,14 @@ fn num(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
-pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
+pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool, select: &SelectArgs) -> Result<()> {
     let loc = paths::parse_input(path)?;
-    let meta = paths::probe(&loc)?;
-    let x = open_f64(&loc, &meta)?;
+    let mut meta = paths::probe(&loc)?;
+    let mut x = open_f64(&loc, &meta)?;
+    if let Some(sel) = select::resolve(ctx, &loc, &meta, select)? {
+        x = sel.apply(&x).map_err(|e| UsageError(e.to_string()))?;
+        meta = sel.meta;
+    }
     let chunks = x.chunks().chunk_shape();
     let (count, sum, min, max, mean, std);
     let mut report: Option<RunReport> = None;

@@ -84,7 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         // A whole Zarr group or NetCDF4 file: its variables, dims and coords (issue 9).
         Command::Info { path, json } => dataset_info::group_info(path, *json)
             .unwrap_or_else(|| commands::info(&ctx, path, *json)),
-        Command::Stats { path, json } => commands::stats(&ctx, path, *json),
+        Command::Stats { path, json, select } => commands::stats(&ctx, path, *json, select),
         Command::Reduce {
             op,
             axis,

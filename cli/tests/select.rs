@@ -455,3 +455,23 @@ fn a_selection_reads_only_the_chunks_it_covers() {
     assert_eq!(source_reads(&report), 1);
     assert_eq!(read(&some).shape(), &[4]);
 }
+
+#[test]
+fn stats_of_a_selection() {
+    let j: Value = serde_json::from_str(&ok(&[
+        "stats",
+        "--json",
+        "--sel",
+        "time=2001-02,lat=50",
+        V3,
+    ]))
+    .unwrap();
+    assert_eq!(j["shape"], serde_json::json!([28, 4]));
+    assert_eq!(j["count"], 28 * 4);
+    let t2m = floats(&expected("v3.expected.json")["vars"]["t2m"]["values"]);
+    let want = (31..59)
+        .flat_map(|t| (0..4).map(move |j| (t, j)))
+        .map(|(t, j)| t2m[t * 20 + 4 + j])
+        .fold(f64::NEG_INFINITY, f64::max);
+    close(&[j["max"].as_f64().unwrap()], &[want]);
+}
