@@ -728,3 +728,152 @@ fn stores_without_dimension_names_still_open() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// Bins that hold no time are kept with NaN, as xarray's `resample` gives them: the numbers
+/// below are xarray 2025's for this series (noleap days 0..=30, 90..=100 and 200, the last
+/// value NaN), computed once with
+/// `xr.DataArray(v, dims="time", coords={"time": t}).resample(time="1MS").mean()` etc.
+#[test]
+fn resample_keeps_empty_bins_as_xarray() {
+    let rt = rt();
+    let days: Vec<f64> = (0..31).chain(90..101).chain([200]).map(f64::from).collect();
+    let n = days.len();
+    let coder = TimeCoder::new("days since 2001-01-01", Some("noleap")).unwrap();
+    let times = coder.decode(&days).unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&[n, 2], [10, 1], move |ix| {
+        if ix[0] == n - 1 {
+            f64::NAN
+        } else {
+            (ix[0] * (ix[1] + 1)) as f64
+        }
+    })
+    .unwrap();
+    let da = DataArray::new(x, &["time", "lat"])
+        .unwrap()
+        .with_coord("time", Coordinate::times(times.clone(), Calendar::NoLeap))
+        .unwrap()
+        .with_coord("lat", Coordinate::numbers(vec![10.0, 20.0]))
+        .unwrap();
+    let r = da.resample("time", "1MS").unwrap();
+    let nan = f64::NAN;
+    let col = |a: &DataArray<f64>, j: usize| -> Vec<f64> {
+        compute(&rt, a)
+            .index_axis(ndarray::Axis(1), j)
+            .iter()
+            .copied()
+            .collect()
+    };
+    let same = |got: Vec<f64>, want: &[f64], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}: {got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g.is_nan() && w.is_nan()) || (g - w).abs() < 1e-12,
+                "{what}: {got:?} != {want:?}"
+            );
+        }
+    };
+    let mean = r.mean().unwrap();
+    let starts: Vec<String> = mean
+        .times("time")
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let want_starts: Vec<String> = (1..=7)
+        .map(|m| format!("2001-{m:02}-01T00:00:00"))
+        .collect();
+    assert_eq!(starts, want_starts);
+    same(
+        col(&mean, 0),
+        &[15.0, nan, nan, 36.0, nan, nan, nan],
+        "mean",
+    );
+    same(
+        col(&mean, 1),
+        &[30.0, nan, nan, 72.0, nan, nan, nan],
+        "mean lat 20",
+    );
+    // xarray's sum skips NaN (a bin of NaN only sums to 0) and gives NaN for empty bins.
+    same(
+        col(&r.nansum().unwrap(), 0),
+        &[465.0, nan, nan, 396.0, nan, nan, 0.0],
+        "nansum",
+    );
+    same(
+        col(&r.nanmax().unwrap(), 0),
+        &[30.0, nan, nan, 41.0, nan, nan, nan],
+        "nanmax",
+    );
+    same(
+        col(&r.nanstd().unwrap(), 0),
+        &[
+            8.94427190999916,
+            nan,
+            nan,
+            3.1622776601683795,
+            nan,
+            nan,
+            nan,
+        ],
+        "nanstd",
+    );
+    // Without NaN skipping the NaN-only bin is NaN too.
+    same(
+        col(&r.sum().unwrap(), 0),
+        &[465.0, nan, nan, 396.0, nan, nan, nan],
+        "sum",
+    );
+    // The anomaly against the bins' means subtracts from the times that are there.
+    let anom = r.anomaly(&mean).unwrap();
+    assert_eq!(anom.shape(), &[n, 2]);
+    assert_eq!(compute(&rt, &anom)[[0, 0]], -15.0);
+    // Integers: the mean is a float (NaN for empty bins); an integer sum cannot hold NaN.
+    let xi = ChunkedArray::<i64>::from_shape_fn(&[n], [10], |ix| ix[0] as i64).unwrap();
+    let di = DataArray::new(xi, &["time"])
+        .unwrap()
+        .with_coord("time", Coordinate::times(times, Calendar::NoLeap))
+        .unwrap();
+    let ri = di.resample("time", "1MS").unwrap();
+    let m = ri.mean().unwrap().data().compute(&rt).unwrap();
+    same(
+        m.iter().copied().collect(),
+        &[15.0, nan, nan, 36.0, nan, nan, 42.0],
+        "int mean",
+    );
+    match ri.sum() {
+        Err(Error::InvalidArgument { detail, .. }) => {
+            assert!(detail.contains("2001-02-01"), "{detail}")
+        }
+        other => panic!("an integer sum with empty bins: {:?}", other.map(|_| ())),
+    }
+}
+
+/// `Dataset::to_zarr` keeps each variable's decoded type, as xarray writes back what it
+/// opened: float32 stays float32 (bit for bit), packed int16 becomes float64.
+#[test]
+fn to_zarr_keeps_the_variables_types() {
+    let rt = rt();
+    let ds = Dataset::open(fixture("v3.zarr")).unwrap();
+    let out = tmp("types");
+    ds.to_zarr(&rt, &out, DatasetWriteOptions::default())
+        .unwrap();
+    let back = Dataset::open(&out).unwrap();
+    assert_eq!(back.variables()["t2m"].dtype, DType::F32);
+    assert_eq!(back.variables()["tp"].dtype, DType::F64);
+    assert_eq!(
+        compute(&rt, &back.var::<f32>("t2m").unwrap()),
+        compute(&rt, &ds.var::<f32>("t2m").unwrap())
+    );
+    // A float32 array inserted into a new dataset is written as float32 too.
+    let mut made = Dataset::new();
+    made.insert("t2m", &ds.var::<f32>("t2m").unwrap()).unwrap();
+    let out2 = tmp("types-made");
+    made.to_zarr(&rt, &out2, DatasetWriteOptions::default())
+        .unwrap();
+    assert_eq!(
+        Dataset::open(&out2).unwrap().variables()["t2m"].dtype,
+        DType::F32
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&out2).unwrap();
+}

@@ -101,8 +101,138 @@ fn parse_chunks(s: &str) -> Result<Vec<usize>, String> {
     Ok(v)
 }
 
-fn parse_axes(s: &str) -> Result<Vec<usize>, String> {
-    parse_list(s)
+/// An axis, by its 0-based number or by its dimension name (`time`), resolved through the
+/// input's dimension names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AxisSpec {
+    Index(usize),
+    Name(String),
+}
+
+impl std::fmt::Display for AxisSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AxisSpec::Index(i) => write!(f, "{i}"),
+            AxisSpec::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// A comma-separated list of axes (an alias, as [`List`]).
+pub(crate) type Axes = Vec<AxisSpec>;
+
+/// `2` or `time`.
+fn parse_axis(s: &str) -> Result<AxisSpec, String> {
+    let p = s.trim();
+    if p.is_empty() {
+        return Err("an empty axis: give a 0-based number or a dimension name".into());
+    }
+    if p.starts_with('-') || p.starts_with('+') {
+        return Err(format!(
+            "{p:?} is not an axis: give a 0-based number or a dimension name"
+        ));
+    }
+    if p.bytes().all(|b| b.is_ascii_digit()) {
+        return p
+            .parse::<usize>()
+            .map(AxisSpec::Index)
+            .map_err(|_| format!("axis {p:?} is too large"));
+    }
+    Ok(AxisSpec::Name(p.to_string()))
+}
+
+/// `0,2` or `lat,lon` (numbers and names may mix).
+fn parse_axes(s: &str) -> Result<Vec<AxisSpec>, String> {
+    s.split(',')
+        .map(|p| parse_axis(p).map_err(|e| format!("{e} (in {s:?})")))
+        .collect()
+}
+
+/// One dimension's part of `--sel` / `--isel`: `DIM=A:B` (a range, both ends given) or
+/// `DIM=A` (one value or position).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DimSelection {
+    pub dim: String,
+    pub from: String,
+    /// The end of a range; `None` for one value.
+    pub to: Option<String>,
+    /// The step of an `--isel` range (`DIM=A:B:S`).
+    pub step: Option<String>,
+}
+
+/// A `--sel` / `--isel` argument: `DIM=SPEC` parts separated by commas.
+pub(crate) type Selections = Vec<DimSelection>;
+
+/// `lat=60:30,lon=0:40`, `time=2001-03:2001-05`, `time=2001-03-01T06:00..2001-03-02` (`..`
+/// between the ends of times with hours), `lat=45`, `time=0:31`, `time=::7`.
+fn parse_selections(s: &str) -> Result<Vec<DimSelection>, String> {
+    let mut out: Vec<DimSelection> = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let Some((dim, spec)) = part.split_once('=') else {
+            return Err(format!(
+                "{part:?} is not DIM=VALUE or DIM=FROM:TO (in {s:?}), e.g. lat=60:30,time=2001-03"
+            ));
+        };
+        let (dim, spec) = (dim.trim(), spec.trim());
+        if dim.is_empty() || spec.is_empty() {
+            return Err(format!(
+                "{part:?} lacks a dimension name or a value (in {s:?}), e.g. lat=60:30"
+            ));
+        }
+        if out.iter().any(|d| d.dim == dim) {
+            return Err(format!("dimension {dim:?} is selected twice (in {s:?})"));
+        }
+        let pieces: Vec<&str> = if spec.contains("..") {
+            spec.split("..").collect()
+        } else {
+            spec.split(':').collect()
+        };
+        let pieces: Vec<String> = pieces.iter().map(|p| p.trim().to_string()).collect();
+        let (from, to, step) = match pieces.as_slice() {
+            [one] => (one.clone(), None, None),
+            [a, b] => (a.clone(), Some(b.clone()), None),
+            [a, b, c] if !spec.contains("..") => (a.clone(), Some(b.clone()), Some(c.clone())),
+            _ => {
+                return Err(format!(
+                    "{part:?}: too many `:` (in {s:?}); give DIM=FROM:TO (for times with hours, \
+                     DIM=FROM..TO)"
+                ));
+            }
+        };
+        out.push(DimSelection {
+            dim: dim.to_string(),
+            from,
+            to,
+            step,
+        });
+    }
+    Ok(out)
+}
+
+/// `--sel` and `--isel`: a selection applied, lazily, before the command's operation.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct SelectArgs {
+    /// Select by coordinate label first (xarray's sel): DIM=FROM:TO, both ends included, in
+    /// the coordinate's order (lat=60:30 on a descending latitude), or DIM=VALUE (an exact
+    /// label; the dimension is dropped). Times by date strings: time=2001-03:2001-05 is March
+    /// 1st to May 31st, time=2001-03 all of March (use `..` between times with hours:
+    /// time=2001-03-01T06:00..2001-03-02). The coordinate is the 1-D array named like the
+    /// dimension in the input's group. Only the chunks the selection covers are read.
+    #[arg(long, value_name = "DIM=FROM:TO[,...]", value_parser = parse_selections)]
+    pub sel: Option<Selections>,
+    /// Select by position first (xarray's isel): DIM=START:STOP[:STEP] (0-based, STOP
+    /// excluded, ends may be left out or negative, as Python's) or DIM=INDEX (the dimension is
+    /// dropped). Axes given by number count the dimensions left after the selection.
+    #[arg(long, value_name = "DIM=START:STOP[,...]", value_parser = parse_selections)]
+    pub isel: Option<Selections>,
+}
+
+impl SelectArgs {
+    /// Whether a selection was asked for.
+    pub(crate) fn is_some(&self) -> bool {
+        self.sel.is_some() || self.isel.is_some()
+    }
 }
 
 /// The subcommands.
@@ -125,6 +255,8 @@ pub(crate) enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Reduce over axes and write the result to a Zarr array; with --group-by, --labels or
     /// --period, reduce each group of positions along one axis (xarray's groupby).
@@ -132,9 +264,10 @@ pub(crate) enum Command {
         /// The reduction.
         #[arg(value_enum)]
         op: ReduceOp,
-        /// Axes to reduce, comma-separated (0-based); a grouped reduction takes one.
+        /// Axes to reduce, comma-separated: 0-based numbers or dimension names (`time`,
+        /// `lat,lon`); a grouped reduction takes one.
         #[arg(long, value_name = "A[,B...]", value_parser = parse_axes, required = true)]
-        axis: List,
+        axis: Axes,
         /// Delta degrees of freedom of var/std.
         #[arg(long, default_value_t = 0.0)]
         ddof: f64,
@@ -143,6 +276,8 @@ pub(crate) enum Command {
         keepdims: bool,
         #[command(flatten)]
         group: GroupArgs,
+        #[command(flatten)]
+        select: SelectArgs,
         /// The input array.
         input: String,
         /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
@@ -156,9 +291,9 @@ pub(crate) enum Command {
         /// The reduction of each bin.
         #[arg(value_enum)]
         op: ReduceOp,
-        /// The axis to bin (0-based).
-        #[arg(long, value_name = "A")]
-        axis: usize,
+        /// The axis to bin: a 0-based number or a dimension name.
+        #[arg(long, value_name = "A", value_parser = parse_axis)]
+        axis: AxisSpec,
         /// Bins of N positions (the last may be shorter).
         #[arg(long, value_name = "N", value_parser = parse_positive,
               required_unless_present = "edges", conflicts_with = "edges")]
@@ -170,6 +305,8 @@ pub(crate) enum Command {
         /// Delta degrees of freedom of var/std.
         #[arg(long, default_value_t = 0.0)]
         ddof: f64,
+        #[command(flatten)]
+        select: SelectArgs,
         /// The input array.
         input: String,
         /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
@@ -184,9 +321,9 @@ pub(crate) enum Command {
         /// The reduction of each window.
         #[arg(value_enum)]
         op: RollingOp,
-        /// The axis the window moves along (0-based).
-        #[arg(long, value_name = "A")]
-        axis: usize,
+        /// The axis the window moves along: a 0-based number or a dimension name.
+        #[arg(long, value_name = "A", value_parser = parse_axis)]
+        axis: AxisSpec,
         /// Window length in positions (1 to the axis length).
         #[arg(long, value_name = "N")]
         window: usize,
@@ -196,6 +333,8 @@ pub(crate) enum Command {
         /// Non-NaN values a window needs for a result (1 to the window; default: the window).
         #[arg(long, value_name = "M")]
         min_periods: Option<usize>,
+        #[command(flatten)]
+        select: SelectArgs,
         /// The input array.
         input: String,
         /// The output Zarr array: out.zarr:/name, or a directory that becomes the array.
@@ -390,5 +529,28 @@ mod tests {
         assert_eq!(parse_positive("12").unwrap(), 12);
         assert!(parse_positive("0").is_err());
         assert!(parse_positive("-3").is_err());
+    }
+
+    #[test]
+    fn axes_and_selections() {
+        assert_eq!(
+            parse_axes("0, lat").unwrap(),
+            vec![AxisSpec::Index(0), AxisSpec::Name("lat".into())]
+        );
+        assert!(parse_axes("-1").is_err());
+        assert!(parse_axes("time,").is_err());
+        let s = parse_selections("lat=60:30, time=2001-03").unwrap();
+        assert_eq!(
+            (s[0].dim.as_str(), s[0].from.as_str(), s[0].to.as_deref()),
+            ("lat", "60", Some("30"))
+        );
+        assert_eq!((s[1].from.as_str(), s[1].to.as_deref()), ("2001-03", None));
+        let t = parse_selections("time=2001-03-01T06:00..2001-03-02").unwrap();
+        assert_eq!(t[0].to.as_deref(), Some("2001-03-02"));
+        let i = parse_selections("time=::7").unwrap();
+        assert_eq!(i[0].step.as_deref(), Some("7"));
+        for bad in ["lat", "=3", "lat=", "lat=1:2,lat=3", "a=1:2:3:4"] {
+            assert!(parse_selections(bad).is_err(), "{bad}");
+        }
     }
 }

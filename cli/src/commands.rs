@@ -1,8 +1,9 @@
 //! `info`, `stats`, `reduce`, `rechunk` and `convert`, and what the commands that write a
 //! derived array share (see also `grouped`).
 
-use crate::args::{ReduceOp, ZarrOutOpts};
+use crate::args::{AxisSpec, ReduceOp, SelectArgs, ZarrOutOpts};
 use crate::paths::{self, Location, Meta};
+use crate::select::{self, Selection};
 use crate::{Ctx, UsageError};
 use anyhow::{Context, Result, anyhow, bail};
 use chunkwise::io::cf::CfDecode;
@@ -159,10 +160,14 @@ fn num(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
-pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool) -> Result<()> {
+pub(crate) fn stats(ctx: &Ctx, path: &str, as_json: bool, select: &SelectArgs) -> Result<()> {
     let loc = paths::parse_input(path)?;
-    let meta = paths::probe(&loc)?;
-    let x = open_f64(&loc, &meta)?;
+    let mut meta = paths::probe(&loc)?;
+    let mut x = open_f64(&loc, &meta)?;
+    if let Some(sel) = select::resolve(ctx, &loc, &meta, select)? {
+        x = sel.apply(&x).map_err(|e| UsageError(e.to_string()))?;
+        meta = sel.meta;
+    }
     let chunks = x.chunks().chunk_shape();
     let (count, sum, min, max, mean, std);
     let mut report: Option<RunReport> = None;
@@ -510,7 +515,8 @@ fn in_and_out(input: &str, output: &str, zarr_only: Option<&str>) -> Result<(Loc
 
 pub(crate) struct ReduceArgs<'a> {
     pub op: ReduceOp,
-    pub axes: &'a [usize],
+    pub axes: &'a [AxisSpec],
+    pub select: &'a SelectArgs,
     pub ddof: f64,
     pub keepdims: bool,
 }
@@ -549,20 +555,54 @@ impl Target<'_> {
 /// The input of a command that derives one Zarr array from it, its metadata and the output.
 pub(crate) struct Derived {
     pub loc: Location,
+    /// The metadata of what the command works on: the input's, or its selection's.
     pub meta: Meta,
+    /// The stored input's metadata (before `--sel` / `--isel`).
+    pub input_meta: Meta,
     pub out: Location,
+    /// `--axis`, as axes of `meta`.
+    pub axes: Vec<usize>,
+    /// `--sel` / `--isel`, applied to the input before the command's operation.
+    pub selection: Option<Selection>,
 }
 
 impl Derived {
-    /// The locations of `command`'s input and output, with the input's metadata; `axes`
-    /// must be axes of the input.
-    pub(crate) fn open(command: &str, input: &str, output: &str, axes: &[usize]) -> Result<Self> {
+    /// The locations of `command`'s input and output, with the input's metadata and the
+    /// selection `select` asks for; `axes` (numbers or dimension names) must be axes of the
+    /// selection.
+    pub(crate) fn open(
+        ctx: &Ctx,
+        command: &str,
+        input: &str,
+        output: &str,
+        axes: &[AxisSpec],
+        select: &SelectArgs,
+    ) -> Result<Self> {
         let zarr_only =
             format!("{command} writes Zarr; write a Zarr array and `chunkwise convert` it");
         let (loc, out) = in_and_out(input, output, Some(&zarr_only))?;
-        let meta = paths::probe(&loc)?;
-        check_axes(&loc, &meta, axes)?;
-        Ok(Derived { loc, meta, out })
+        let input_meta = paths::probe(&loc)?;
+        let selection = select::resolve(ctx, &loc, &input_meta, select)?;
+        let meta = selection
+            .as_ref()
+            .map_or_else(|| input_meta.clone(), |s| s.meta.clone());
+        let axes = select::resolve_axes(&loc, &meta, axes, selection.is_some())?;
+        Ok(Derived {
+            loc,
+            meta,
+            input_meta,
+            out,
+            axes,
+            selection,
+        })
+    }
+
+    /// `history` with the selection it was computed on.
+    pub(crate) fn history(&self, history: String) -> String {
+        match &self.selection {
+            Some(s) => format!("{history} ({})", s.what),
+            None => history,
+        }
     }
 
     /// Where the output goes: named `dimension_names`, with the input's attributes and
@@ -589,9 +629,27 @@ impl Derived {
 
     /// Runs `job` on the input as numbers ([`with_numeric_input`]) and prints what it wrote.
     pub(crate) fn run(&self, what: &str, job: &impl NumericJob) -> Result<()> {
-        let (shape, dtype, report) = with_numeric_input(&self.loc, &self.meta, what, job)?;
+        let (shape, dtype, report) = match &self.selection {
+            Some(sel) => {
+                with_numeric_input(&self.loc, &self.input_meta, what, &Selected { sel, job })?
+            }
+            None => with_numeric_input(&self.loc, &self.input_meta, what, job)?,
+        };
         print_written(&self.out, &shape, dtype, &report);
         Ok(())
+    }
+}
+
+/// A job run on the selection of its input.
+struct Selected<'a, J> {
+    sel: &'a Selection,
+    job: &'a J,
+}
+
+impl<J: NumericJob> NumericJob for Selected<'_, J> {
+    fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
+        let x = self.sel.apply(x).map_err(|e| UsageError(e.to_string()))?;
+        self.job.run(&x)
     }
 }
 
@@ -632,28 +690,15 @@ fn derived_attributes(loc: &Location, meta: &Meta, history: String) -> Result<Ma
     Ok(attributes)
 }
 
-/// A usage error unless every axis is one of the input's.
-fn check_axes(loc: &Location, meta: &Meta, axes: &[usize]) -> Result<()> {
-    let ndim = meta.shape.len();
-    if let Some(&bad) = axes.iter().find(|&&ax| ax >= ndim) {
-        return Err(UsageError(format!(
-            "--axis {bad} is out of range: {} has {ndim} axes {} (axes are 0-based)",
-            loc.display(),
-            list(&meta.shape)
-        ))
-        .into());
-    }
-    Ok(())
-}
-
 struct ReduceJob<'a> {
     a: &'a ReduceArgs<'a>,
+    axes: &'a [usize],
     t: Target<'a>,
 }
 
 impl NumericJob for ReduceJob<'_> {
     fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
-        let (axes, k, t) = (self.a.axes, self.a.keepdims, &self.t);
+        let (axes, k, t) = (self.axes, self.a.keepdims, &self.t);
         // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
         let vo = chunkwise::ReduceOpts::from(k).ddof(self.a.ddof);
         match self.a.op {
@@ -680,23 +725,30 @@ pub(crate) fn reduce(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let d = Derived::open("reduce", input, output, a.axes)?;
-    let history = format!(
+    let d = Derived::open(ctx, "reduce", input, output, a.axes, a.select)?;
+    let history = d.history(format!(
         "{} over axes {:?} of {}",
         a.op.name(),
-        a.axes,
+        d.axes,
         d.loc.display()
-    );
+    ));
     let dimension_names = d.meta.dimension_names.as_ref().map(|names| {
         names
             .iter()
             .enumerate()
-            .filter(|(i, _)| a.keepdims || !a.axes.contains(i))
+            .filter(|(i, _)| a.keepdims || !d.axes.contains(i))
             .map(|(_, n)| n.clone())
             .collect()
     });
     let t = d.target(ctx, o, dimension_names, history)?;
-    d.run("reduce", &ReduceJob { a, t })
+    d.run(
+        "reduce",
+        &ReduceJob {
+            a,
+            axes: &d.axes,
+            t,
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! `reduce --group-by/--labels/--period` (xarray's `groupby(...).OP()`), `resample` and
 //! `rolling`: reductions along one axis that keep it, by groups, bins or moving windows.
 
-use crate::args::{GroupArgs, ReduceOp, RollingOp, TimeField, ZarrOutOpts};
+use crate::args::{AxisSpec, GroupArgs, ReduceOp, RollingOp, SelectArgs, TimeField, ZarrOutOpts};
 use crate::commands::{Derived, NumericJob, Target, Written, list, open_f64, raw};
 use crate::paths::{self, Location, Meta};
 use crate::{Ctx, UsageError};
@@ -16,22 +16,25 @@ const SEASONS: [&str; 4] = ["DJF", "JJA", "MAM", "SON"];
 
 pub(crate) struct GroupedArgs<'a> {
     pub op: ReduceOp,
-    pub axes: &'a [usize],
+    pub axes: &'a [AxisSpec],
     pub ddof: f64,
     pub group: &'a GroupArgs,
+    pub select: &'a SelectArgs,
 }
 
 pub(crate) struct ResampleArgs<'a> {
     pub op: ReduceOp,
-    pub axis: usize,
+    pub axis: &'a AxisSpec,
     pub size: Option<usize>,
     pub edges: Option<&'a [usize]>,
     pub ddof: f64,
+    pub select: &'a SelectArgs,
 }
 
-pub(crate) struct RollingArgs {
+pub(crate) struct RollingArgs<'a> {
     pub op: RollingOp,
-    pub axis: usize,
+    pub axis: &'a AxisSpec,
+    pub select: &'a SelectArgs,
     pub window: usize,
     pub center: bool,
     pub min_periods: Option<usize>,
@@ -178,22 +181,33 @@ pub(crate) fn reduce(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let d = Derived::open("reduce", input, output, a.axes)?;
-    let &[axis] = a.axes else {
+    let d = Derived::open(ctx, "reduce", input, output, a.axes, a.select)?;
+    let &[axis] = d.axes.as_slice() else {
         return Err(UsageError(format!(
             "a grouped reduction takes one --axis (the axis whose positions are grouped), not {}",
-            list(a.axes)
+            list(&d.axes)
         ))
         .into());
     };
     only_var_std_take_ddof(a.op, a.ddof)?;
-    let grouping = grouping(ctx, &d.loc, &d.meta, axis, a.group)?;
-    let history = format!(
+    // The labels of the stored positions, then of those the selection keeps.
+    let (in_axis, kept) = match &d.selection {
+        Some(s) => {
+            let k = s.input_axis(axis);
+            (k, Some(s.picked(k)))
+        }
+        None => (axis, None),
+    };
+    let mut grouping = grouping(ctx, &d.loc, &d.input_meta, in_axis, a.group)?;
+    if let Some(kept) = kept {
+        grouping.labels = kept.iter().map(|&p| grouping.labels[p]).collect();
+    }
+    let history = d.history(format!(
         "{} over axis {axis} of {} grouped by {}",
         a.op.name(),
         d.loc.display(),
         grouping.what
-    );
+    ));
     let dims = renamed_dims(&d.meta, axis, Some(&grouping.dim));
     let groups_json = |g: &[i64]| grouping.groups_json(g);
     let job = GroupJob {
@@ -471,26 +485,33 @@ pub(crate) fn resample(
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let d = Derived::open("resample", input, output, &[a.axis])?;
+    let d = Derived::open(
+        ctx,
+        "resample",
+        input,
+        output,
+        std::slice::from_ref(a.axis),
+        a.select,
+    )?;
+    let axis = d.axes[0];
     only_var_std_take_ddof(a.op, a.ddof)?;
     let (bins, what) = match (a.size, a.edges) {
         (Some(n), _) => (Bins::Size(n), format!("bins of {n} positions")),
         (None, Some(e)) => (Bins::Edges(e.to_vec()), format!("bins with edges {e:?}")),
         (None, None) => unreachable!("clap requires --size or --edges"),
     };
-    let history = format!(
-        "{} over {what} along axis {} of {}",
+    let history = d.history(format!(
+        "{} over {what} along axis {axis} of {}",
         a.op.name(),
-        a.axis,
         d.loc.display()
-    );
-    let dims = renamed_dims(&d.meta, a.axis, None);
+    ));
+    let dims = renamed_dims(&d.meta, axis, None);
     let groups_json = |g: &[i64]| json!(g);
     let job = GroupJob {
         op: a.op,
         ddof: a.ddof,
         t: d.target(ctx, o, dims, history)?,
-        group: ByBins { axis: a.axis, bins },
+        group: ByBins { axis, bins },
         groups_json: &groups_json,
     };
     d.run("resample", &job)
@@ -500,14 +521,15 @@ pub(crate) fn resample(
 // rolling
 
 struct RollingJob<'a> {
-    a: &'a RollingArgs,
+    a: &'a RollingArgs<'a>,
+    axis: usize,
     t: Target<'a>,
 }
 
 impl NumericJob for RollingJob<'_> {
     fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
         let a = self.a;
-        let mut r = x.rolling(a.axis, a.window).center(a.center);
+        let mut r = x.rolling(self.axis, a.window).center(a.center);
         if let Some(m) = a.min_periods {
             r = r.min_periods(m);
         }
@@ -524,13 +546,21 @@ impl NumericJob for RollingJob<'_> {
 
 pub(crate) fn rolling(
     ctx: &Ctx,
-    a: &RollingArgs,
+    a: &RollingArgs<'_>,
     input: &str,
     output: &str,
     o: &ZarrOutOpts,
 ) -> Result<()> {
-    let d = Derived::open("rolling", input, output, &[a.axis])?;
-    let history = format!(
+    let d = Derived::open(
+        ctx,
+        "rolling",
+        input,
+        output,
+        std::slice::from_ref(a.axis),
+        a.select,
+    )?;
+    let axis = d.axes[0];
+    let history = d.history(format!(
         "rolling {} over windows of {}{}{} along axis {} of {}",
         a.op.name(),
         a.window,
@@ -538,9 +568,9 @@ pub(crate) fn rolling(
         a.min_periods
             .map(|m| format!(", min_periods {m}"))
             .unwrap_or_default(),
-        a.axis,
+        axis,
         d.loc.display()
-    );
+    ));
     let t = d.target(ctx, o, d.meta.dimension_names.clone(), history)?;
-    d.run("rolling", &RollingJob { a, t })
+    d.run("rolling", &RollingJob { a, axis, t })
 }

@@ -12,6 +12,7 @@ mod grouped;
 mod paths;
 mod progress;
 mod report_html;
+mod select;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -90,13 +91,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         // A whole Zarr group or NetCDF4 file: its variables, dims and coords (issue 9).
         Command::Info { path, json } => dataset_info::group_info(path, *json)
             .unwrap_or_else(|| commands::info(&ctx, path, *json)),
-        Command::Stats { path, json } => commands::stats(&ctx, path, *json),
+        Command::Stats { path, json, select } => commands::stats(&ctx, path, *json, select),
         Command::Reduce {
             op,
             axis,
             ddof,
             keepdims: _, // clap refuses it with a grouping
             group,
+            select,
             input,
             output,
             zarr,
@@ -107,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 axes: axis,
                 ddof: *ddof,
                 group,
+                select,
             },
             input,
             output,
@@ -118,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ddof,
             keepdims,
             group: _,
+            select,
             input,
             output,
             zarr,
@@ -126,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &commands::ReduceArgs {
                 op: *op,
                 axes: axis,
+                select,
                 ddof: *ddof,
                 keepdims: *keepdims,
             },
@@ -139,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             size,
             edges,
             ddof,
+            select,
             input,
             output,
             zarr,
@@ -146,10 +152,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &ctx,
             &grouped::ResampleArgs {
                 op: *op,
-                axis: *axis,
+                axis,
                 size: *size,
                 edges: edges.as_deref(),
                 ddof: *ddof,
+                select,
             },
             input,
             output,
@@ -161,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             window,
             center,
             min_periods,
+            select,
             input,
             output,
             zarr,
@@ -168,7 +176,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &ctx,
             &grouped::RollingArgs {
                 op: *op,
-                axis: *axis,
+                axis,
+                select,
                 window: *window,
                 center: *center,
                 min_periods: *min_periods,

@@ -3,7 +3,7 @@
 
 use super::coord::{CoordValues, Coordinate};
 use super::dataarray::DataArray;
-use crate::array::{Bins, GroupBy};
+use crate::array::{Bins, ChunkedArray, GroupBy};
 use crate::element::{Element, Numeric};
 use crate::error::{Error, Result};
 use crate::time::{CfDateTime, Season};
@@ -42,6 +42,10 @@ pub struct DataGroupBy<T: Element> {
     /// The dimension of the results, and its coordinate.
     group_dim: String,
     group_coord: Coordinate,
+    /// For a resampling with bins that hold no time: for each bin of the results, its group
+    /// among `gb`'s (`None` for an empty bin, which gets NaN whatever the reduction, sums
+    /// included, as xarray).
+    slots: Option<Vec<Option<usize>>>,
 }
 
 /// The season codes in xarray's (sorted) label order.
@@ -108,6 +112,7 @@ impl<T: Element> DataArray<T> {
             gb,
             group_dim: field.to_string(),
             group_coord,
+            slots: None,
         })
     }
 
@@ -117,7 +122,9 @@ impl<T: Element> DataArray<T> {
     /// period start of the first time and are labelled by their start. The times must be
     /// ascending.
     ///
-    /// **Deviation:** bins holding no time are left out (xarray gives them NaN).
+    /// Bins holding no time are kept, as xarray: their results are NaN, sums included
+    /// (xarray's resample reindexes to every bin with NaN); the reductions of integers that
+    /// stay integers (`sum`, `min`, `max`), which cannot hold NaN, refuse such bins.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for another frequency, times that are not ascending or a
@@ -172,18 +179,22 @@ impl<T: Element> DataArray<T> {
         };
         let mut edges = Vec::new();
         let mut starts = Vec::new();
+        let mut slots = Vec::new();
         if let Some(first) = times.first() {
             let mut bin = start_of(first);
             let mut i = 0;
             while i < times.len() {
                 let next = step(bin)?;
                 if times[i] < next {
+                    slots.push(Some(edges.len()));
                     edges.push(i);
-                    starts.push(bin);
                     while i < times.len() && times[i] < next {
                         i += 1;
                     }
+                } else {
+                    slots.push(None);
                 }
+                starts.push(bin);
                 bin = next;
             }
             edges.push(times.len());
@@ -195,6 +206,7 @@ impl<T: Element> DataArray<T> {
             gb,
             group_dim: dim.to_string(),
             group_coord: Coordinate::times(starts, cal),
+            slots: slots.contains(&None).then_some(slots),
         })
     }
 }
@@ -215,7 +227,54 @@ impl<T: Element> DataGroupBy<T> {
         &self.gb
     }
 
-    fn wrap<O: Element>(&self, data: crate::array::ChunkedArray<O>) -> Result<DataArray<O>> {
+    /// The results of the non-empty bins `r` with the empty bins put back, holding NaN.
+    fn fill_empty<O: Numeric>(
+        &self,
+        op: &'static str,
+        r: ChunkedArray<O>,
+    ) -> Result<ChunkedArray<O>> {
+        let Some(slots) = &self.slots else {
+            return Ok(r);
+        };
+        let axis = self.gb.axis();
+        if !O::IS_FLOAT {
+            let empty: Vec<String> = slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_none())
+                .map(|(k, _)| self.group_coord.label(k))
+                .collect();
+            return Err(Error::InvalidArgument {
+                op,
+                detail: format!(
+                    "the bins starting {} of {:?} hold no time: their {op} is NaN (as xarray \
+                     gives it), which {} cannot hold; convert the data to floats first",
+                    empty.join(", "),
+                    self.dim,
+                    O::DTYPE
+                ),
+            });
+        }
+        let fill = O::from_f64_(f64::NAN);
+        let mut shape = r.shape().to_vec();
+        shape[axis] = 1;
+        let chunks: Vec<usize> = (0..shape.len())
+            .map(|a| {
+                if a == axis {
+                    1
+                } else {
+                    r.chunks().axis(a).max_size().max(1)
+                }
+            })
+            .collect();
+        let present = r.shape()[axis];
+        let row = ChunkedArray::full(&shape, fill, chunks)?;
+        let both = crate::array::concatenate(axis, &[&r, &row])?;
+        let take: Vec<usize> = slots.iter().map(|s| s.unwrap_or(present)).collect();
+        both.take(axis, &take)
+    }
+
+    fn wrap<O: Element>(&self, data: ChunkedArray<O>) -> Result<DataArray<O>> {
         let dims: Vec<String> = self
             .da
             .dims
@@ -249,7 +308,8 @@ macro_rules! grouped {
                 /// # Errors
                 /// As the [`GroupBy`] reduction of the same name.
                 pub fn $name(&self) -> Result<DataArray<$out>> {
-                    self.wrap(self.gb.$name()?)
+                    let r = self.gb.$name()?;
+                    self.wrap(self.fill_empty(stringify!($name), r)?)
                 }
             )*
         }
@@ -355,7 +415,12 @@ impl<T: Numeric> DataGroupBy<T> {
                 }
             }
         }
-        let c = super::dataarray::expand_to(&clim.data, &clim.dims, &want, true)?;
+        let mut c = super::dataarray::expand_to(&clim.data, &clim.dims, &want, true)?;
+        if let Some(slots) = &self.slots {
+            // The empty bins have no positions to subtract from.
+            let present: Vec<usize> = (0..slots.len()).filter(|&k| slots[k].is_some()).collect();
+            c = c.take(self.gb.axis(), &present)?;
+        }
         let data = self.gb.anomaly(&c)?;
         let mut out = self.da.with_data(data)?;
         out.name = self.da.name.clone();

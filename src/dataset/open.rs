@@ -250,7 +250,9 @@ impl Dataset {
                 name: name.to_string(),
                 dims: da.dims().to_vec(),
                 shape: da.shape().to_vec(),
-                dtype: DType::F64,
+                // The array's own type, which writing keeps (the data are held as f64,
+                // exactly for f32).
+                dtype: T::DTYPE,
                 attrs: da.attrs().clone(),
                 source: Source::Memory(da.data().astype::<f64>()),
             },

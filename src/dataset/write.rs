@@ -1,13 +1,14 @@
 //! Writing a [`Dataset`] or a [`DataArray`] to a Zarr group that xarray opens as its own.
 
-use super::coord::Coordinate;
+use super::coord::{Coordinate, in_variable};
 use super::dataarray::DataArray;
 use super::open::Dataset;
 use crate::chunks::Region;
-use crate::element::{CastFrom, Element, Float};
+use crate::element::{CastFrom, DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::exec::Runtime;
 use crate::io::BlockWriter;
+use crate::io::cf::CfDecode;
 use crate::io::zarr::{ZarrCompression, ZarrFormat, ZarrWriteOptions, ZarrWriter};
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -161,8 +162,10 @@ impl Dataset {
     /// as xarray's `ds.to_zarr`: dimension names (`_ARRAY_DIMENSIONS` in v2,
     /// `dimension_names` in v3), coordinates (times CF-encoded with their units and
     /// calendar), variable and global attributes, and consolidated metadata. Data variables
-    /// are written as `f64`, decoded (CF packing is not applied again); each streams within
-    /// the runtime's memory limit.
+    /// are written decoded (CF packing is not applied again) in the type xarray decodes them
+    /// to, which `xr.open_zarr(...).to_zarr(...)` would write back: a `float32` variable stays
+    /// `float32`, packed integers become `float64`, as do integers without CF attributes
+    /// (where xarray keeps the integers); each streams within the runtime's memory limit.
     ///
     /// # Errors
     /// Store errors (an existing array without `overwrite`, ...), task errors, time encoding
@@ -192,9 +195,17 @@ impl Dataset {
         for (dim, c) in &self.coords {
             write_coord(store, dim, c, &opts)?;
         }
-        for name in self.vars.keys() {
-            let da = self.var::<f64>(name)?;
-            write_variable(rt, store, name, &da, &opts)?;
+        for (name, v) in &self.vars {
+            let cf = CfDecode::from_attributes(&v.attrs).map_err(|e| in_variable(e, name))?;
+            let decoded = match cf {
+                Some(c) => c.decoded_dtype(v.dtype),
+                None => v.dtype,
+            };
+            if decoded == DType::F32 {
+                write_variable(rt, store, name, &self.var::<f32>(name)?, &opts)?;
+            } else {
+                write_variable(rt, store, name, &self.var::<f64>(name)?, &opts)?;
+            }
         }
         write_group(store, &self.attrs, opts.format)
     }
