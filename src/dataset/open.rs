@@ -65,6 +65,7 @@ impl std::fmt::Debug for Variable {
 /// `calendar`.
 ///
 /// ```
+/// # #[cfg(feature = "zarr")] {
 /// use chunkwise::dataset::{Dataset, Label};
 /// use chunkwise::prelude::*;
 ///
@@ -73,6 +74,7 @@ impl std::fmt::Debug for Variable {
 /// println!("{:?}", t2m.dims());
 /// let clim = t2m.mean(&t2m.dims()[0])?;               // by dimension name
 /// assert_eq!(clim.dims().len(), 2);
+/// # }
 /// # Ok::<(), chunkwise::Error>(())
 /// ```
 #[derive(Clone, Debug, Default)]
