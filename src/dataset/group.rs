@@ -274,19 +274,14 @@ impl<T: Element> DataGroupBy<T> {
         both.take(axis, &take)
     }
 
+    /// The array's dims with the grouped one replaced by the group dim.
+    fn grouped_dims(&self) -> Vec<String> {
+        let rename = |d: &String| if *d == self.dim { &self.group_dim } else { d }.clone();
+        self.da.dims.iter().map(rename).collect()
+    }
+
     fn wrap<O: Element>(&self, data: ChunkedArray<O>) -> Result<DataArray<O>> {
-        let dims: Vec<String> = self
-            .da
-            .dims
-            .iter()
-            .map(|d| {
-                if *d == self.dim {
-                    self.group_dim.clone()
-                } else {
-                    d.clone()
-                }
-            })
-            .collect();
+        let dims = self.grouped_dims();
         let mut coords: BTreeMap<String, Coordinate> = self
             .da
             .coords
@@ -366,18 +361,7 @@ impl<T: Numeric> DataGroupBy<T> {
         }
         // `clim` in the array's dim order, the group dim where the grouped one is and
         // length-1 axes for dims it lacks.
-        let want: Vec<String> = self
-            .da
-            .dims
-            .iter()
-            .map(|d| {
-                if *d == self.dim {
-                    self.group_dim.clone()
-                } else {
-                    d.clone()
-                }
-            })
-            .collect();
+        let want = self.grouped_dims();
         for d in clim.dims() {
             if !want.contains(d) {
                 return Err(Error::UnknownDimension {

@@ -9,7 +9,7 @@
 use crate::element::{AnyArray, AnyView, Numeric};
 use crate::error::{Error, Result};
 use crate::exec::task::Value;
-use crate::ops::reduce::{Reducer, TileFeed};
+use crate::ops::reduce::{Reducer, TileFeed, leading_rows};
 use ndarray::IxDyn;
 use std::cmp::Ordering;
 
@@ -685,21 +685,9 @@ impl<T: Numeric> Reducer for TopReducer<T> {
             .iter()
             .map(|b| T::view_ref(b))
             .collect::<Option<_>>()?;
-        let first = views.first()?;
-        let nd = first.ndim();
-        let leading =
-            !axes.is_empty() && axes.len() < nd && axes.iter().enumerate().all(|(k, &a)| k == a);
-        let tail = &first.shape()[axes.len()..];
-        if !leading || !views.iter().all(|v| &v.shape()[axes.len()..] == tail) {
-            return None;
-        }
-        let m: usize = tail.iter().product();
+        let (m, rows) = leading_rows(&views, axes)?;
         if m == 0 {
             return None;
-        }
-        let mut rows: Vec<&[T]> = Vec::new();
-        for v in &views {
-            rows.extend(v.as_slice()?.chunks_exact(m));
         }
         let mut st = self.state_or_new(acc.take(), m);
         self.fold_rows(&mut st, &rows);

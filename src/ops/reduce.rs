@@ -665,6 +665,51 @@ pub(crate) fn accumulate_into<T: Element, S: State<T>>(
     });
 }
 
+/// The rows of a group of blocks reduced over leading `axes`: each a contiguous slice of the
+/// kept (trailing) axes, one per position of the reduced ones, block after block, and the
+/// row length. `None` when the axes do not lead, the blocks' kept shapes differ, or a row is
+/// not contiguous (whole standard-layout blocks and row-strided views of a larger in-memory
+/// array qualify).
+pub(crate) fn leading_rows<'v, T: Element>(
+    views: &[&'v ArrayViewD<'_, T>],
+    axes: &[usize],
+) -> Option<(usize, Vec<&'v [T]>)> {
+    let first = views.first()?;
+    let nd = first.ndim();
+    let leading =
+        !axes.is_empty() && axes.len() < nd && axes.iter().enumerate().all(|(k, &a)| k == a);
+    let tail = &first.shape()[axes.len()..];
+    if !leading || !views.iter().all(|v| &v.shape()[axes.len()..] == tail) {
+        return None;
+    }
+    let m: usize = tail.iter().product();
+    let mut rows: Vec<&'v [T]> = Vec::new();
+    for v in views {
+        if let Some(d) = v.as_slice() {
+            if m > 0 {
+                rows.extend(d.chunks_exact(m));
+            }
+            continue;
+        }
+        let ranges: Vec<std::ops::Range<usize>> = axes.iter().map(|&ax| 0..v.shape()[ax]).collect();
+        let mut ok = true;
+        crate::chunks::for_each_index(&ranges, |pos| {
+            let mut sub = (*v).clone();
+            for (k, &ax) in axes.iter().enumerate().rev() {
+                sub.index_axis_inplace(Axis(ax), pos[k]);
+            }
+            match sub.to_slice() {
+                Some(r) => rows.push(r),
+                None => ok = false,
+            }
+        });
+        if !ok {
+            return None;
+        }
+    }
+    Some((m, rows))
+}
+
 /// The block's axes as (length, reduced) with length-1 axes dropped and neighbours of the same
 /// kind merged: the C-order layout of a contiguous block and of its states, seen as few axes.
 fn merged_dims(shape: &[usize], axes: &[usize]) -> Vec<(usize, bool)> {
@@ -903,41 +948,7 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
             .map(|b| T::view_ref(b))
             .collect::<Option<_>>()?;
         let first = views.first()?;
-        let nd = first.ndim();
-        // Leading reduced axes whose sub-blocks (those axes fixed) are contiguous: whole
-        // standard-layout blocks, or row-strided views of a larger in-memory array.
-        let leading =
-            !axes.is_empty() && axes.len() < nd && axes.iter().enumerate().all(|(k, &a)| k == a);
-        let tail = &first.shape()[axes.len()..];
-        if !leading || !views.iter().all(|v| &v.shape()[axes.len()..] == tail) {
-            return None;
-        }
-        let m: usize = tail.iter().product();
-        let mut rows: Vec<&[T]> = Vec::new();
-        for v in &views {
-            if let Some(d) = v.as_slice() {
-                if m > 0 {
-                    rows.extend(d.chunks_exact(m));
-                }
-                continue;
-            }
-            let ranges: Vec<std::ops::Range<usize>> =
-                axes.iter().map(|&ax| 0..v.shape()[ax]).collect();
-            let mut ok = true;
-            crate::chunks::for_each_index(&ranges, |pos| {
-                let mut sub = (*v).clone();
-                for (k, &ax) in axes.iter().enumerate().rev() {
-                    sub.index_axis_inplace(Axis(ax), pos[k]);
-                }
-                match sub.to_slice() {
-                    Some(r) => rows.push(r),
-                    None => ok = false,
-                }
-            });
-            if !ok {
-                return None;
-            }
-        }
+        let (_, rows) = leading_rows(&views, axes)?;
         let mut states = self.states_or_new(acc.take(), &state_shape(first.shape(), axes));
         S::push_rows(
             states
