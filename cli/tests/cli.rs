@@ -8,33 +8,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root, where `data/` and `tests/data/` are (this crate is its `cli/`).
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn chunkwise(args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("run the chunkwise binary");
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !o.stderr.contains("panicked") && !o.stderr.contains("RUST_BACKTRACE"),
-        "chunkwise {args:?} panicked:\n{}",
-        o.stderr
-    );
-    o
-}
+mod common;
+use common::{Out, ROOT, chunkwise, report_data, source_reads};
 
 /// Runs and expects success.
 fn ok(args: &[&str]) -> Out {
@@ -217,22 +192,8 @@ fn stats_reads_each_block_once() {
     let line = o.stdout.lines().find(|l| l.starts_with("run:")).unwrap();
     assert!(line.contains("6 blocks"), "{line}");
     // The report's task events: one source read per block for all six statistics.
-    let html = std::fs::read_to_string(&report).unwrap();
-    let start = html.find("id=\"run-data\">").unwrap() + "id=\"run-data\">".len();
-    let end = start + html[start..].find("</script>").unwrap();
-    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
-    let labels = data["labels"].as_array().unwrap();
-    let reads = data["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            labels[e[4].as_u64().unwrap() as usize]
-                .as_str()
-                .unwrap()
-                .starts_with("source")
-        })
-        .count();
+    let data = report_data(Path::new(&report));
+    let reads = source_reads(&data);
     assert_eq!(reads, 6, "{data}");
     assert_eq!(
         data["events"].as_array().unwrap().len(),

@@ -2,21 +2,12 @@
 //! with their range and decoded time span, variables, attributes.
 
 use serde_json::Value;
-use std::process::Command;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+mod common;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("run the chunkwise binary");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let o = common::chunkwise(args);
+    (o.code, o.stdout, o.stderr)
 }
 
 #[test]

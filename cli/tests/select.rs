@@ -4,39 +4,25 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+mod common;
+use common::{ROOT, chunkwise, report_data, source_reads};
+
 const V3: &str = "tests/fixtures/dataset/v3.zarr:/t2m";
 const V2: &str = "tests/fixtures/dataset/v2.zarr:/t2m";
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chunkwise"))
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("run the chunkwise binary");
-    let r = (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(!r.2.contains("panicked"), "{args:?} panicked: {}", r.2);
-    r
-}
-
 fn ok(args: &[&str]) -> String {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
+    let o = chunkwise(args);
+    assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    o.stdout
 }
 
 /// Exit 2 with `needles` in the message.
 fn usage_error(args: &[&str], needles: &[&str]) {
-    let (code, _, err) = run(args);
-    assert_eq!(code, 2, "{args:?}: {err}");
+    let o = chunkwise(args);
+    assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
     for n in needles {
-        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
+        assert!(o.stderr.contains(n), "{args:?}: {n:?} not in {}", o.stderr);
     }
 }
 
@@ -409,27 +395,6 @@ fn bad_dimensions_values_and_syntax_are_usage_errors() {
     assert!(!d.path().join("x.zarr").join("x").exists());
 }
 
-/// The source reads of a run, from its `--report` (one event per task; reads are labelled
-/// `source...`).
-fn source_reads(report: &Path) -> usize {
-    let html = std::fs::read_to_string(report).unwrap();
-    let start = html.find("id=\"run-data\">").unwrap() + "id=\"run-data\">".len();
-    let end = start + html[start..].find("</script>").unwrap();
-    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
-    let labels = data["labels"].as_array().unwrap();
-    data["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            labels[e[4].as_u64().unwrap() as usize]
-                .as_str()
-                .unwrap()
-                .starts_with("source")
-        })
-        .count()
-}
-
 #[test]
 fn a_selection_reads_only_the_chunks_it_covers() {
     let d = tempfile::tempdir().unwrap();
@@ -438,7 +403,7 @@ fn a_selection_reads_only_the_chunks_it_covers() {
     // t2m is stored in 4 chunks of 16 days; January 20..31 lies in the second only.
     let all = format!("{}:/a", d.path().join("all.zarr").display());
     ok(&["reduce", "mean", "--axis", "time", "--report", r, V3, &all]);
-    assert_eq!(source_reads(&report), 4);
+    assert_eq!(source_reads(&report_data(&report)), 4);
     let some = format!("{}:/a", d.path().join("some.zarr").display());
     ok(&[
         "reduce",
@@ -452,7 +417,7 @@ fn a_selection_reads_only_the_chunks_it_covers() {
         V3,
         &some,
     ]);
-    assert_eq!(source_reads(&report), 1);
+    assert_eq!(source_reads(&report_data(&report)), 1);
     assert_eq!(read(&some).shape(), &[4]);
 }
 
