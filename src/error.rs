@@ -205,6 +205,46 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// An engine cannot be used: its command is missing, it refused a submission, or its
+    /// state cannot be read (issue 11). A batch that fails is [`Error::BatchFailed`].
+    #[error("engine {engine}: {detail}")]
+    Engine {
+        /// The engine, as the CLI spells it (`"slurm"`).
+        engine: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A batch of a stage still failed after its last try (issue 11).
+    #[error(
+        "stage {stage} ({name}), batch {batch}: failed {tries} time(s): {reason}; the worker's last lines:\n{log_tail}"
+    )]
+    BatchFailed {
+        /// The stage's index.
+        stage: usize,
+        /// The stage's name.
+        name: String,
+        /// The batch's index within the stage.
+        batch: usize,
+        /// How many times it was tried.
+        tries: usize,
+        /// The last failure, in the engine's words.
+        reason: String,
+        /// The last lines the worker wrote to its log.
+        log_tail: String,
+    },
+    /// A worker (or a rerun) built a different plan from the one its work directory holds:
+    /// another program, other arguments or other input (issue 11).
+    #[error(
+        "plan hash mismatch in {work_dir}: it holds plan {expected}, this program built {found}"
+    )]
+    PlanMismatch {
+        /// The work directory.
+        work_dir: String,
+        /// The hash the driver recorded.
+        expected: String,
+        /// The hash this process built.
+        found: String,
+    },
     /// An I/O error on a path that is not a store: the rechunk scratch directory, a file the
     /// command-line tool writes. Failures on a Zarr store or an HDF5 file, I/O ones included,
     /// are [`Error::Store`].

@@ -79,6 +79,7 @@ mod array;
 pub mod chunks;
 pub mod dataset;
 pub mod element;
+pub mod engine;
 pub mod error;
 pub mod exec;
 pub(crate) mod graph;
