@@ -3,11 +3,11 @@
 //! launcher, retries failed ones, and finally copies the results from the work directory into
 //! the caller's outputs. In a worker process the same call runs one batch and exits.
 
+use super::EngineReport;
 use super::launch::{BatchCommand, BatchOutcome, StageSubmission};
 use super::stages::StagePlan;
 use super::workdir::{DoneMarker, WorkDir};
 use super::worker::{self, WORK_DIR_VAR, WORKER_VAR, WorkerTask};
-use super::EngineReport;
 use crate::chunks::Region;
 use crate::error::{Error, Result};
 use crate::exec::task::Value;
@@ -136,7 +136,7 @@ fn run_batch(rt: &Runtime, plan: &StagePlan, wd: &WorkDir, t: &WorkerTask) -> Re
                 plan.stages.len()
             ),
         })?;
-    if let Some(once) = worker::fault_for(t.stage, t.batch) {
+    if let Some(once) = worker::fault_for(t.compute, t.stage, t.batch) {
         let marker = wd.fault_marker(t.stage, t.batch);
         if !once || !marker.exists() {
             if let Some(p) = marker.parent() {

@@ -127,9 +127,10 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Engine::Local => f.write_str("Local"),
-            Engine::Processes { workers } => {
-                f.debug_struct("Processes").field("workers", workers).finish()
-            }
+            Engine::Processes { workers } => f
+                .debug_struct("Processes")
+                .field("workers", workers)
+                .finish(),
             Engine::Custom(l) => write!(f, "Custom({})", l.name()),
         }
     }

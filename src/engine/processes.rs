@@ -69,8 +69,7 @@ fn run_batch(cmd: &BatchCommand) -> BatchOutcome {
 impl ProcessesLauncher {
     fn run_stage(&self, stage: &StageSubmission) -> StageOutcome {
         let queue: Mutex<VecDeque<usize>> = Mutex::new((0..stage.batches.len()).collect());
-        let results: Mutex<Vec<Option<BatchOutcome>>> =
-            Mutex::new(vec![None; stage.batches.len()]);
+        let results: Mutex<Vec<Option<BatchOutcome>>> = Mutex::new(vec![None; stage.batches.len()]);
         std::thread::scope(|s| {
             for _ in 0..self.workers.min(stage.batches.len()) {
                 s.spawn(|| {

@@ -348,3 +348,81 @@ fn hash_memory(a: &AnyArray, h: &mut Fnv128) {
     }
     elements!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ChunkedArray;
+
+    fn plan_of(a: &ChunkedArray<f64>, compute: usize) -> StagePlan {
+        let store = Path::new("/nonexistent/work/arrays");
+        StagePlan::cut(
+            "processes",
+            &[a.node.clone()],
+            compute,
+            1 << 20,
+            16 << 10,
+            store,
+        )
+        .unwrap()
+    }
+
+    fn anomaly_std(seed: u64, shape: &[usize]) -> ChunkedArray<f64> {
+        let x = ChunkedArray::<f64>::random_normal(shape, [4, 8, 8], seed, 0.0, 1.0).unwrap();
+        let m = x.mean_axis(0).unwrap();
+        (&x - &m).unwrap().std_axis(0).unwrap()
+    }
+
+    #[test]
+    fn the_plan_hash_is_the_same_for_the_same_plan_and_differs_with_its_input() {
+        let a = plan_of(&anomaly_std(1, &[32, 16, 16]), 0);
+        let b = plan_of(&anomaly_std(1, &[32, 16, 16]), 0);
+        assert_eq!(a.hash, b.hash, "two builds of the same plan");
+        assert_eq!(a.hash.len(), 32);
+        // The mean is consumed by a later node: a stage of its own, before the result.
+        assert_eq!(a.stages.len(), 2);
+        assert!(a.stages[0].name.contains("reduce"), "{}", a.stages[0].name);
+        assert_eq!(a.finals, vec![1]);
+        for other in [
+            plan_of(&anomaly_std(2, &[32, 16, 16]), 0),
+            plan_of(&anomaly_std(1, &[32, 16, 24]), 0),
+            plan_of(&anomaly_std(1, &[32, 16, 16]), 1),
+        ] {
+            assert_ne!(a.hash, other.hash);
+        }
+        // In-memory inputs are hashed by their data.
+        let mem = |v: f64| {
+            let arr = ndarray::Array2::<f64>::from_elem((8, 8), v);
+            ChunkedArray::from_ndarray(arr, [4, 4])
+                .unwrap()
+                .sum_axis(0)
+                .unwrap()
+        };
+        assert_eq!(plan_of(&mem(1.0), 0).hash, plan_of(&mem(1.0), 0).hash);
+        assert_ne!(plan_of(&mem(1.0), 0).hash, plan_of(&mem(2.0), 0).hash);
+    }
+
+    #[test]
+    fn batches_are_chunk_aligned_and_cover_the_stage_once() {
+        let p = plan_of(&anomaly_std(1, &[32, 16, 24]), 0);
+        for s in &p.stages {
+            assert!(
+                s.batches.len() >= 2,
+                "{}: {} batches",
+                s.name,
+                s.batches.len()
+            );
+            let grid = &s.node.grid;
+            let mut covered = 0;
+            for b in &s.batches {
+                covered += b.len();
+                for (a, r) in b.0.iter().enumerate() {
+                    let offs = grid.axis(a).offsets();
+                    assert!(offs.contains(&r.start), "{b} starts off the grid");
+                    assert!(r.end == grid.axis(a).len() || offs.contains(&r.end));
+                }
+            }
+            assert_eq!(covered, s.node.shape.iter().product::<usize>());
+        }
+    }
+}

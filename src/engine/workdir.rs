@@ -72,7 +72,9 @@ impl WorkDir {
     }
 
     pub(crate) fn done_file(&self, stage: usize, batch: usize) -> PathBuf {
-        self.dir.join("done").join(format!("s{stage}-b{batch}.json"))
+        self.dir
+            .join("done")
+            .join(format!("s{stage}-b{batch}.json"))
     }
 
     pub(crate) fn log_file(&self, stage: usize, batch: usize) -> PathBuf {

@@ -8,7 +8,8 @@
 //! Fault injection (for tests of retries and resume, not an API): with
 //! `CHUNKWISE_FAULT=STAGE:BATCH:once` the worker of that batch exits with status 3 the first
 //! time it runs in a work directory (a marker file there remembers it), with
-//! `STAGE:BATCH:always` every time.
+//! `STAGE:BATCH:always` every time; a fourth field `:COMPUTE` limits it to that computation
+//! (default: every computation).
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
@@ -94,15 +95,20 @@ pub(crate) fn redirected_output() -> Result<Option<PathBuf>> {
     }))
 }
 
-/// What `CHUNKWISE_FAULT` asks of batch `batch` of stage `stage`: `Some(true)` fail only
-/// the first time, `Some(false)` fail every time, `None` run normally.
-pub(crate) fn fault_for(stage: usize, batch: usize) -> Option<bool> {
+/// What `CHUNKWISE_FAULT` asks of batch `batch` of stage `stage` of computation `compute`:
+/// `Some(true)` fail only the first time, `Some(false)` fail every time, `None` run normally.
+pub(crate) fn fault_for(compute: usize, stage: usize, batch: usize) -> Option<bool> {
     let v = std::env::var(FAULT_VAR).ok()?;
     let parts: Vec<&str> = v.split(':').collect();
-    let [s, b, mode] = parts[..] else {
-        return None;
+    let (s, b, mode, c) = match parts[..] {
+        [s, b, mode] => (s, b, mode, None),
+        [s, b, mode, c] => (s, b, mode, Some(c.parse::<usize>().ok()?)),
+        _ => return None,
     };
-    if s.parse::<usize>().ok()? != stage || b.parse::<usize>().ok()? != batch {
+    if s.parse::<usize>().ok()? != stage
+        || b.parse::<usize>().ok()? != batch
+        || c.is_some_and(|c| c != compute)
+    {
         return None;
     }
     match mode {

@@ -29,6 +29,7 @@ pub(crate) mod task;
 pub use memsize::parse_memory_size;
 pub use report::{RunReport, TaskEvent};
 pub use runtime::{
-    DEFAULT_BATCH_BYTES, DEFAULT_MEMORY_LIMIT, DEFAULT_TRIES, IntoMemorySize, MAX_THREADS, ProgressFn, Runtime, RuntimeBuilder,
+    DEFAULT_BATCH_BYTES, DEFAULT_MEMORY_LIMIT, DEFAULT_TRIES, IntoMemorySize, MAX_THREADS,
+    ProgressFn, Runtime, RuntimeBuilder,
 };
 pub(crate) use scheduler::{OutputSink, check_plan, run_plan};
