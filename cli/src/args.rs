@@ -56,6 +56,25 @@ pub(crate) struct GlobalOpts {
     /// when done; those of killed runs are removed by the next run.
     #[arg(long, global = true, value_name = "DIR")]
     pub scratch_dir: Option<PathBuf>,
+    /// Where the computation runs: `local` (this process's threads), `processes` (worker
+    /// subprocesses of this program, the same path as a cluster), `slurm` or `hyperqueue`.
+    /// Any engine but local needs --work-dir.
+    #[arg(long, global = true, value_name = "ENGINE", default_value = "local")]
+    pub engine: String,
+    /// The work directory of a non-local engine: plans, intermediate arrays, workers' logs
+    /// and done-markers. Running the same command again with it resumes an interrupted run.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Worker processes at a time (--engine processes; default: the number of CPUs).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+    /// Tries of a failing batch before the run fails (non-local engines).
+    #[arg(long, global = true, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub tries: u16,
+    /// The work of one batch of a non-local engine (bytes read and written, e.g. 256MiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_memory)]
+    pub batch_size: Option<usize>,
     /// Serve a live dashboard of the run (task stream, progress, memory, plan) at ADDR
     /// (default 127.0.0.1:8787, loopback; a bare port listens on loopback too) and print its
     /// link. After the run it stays up until Ctrl-C, unless --dashboard-exit is given. Needs a

@@ -56,6 +56,28 @@ impl Ctx {
     }
 }
 
+/// The engine options (`--engine`, `--work-dir`, `--workers`, `--tries`, `--batch-size`).
+fn with_engine(
+    mut builder: chunkwise::RuntimeBuilder,
+    g: &args::GlobalOpts,
+) -> anyhow::Result<chunkwise::RuntimeBuilder> {
+    let workers = g.workers.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let engine = chunkwise::engine::Engine::from_name(&g.engine, workers)
+        .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
+    builder = builder.engine(engine).tries(usize::from(g.tries));
+    if let Some(dir) = &g.work_dir {
+        builder = builder.work_dir(dir);
+    }
+    if let Some(b) = g.batch_size {
+        builder = builder.batch_bytes(b);
+    }
+    Ok(builder)
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     use anyhow::Context;
     let g = &cli.global;
@@ -69,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(dir) = &g.scratch_dir {
         builder = builder.scratch_dir(dir);
     }
+    builder = with_engine(builder, g)?;
     if let Some(cb) = bar.callback() {
         builder = builder.on_progress(cb);
     }

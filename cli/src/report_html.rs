@@ -273,6 +273,7 @@ mod tests {
                 end: Duration::from_millis(2),
                 tracked_after: 500,
             }],
+            engine: None,
         };
         let html = render(&r, "chunkwise stats <x>");
         assert!(html.contains("read <\\/script>"));

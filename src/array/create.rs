@@ -232,7 +232,8 @@ impl<T: Float> ChunkedArray<T> {
         high: T,
     ) -> Result<Self> {
         let (lo, hi) = (low.to_f64_(), high.to_f64_());
-        Self::random_with(shape, chunks, "random_uniform", move |i| {
+        let label = format!("random_uniform(seed {seed}, {lo}, {hi})");
+        Self::random_with(shape, chunks, "random_uniform", label, move |i| {
             let v = T::from_f64_(lo + (hi - lo) * uniform01(seed, i));
             // Rounding (of the f64 draw to `f32`, or of `lo + (hi - lo) * u`) can reach `high`:
             // the interval is half-open, so step back to the largest value below it.
@@ -256,7 +257,8 @@ impl<T: Float> ChunkedArray<T> {
         std: T,
     ) -> Result<Self> {
         let (m, s) = (mean.to_f64_(), std.to_f64_());
-        Self::random_with(shape, chunks, "random_normal", move |i| {
+        let label = format!("random_normal(seed {seed}, {m}, {s})");
+        Self::random_with(shape, chunks, "random_normal", label, move |i| {
             T::from_f64_(m + s * normal01(seed, i))
         })
     }
@@ -265,11 +267,13 @@ impl<T: Float> ChunkedArray<T> {
         shape: &[usize],
         chunks: impl Into<ChunkSpec>,
         name: &'static str,
+        label: String,
         generate: impl Fn(u64) -> T + Send + Sync + 'static,
     ) -> Result<Self> {
         let grid = chunks.into().resolve(shape, T::DTYPE.size(), None, name)?;
         let full = shape.to_vec();
-        let src = FnSource::new(shape.to_vec(), name, move |r: &Region| {
+        // The label (with the seed and parameters) shows in plans and tells plan hashes apart.
+        let src = FnSource::new(shape.to_vec(), label, move |r: &Region| {
             Ok(fill_region(r, &full, |_, lin| generate(lin)))
         });
         Ok(Self::from_source_with_grid(Arc::new(src), grid))

@@ -19,6 +19,15 @@ use std::sync::Mutex;
 /// stages run their intermediate passes first, through temporary Zarr arrays
 /// ([`crate::graph::stage`]); the report then covers every pass (peak: the largest).
 fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Result<RunReport> {
+    // On worker processes (issue 11): the driver cuts the plan into stages and batches.
+    #[cfg(feature = "zarr")]
+    if !rt.engine.engine.is_local() {
+        let report = crate::engine::driver::run(rt, roots, sinks)?;
+        if let Ok(mut last) = rt.last.lock() {
+            *last = Some(report.clone());
+        }
+        return Ok(report);
+    }
     let nodes: Vec<NodeRef> = roots.iter().map(|(n, _)| n.clone()).collect();
     let opt = optimize(&nodes);
     #[cfg(feature = "zarr")]
@@ -38,7 +47,7 @@ fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Re
 }
 
 /// Lowers and runs already optimized roots.
-fn run_optimized(
+pub(crate) fn run_optimized(
     rt: &Runtime,
     opt: Vec<NodeRef>,
     roots: &[(NodeRef, bool)],

@@ -3,7 +3,7 @@
 mod blocks;
 mod create;
 mod elementwise;
-mod execute;
+pub(crate) mod execute;
 mod group;
 mod histogram;
 mod quantile;

@@ -2,7 +2,172 @@
 //! (issue 11). The driver cuts the optimized plan into stages of independent batches that read
 //! and write Zarr in a work directory; each batch runs in a worker, which is the same program
 //! re-executed with the batch named in its environment.
+//!
+//! Choose an engine with [`RuntimeBuilder::engine`](crate::RuntimeBuilder::engine) and a work
+//! directory with [`RuntimeBuilder::work_dir`](crate::RuntimeBuilder::work_dir). The program
+//! must build the same computations in the same order every time it runs (it is run again in
+//! every worker, with the same arguments): each worker runs the user's `main` up to the
+//! computation it belongs to, runs its batch there and exits. Earlier computations are not run
+//! again in a worker: their results are read from the work directory.
+//!
+//! ```no_run
+//! use chunkwise::prelude::*;
+//! use chunkwise::engine::Engine;
+//! let rt = Runtime::builder()
+//!     .memory_limit("1 GiB")
+//!     .engine(Engine::Processes { workers: 4 })
+//!     .work_dir("/scratch/me/run1")
+//!     .build()?;
+//! let x = ChunkedArray::<f64>::ones(&[1000, 1000], [100, 100])?;
+//! let s = (&x - &x.mean_axis(0)?)?.std_axis(0)?.compute(&rt)?; // runs on 4 processes
+//! # let _ = s;
+//! # Ok::<(), chunkwise::Error>(())
+//! ```
 
 pub mod launch;
+pub mod processes;
+
+#[cfg(feature = "zarr")]
+pub(crate) mod driver;
+#[cfg(feature = "zarr")]
+mod hash;
+#[cfg(feature = "zarr")]
+mod stage_source;
+#[cfg(feature = "zarr")]
+mod stages;
+#[cfg(feature = "zarr")]
+pub(crate) mod workdir;
+pub(crate) mod worker;
 
 pub use launch::{BatchCommand, BatchOutcome, Launcher, StageOutcome, StageSubmission};
+pub use processes::ProcessesLauncher;
+
+use crate::error::{Error, Result};
+use std::sync::Arc;
+
+/// Where a runtime's computations run.
+///
+/// # Example
+/// ```
+/// use chunkwise::engine::Engine;
+/// assert!(matches!(Engine::from_name("processes", 2), Ok(Engine::Processes { workers: 2 })));
+/// assert!(Engine::from_name("mainframe", 2).is_err());
+/// ```
+#[derive(Clone, Default)]
+pub enum Engine {
+    /// The runtime's own thread pool, in this process (the default).
+    #[default]
+    Local,
+    /// Worker subprocesses on this machine, at most `workers` at a time.
+    Processes {
+        /// How many worker processes run at once.
+        workers: usize,
+    },
+    /// Workers started by a launcher of your own (a cluster's scheduler, or a test's).
+    Custom(Arc<dyn Launcher>),
+}
+
+impl Engine {
+    /// The engine named as the CLI spells it: `local` or `processes` (with `workers` worker
+    /// processes).
+    ///
+    /// # Errors
+    /// [`Error::Engine`] for `slurm` and `hyperqueue` when this build has no launcher for them,
+    /// and [`Error::InvalidArgument`] for any other name or for zero workers.
+    pub fn from_name(name: &str, workers: usize) -> Result<Engine> {
+        match name {
+            "local" => Ok(Engine::Local),
+            "processes" if workers == 0 => Err(Error::InvalidArgument {
+                op: "engine",
+                detail: "the processes engine needs at least one worker".into(),
+            }),
+            "processes" => Ok(Engine::Processes { workers }),
+            "slurm" => Err(Error::Engine {
+                engine: "slurm",
+                detail: "not built into this version of chunkwise yet".into(),
+            }),
+            "hyperqueue" => Err(Error::Engine {
+                engine: "hyperqueue",
+                detail: "not built into this version of chunkwise yet".into(),
+            }),
+            other => Err(Error::InvalidArgument {
+                op: "engine",
+                detail: format!(
+                    "unknown engine {other:?}; expected local, processes, slurm or hyperqueue"
+                ),
+            }),
+        }
+    }
+
+    /// The engine's name, as the CLI spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Local => "local",
+            Engine::Processes { .. } => "processes",
+            Engine::Custom(l) => l.name(),
+        }
+    }
+
+    /// Whether computations run in this process's thread pool.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Engine::Local)
+    }
+
+    /// The launcher that starts this engine's workers (`None` for [`Engine::Local`]).
+    pub(crate) fn launcher(&self) -> Option<Arc<dyn Launcher>> {
+        match self {
+            Engine::Local => None,
+            Engine::Processes { workers } => Some(Arc::new(ProcessesLauncher::new(*workers))),
+            Engine::Custom(l) => Some(l.clone()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Local => f.write_str("Local"),
+            Engine::Processes { workers } => f
+                .debug_struct("Processes")
+                .field("workers", workers)
+                .finish(),
+            Engine::Custom(l) => write!(f, "Custom({})", l.name()),
+        }
+    }
+}
+
+/// What a run on worker processes did, in [`RunReport::engine`](crate::RunReport::engine).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineReport {
+    /// The engine's name (`"processes"`).
+    pub engine: String,
+    /// The plan's hash (as recorded in the work directory's `plan.json`).
+    pub plan_hash: String,
+    /// Stages of the plan.
+    pub stages: usize,
+    /// Batches of all stages.
+    pub batches: usize,
+    /// Batches that ran in this run (retries included once each).
+    pub batches_run: usize,
+    /// Batches skipped because the work directory already held their done-marker (a resumed
+    /// run).
+    pub batches_skipped: usize,
+    /// Runs of batches that had failed before in this run.
+    pub batches_retried: usize,
+}
+
+impl std::fmt::Display for EngineReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "engine {}: plan {}, {} stages, {} batches: {} run, {} skipped (done before), {} retried",
+            self.engine,
+            self.plan_hash,
+            self.stages,
+            self.batches,
+            self.batches_run,
+            self.batches_skipped,
+            self.batches_retried
+        )
+    }
+}

@@ -22,13 +22,14 @@ mod memsize;
 #[cfg(feature = "dashboard")]
 mod observe;
 pub(crate) mod report;
-mod runtime;
+pub(crate) mod runtime;
 mod scheduler;
 pub(crate) mod task;
 
 pub use memsize::parse_memory_size;
 pub use report::{RunReport, TaskEvent};
 pub use runtime::{
-    DEFAULT_MEMORY_LIMIT, IntoMemorySize, MAX_THREADS, ProgressFn, Runtime, RuntimeBuilder,
+    DEFAULT_BATCH_BYTES, DEFAULT_MEMORY_LIMIT, DEFAULT_TRIES, IntoMemorySize, MAX_THREADS,
+    ProgressFn, Runtime, RuntimeBuilder,
 };
 pub(crate) use scheduler::{OutputSink, check_plan, run_plan};

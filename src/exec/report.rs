@@ -33,6 +33,10 @@ pub struct RunReport {
     pub wall_time: Duration,
     /// Per-task events, when recording was enabled on the runtime.
     pub events: Vec<TaskEvent>,
+    /// On an engine other than the local one: its stages and batches (`None` on the local
+    /// engine). Tasks, bytes and the peak are then those of the workers (the peak: the
+    /// largest of one worker's).
+    pub engine: Option<crate::engine::EngineReport>,
 }
 
 fn human(bytes: usize) -> String {
@@ -64,6 +68,10 @@ impl fmt::Display for RunReport {
             human(self.memory_limit),
             100.0 * self.peak_tracked_bytes as f64 / self.memory_limit.max(1) as f64,
             human(self.bytes_produced),
-        )
+        )?;
+        if let Some(e) = &self.engine {
+            write!(f, "; {e}")?;
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 use super::memsize::parse_memory_size;
 use super::report::RunReport;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use std::sync::Mutex;
 
@@ -26,6 +27,10 @@ pub struct Runtime {
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) scratch_dir: Option<std::path::PathBuf>,
     pub(crate) last: Mutex<Option<RunReport>>,
+    /// Where computations run, and the settings of engines other than the local one.
+    pub(crate) engine: EngineSettings,
+    /// Computations started on this runtime so far (workers find theirs by this number).
+    pub(crate) computes: std::sync::atomic::AtomicUsize,
     /// The live dashboard's server, when one was asked for.
     #[cfg(feature = "dashboard")]
     pub(crate) dashboard: Option<super::dashboard::Dashboard>,
@@ -45,6 +50,26 @@ pub struct RuntimeBuilder {
     progress: Option<ProgressFn>,
     scratch_dir: Option<std::path::PathBuf>,
     dashboard: Option<String>,
+    engine: Engine,
+    work_dir: Option<std::path::PathBuf>,
+    tries: Option<usize>,
+    batch_bytes: Option<Result<usize, String>>,
+}
+
+/// The default number of tries of a batch on an engine other than the local one.
+pub const DEFAULT_TRIES: usize = 3;
+
+/// The default work of one batch (bytes read and written) on an engine other than the local
+/// one: 256 MiB, seconds of work.
+pub const DEFAULT_BATCH_BYTES: usize = 256 << 20;
+
+/// The engine and its settings, as built.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EngineSettings {
+    pub engine: Engine,
+    pub work_dir: Option<std::path::PathBuf>,
+    pub tries: usize,
+    pub batch_bytes: usize,
 }
 
 /// A memory size: bytes (`usize`) or a string such as `"512 MiB"`.
@@ -134,13 +159,63 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Where computations run (default [`Engine::Local`], this process's thread pool). Any
+    /// other engine needs a [`RuntimeBuilder::work_dir`]; see [`crate::engine`] for what a
+    /// program must do to run on worker processes. Needs the `zarr` feature (intermediates are
+    /// Zarr arrays).
+    ///
+    /// ```
+    /// use chunkwise::{Runtime, engine::Engine};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let rt = Runtime::builder()
+    ///     .engine(Engine::Processes { workers: 2 })
+    ///     .work_dir(dir.path())
+    ///     .build()?;
+    /// assert_eq!(rt.engine().name(), "processes");
+    /// // Without a work directory, the engine cannot run.
+    /// assert!(Runtime::builder().engine(Engine::Processes { workers: 2 }).build().is_err());
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The work directory of an engine other than the local one: the plan, the intermediate
+    /// and final arrays of each computation, the workers' logs and done-markers. It must be
+    /// reachable by every worker (shared storage on a cluster). Running the same program
+    /// again with the same work directory resumes it: batches already done are skipped.
+    /// Remove it when the results are no longer needed.
+    pub fn work_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.work_dir = Some(dir.into());
+        self
+    }
+
+    /// How many times a batch is tried before the run fails (default [`DEFAULT_TRIES`]).
+    pub fn tries(mut self, n: usize) -> Self {
+        self.tries = Some(n);
+        self
+    }
+
+    /// The work of one batch on an engine other than the local one, in bytes read and
+    /// written (default [`DEFAULT_BATCH_BYTES`]): stages are split into batches of about this
+    /// much (whole blocks, at least one).
+    pub fn batch_bytes(mut self, bytes: impl IntoMemorySize) -> Self {
+        self.batch_bytes = Some(bytes.into_bytes());
+        self
+    }
+
     /// Builds the runtime and its thread pool.
     ///
     /// # Errors
     /// [`Error::ParseMemory`] for an unparsable limit, [`Error::InvalidArgument`] for zero
     /// threads or more than [`MAX_THREADS`], or a zero limit, [`Error::ThreadPool`] if the pool cannot start,
-    /// [`Error::Dashboard`] if the dashboard cannot listen at its address (a port in use).
+    /// [`Error::Dashboard`] if the dashboard cannot listen at its address (a port in use),
+    /// [`Error::Engine`] for an engine other than the local one without a work directory (or
+    /// in a build without the `zarr` feature), [`Error::InvalidArgument`] for zero tries or a
+    /// zero batch size.
     pub fn build(self) -> Result<Runtime> {
+        let engine = self.engine_settings()?;
         let memory_limit = match self.memory_limit {
             None => DEFAULT_MEMORY_LIMIT,
             Some(Ok(b)) => b,
@@ -181,8 +256,51 @@ impl RuntimeBuilder {
             progress: self.progress,
             scratch_dir: self.scratch_dir,
             last: Mutex::new(None),
+            engine,
+            computes: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "dashboard")]
             dashboard,
+        })
+    }
+}
+
+impl RuntimeBuilder {
+    fn engine_settings(&self) -> Result<EngineSettings> {
+        let batch_bytes = match &self.batch_bytes {
+            None => DEFAULT_BATCH_BYTES,
+            Some(Ok(b)) => *b,
+            Some(Err(s)) => return Err(Error::ParseMemory(s.clone())),
+        };
+        let tries = self.tries.unwrap_or(DEFAULT_TRIES);
+        if tries == 0 || batch_bytes == 0 {
+            return Err(Error::InvalidArgument {
+                op: "Runtime",
+                detail: format!(
+                    "tries and batch size must be > 0, not {tries} tries of {batch_bytes} bytes"
+                ),
+            });
+        }
+        if !self.engine.is_local() {
+            if !cfg!(feature = "zarr") {
+                return Err(Error::Engine {
+                    engine: self.engine.name(),
+                    detail: "needs the `zarr` feature (its intermediates are Zarr arrays)".into(),
+                });
+            }
+            if self.work_dir.is_none() {
+                return Err(Error::Engine {
+                    engine: self.engine.name(),
+                    detail: "needs a work directory that every worker can reach: set one with \
+                             RuntimeBuilder::work_dir (the CLI's --work-dir DIR)"
+                        .into(),
+                });
+            }
+        }
+        Ok(EngineSettings {
+            engine: self.engine.clone(),
+            work_dir: self.work_dir.clone(),
+            tries,
+            batch_bytes,
         })
     }
 }
@@ -232,6 +350,16 @@ impl Runtime {
         self.dashboard_addr().map(|a| format!("http://{a}/"))
     }
 
+    /// Where this runtime's computations run.
+    pub fn engine(&self) -> &Engine {
+        &self.engine.engine
+    }
+
+    /// The work directory set with [`RuntimeBuilder::work_dir`], if any.
+    pub fn work_dir(&self) -> Option<&std::path::Path> {
+        self.engine.work_dir.as_deref()
+    }
+
     /// The report of the last run on this runtime (empty before the first).
     pub fn last_report(&self) -> RunReport {
         self.last
@@ -250,6 +378,10 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("progress", &self.progress.is_some())
             .field("scratch_dir", &self.scratch_dir)
             .field("dashboard", &self.dashboard)
+            .field("engine", &self.engine)
+            .field("work_dir", &self.work_dir)
+            .field("tries", &self.tries)
+            .field("batch_bytes", &self.batch_bytes)
             .finish()
     }
 }
@@ -259,6 +391,7 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("threads", &self.threads)
             .field("memory_limit", &self.memory_limit)
+            .field("engine", &self.engine.engine)
             .finish()
     }
 }

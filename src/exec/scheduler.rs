@@ -174,6 +174,7 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
         bytes_produced: st.produced,
         wall_time: shared.start.elapsed(),
         events: st.events,
+        engine: None,
     })
 }
 

@@ -16,6 +16,13 @@ pub(crate) trait BlockFn: Send + Sync {
     /// A short name for plans (`transpose[1, 0]`, `map_blocks`, ...).
     fn name(&self) -> String;
 
+    /// What identifies the function in a plan hash (issue 11): its name and its concrete type,
+    /// which names the closure of a `map_blocks` (stable within one binary, different between
+    /// programs).
+    fn identity(&self) -> String {
+        format!("{} {}", self.name(), std::any::type_name_of_val(self))
+    }
+
     /// The input blocks output block `idx` needs: `(input number, block index)`, in the order
     /// [`BlockFn::compute`] receives their views.
     fn deps(&self, inputs: &[NodeRef], out: &ChunkGrid, idx: &[usize]) -> Vec<(usize, Vec<usize>)>;

@@ -249,7 +249,14 @@ impl OutputLock {
     /// [`StoreErrorKind::PermissionDenied`] or [`StoreErrorKind::Backend`] (the I/O error as
     /// the source) when the lock file cannot be created or locked.
     pub fn acquire(op: &'static str, output: &Path, shown: &str) -> Result<OutputLock> {
-        let path = Self::lock_path(output);
+        let mut path = Self::lock_path(output);
+        // A worker process of an engine (issue 11) never writes the user's outputs (the
+        // driver does, and holds their locks): its program's locks are its own.
+        if let Some(dir) = crate::engine::worker::redirected_output()? {
+            std::fs::create_dir_all(&dir)
+                .map_err(|source| Error::store_io(op, shown, "lock the output in", &dir, source))?;
+            path = dir.join(path.file_name().unwrap_or_default());
+        }
         let io = |source| Error::store_io(op, shown, "lock the output with", &path, source);
         loop {
             let file = std::fs::OpenOptions::new()

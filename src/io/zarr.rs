@@ -994,7 +994,11 @@ impl ZarrWriter {
         options: ZarrWriteOptions,
     ) -> Result<ZarrWriter> {
         const OP: &str = "create zarr";
-        let store_path = store_path.as_ref();
+        // A worker process of an engine runs the user's program again up to its batch: the
+        // outputs it creates on the way go to a place of its own in the work directory, never
+        // to the user's (which only the driver writes).
+        let redirected = crate::engine::worker::redirected_output()?;
+        let store_path = redirected.as_deref().unwrap_or(store_path.as_ref());
         let path = display_path(store_path, array_path);
         let rel = array_path.trim_matches('/');
         if rel.is_empty() {
@@ -1156,6 +1160,44 @@ impl ZarrWriter {
             chunk_shape: chunk_shape.to_vec(),
             dtype,
             committed: AtomicBool::new(false),
+            codec_options: CodecOptions::default()
+                .with_concurrent_target(1)
+                .with_chunk_concurrent_minimum(1),
+        })
+    }
+
+    /// Opens the complete array `array_path` of `store_path` (written by
+    /// [`ZarrWriter::create`] and committed, metadata only) to write chunks straight into it,
+    /// from several processes at once (each its own chunks): the stage arrays of a work
+    /// directory (issue 11). Nothing is staged; [`BlockWriter::commit`] does nothing.
+    pub(crate) fn open_chunks(
+        store_path: &Path,
+        array_path: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+    ) -> Result<ZarrWriter> {
+        const OP: &str = "open zarr for chunks";
+        let path = display_path(store_path, array_path);
+        let store = FilesystemStore::new(store_path).map_err(backend(
+            OP,
+            &path,
+            "open the filesystem store",
+        ))?;
+        let array = Array::open(Arc::new(store), &node_path(array_path))
+            .map_err(|e| create_error(OP, &path, "open the array", e))?;
+        let dir = store_path.join(array_path.trim_matches('/'));
+        Ok(ZarrWriter {
+            array,
+            location: super::guard::StoredLocation::new(&dir, "", path.clone()),
+            path,
+            dir,
+            staging: std::sync::Mutex::new(None),
+            lock: std::sync::Mutex::new(None),
+            shape: shape.to_vec(),
+            chunk_shape: chunk_shape.to_vec(),
+            dtype,
+            committed: AtomicBool::new(true),
             codec_options: CodecOptions::default()
                 .with_concurrent_target(1)
                 .with_chunk_concurrent_minimum(1),
