@@ -206,7 +206,7 @@ impl SlurmLauncher {
                 Err(ToolFailure::Refused { printed, .. }) if printed.contains("Invalid job id") => {
                     return Ok(());
                 }
-                Err(ToolFailure::NotStarted(e)) => return Err(e),
+                Err(ToolFailure::NotStarted(e)) => return Err(*e),
                 // slurmctld may be briefly busy; give up only when it stays so.
                 Err(failure) => {
                     failures += 1;

@@ -16,16 +16,16 @@ pub(crate) struct ToolOutput {
 /// `squeue` saying a finished job is no longer known).
 pub(crate) enum ToolFailure {
     /// It could not be started at all (the error is ready to return).
-    NotStarted(Error),
+    NotStarted(Box<Error>),
     /// It ran and exited non-zero: its status and what it printed on stderr and stdout.
-    Refused { error: Error, printed: String },
+    Refused { error: Box<Error>, printed: String },
 }
 
 impl ToolFailure {
     /// The error to return when the failure is not acceptable.
     pub(crate) fn into_error(self) -> Error {
         match self {
-            ToolFailure::NotStarted(error) | ToolFailure::Refused { error, .. } => error,
+            ToolFailure::NotStarted(error) | ToolFailure::Refused { error, .. } => *error,
         }
     }
 }
@@ -64,10 +64,10 @@ pub(crate) fn run_tool(
         } else {
             String::new()
         };
-        ToolFailure::NotStarted(Error::Engine {
+        ToolFailure::NotStarted(Box::new(Error::Engine {
             engine,
             detail: format!("cannot run `{line}`: {e}{hint}"),
-        })
+        }))
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
@@ -76,14 +76,14 @@ pub(crate) fn run_tool(
     let stderr = String::from_utf8_lossy(&output.stderr);
     let printed = format!("{}{}", stderr.trim(), stdout.trim());
     Err(ToolFailure::Refused {
-        error: Error::Engine {
+        error: Box::new(Error::Engine {
             engine,
             detail: format!(
                 "`{line}` failed ({}): {}",
                 output.status,
                 printed_or_nothing(&printed)
             ),
-        },
+        }),
         printed,
     })
 }
