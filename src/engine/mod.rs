@@ -24,6 +24,7 @@
 //! # Ok::<(), chunkwise::Error>(())
 //! ```
 
+pub mod hyperqueue;
 pub mod launch;
 pub mod processes;
 
@@ -38,7 +39,11 @@ mod stages;
 #[cfg(feature = "zarr")]
 pub(crate) mod workdir;
 pub(crate) mod worker;
+pub mod select;
+pub mod slurm;
+mod tool;
 
+pub use hyperqueue::{HyperQueueLauncher, HyperQueueOptions};
 pub use launch::{BatchCommand, BatchOutcome, Launcher, StageOutcome, StageSubmission};
 pub use processes::ProcessesLauncher;
 
@@ -68,12 +73,12 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// The engine named as the CLI spells it: `local` or `processes` (with `workers` worker
-    /// processes).
+    /// The engine named as the CLI spells it: `local`, `processes` (with `workers` worker
+    /// processes), `slurm` or `hyperqueue`.
     ///
     /// # Errors
-    /// [`Error::Engine`] for `slurm` and `hyperqueue` when this build has no launcher for them,
-    /// and [`Error::InvalidArgument`] for any other name or for zero workers.
+    /// [`Error::InvalidArgument`] for an unknown name or for zero workers. `slurm` and
+    /// `hyperqueue` get their launchers with default options ([`LauncherOptions`]).
     pub fn from_name(name: &str, workers: usize) -> Result<Engine> {
         match name {
             "local" => Ok(Engine::Local),
@@ -82,14 +87,10 @@ impl Engine {
                 detail: "the processes engine needs at least one worker".into(),
             }),
             "processes" => Ok(Engine::Processes { workers }),
-            "slurm" => Err(Error::Engine {
-                engine: "slurm",
-                detail: "not built into this version of chunkwise yet".into(),
-            }),
-            "hyperqueue" => Err(Error::Engine {
-                engine: "hyperqueue",
-                detail: "not built into this version of chunkwise yet".into(),
-            }),
+            "slurm" | "hyperqueue" => Ok(Engine::Custom(
+                select::launcher_by_name(name, &select::LauncherOptions::default())?
+                    .expect("slurm and hyperqueue have launchers"),
+            )),
             other => Err(Error::InvalidArgument {
                 op: "engine",
                 detail: format!(
@@ -171,3 +172,5 @@ impl std::fmt::Display for EngineReport {
         )
     }
 }
+pub use select::{LauncherOptions, launcher_by_name};
+pub use slurm::{SlurmLauncher, SlurmOptions};

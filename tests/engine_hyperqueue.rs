@@ -1,0 +1,97 @@
+//! The `hyperqueue` launcher through HyperQueue's Python client (the PyPI wheel, a
+//! `LocalCluster` per run), with batches that are shell commands writing files. The python is
+//! `$CHUNKWISE_HQ_PYTHON` (`.ci/hq_venv.sh` makes one in `target/ci-hqenv`); without one that
+//! can `import hyperqueue` the tests are skipped with a note, unless `CHUNKWISE_REQUIRE_HQ=1`
+//! (set by `.ci/run`), which makes them fail.
+
+mod engine_common;
+
+use chunkwise::engine::{HyperQueueLauncher, HyperQueueOptions};
+use std::process::Command;
+
+/// The launcher, when a python with the wheel is here; panics when it is not but
+/// `CHUNKWISE_REQUIRE_HQ=1` says it must be.
+fn launcher(test: &str) -> Option<HyperQueueLauncher> {
+    let options = HyperQueueOptions {
+        local_cores: Some(2),
+        ..HyperQueueOptions::default()
+    };
+    let probe = Command::new(&options.python)
+        .args(["-c", "import hyperqueue"])
+        .output();
+    if matches!(&probe, Ok(out) if out.status.success()) {
+        return Some(HyperQueueLauncher::new(options));
+    }
+    if std::env::var("CHUNKWISE_REQUIRE_HQ").as_deref() == Ok("1") {
+        panic!(
+            "{test}: CHUNKWISE_REQUIRE_HQ=1 but {} cannot import hyperqueue ({probe:?})",
+            options.python.display()
+        );
+    }
+    eprintln!(
+        "note: {test} skipped: {} has no hyperqueue (set CHUNKWISE_HQ_PYTHON; .ci/hq_venv.sh makes one)",
+        options.python.display()
+    );
+    None
+}
+
+#[test]
+fn two_stages_run_in_order_each_batch_with_its_env_and_log() {
+    if let Some(l) = launcher("two_stages_in_order") {
+        engine_common::two_stages_in_order(&l);
+    }
+}
+
+#[test]
+fn a_failed_batch_gets_its_exit_code_the_next_stage_is_not_run_and_a_retry_of_it_alone_succeeds() {
+    if let Some(l) = launcher("failure_then_retry") {
+        engine_common::failure_then_retry_of_the_failed_batch(&l);
+    }
+}
+
+#[test]
+fn an_empty_stage_is_skipped_and_the_next_waits_for_the_one_before() {
+    if let Some(l) = launcher("an_empty_stage_in_the_middle") {
+        engine_common::an_empty_stage_in_the_middle(&l);
+    }
+}
+
+#[test]
+fn a_python_without_the_wheel_is_an_engine_error_with_its_last_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A "python" that runs the driver but has no hyperqueue module.
+    let fake = dir.join("python");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'hyperqueue'\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let launcher = HyperQueueLauncher::new(HyperQueueOptions {
+        python: fake,
+        ..HyperQueueOptions::default()
+    });
+    let stages = [engine_common::stage(
+        dir,
+        0,
+        vec![engine_common::sh_batch(dir, 0, 0, engine_common::WRITE)],
+    )];
+    use chunkwise::engine::Launcher;
+    let err = launcher.run_stages(&stages).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            chunkwise::Error::Engine {
+                engine: "hyperqueue",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("No module named 'hyperqueue'"),
+        "{err}"
+    );
+}
