@@ -6,6 +6,7 @@ mod elementwise;
 mod execute;
 mod group;
 mod histogram;
+mod persist;
 mod quantile;
 mod reduce;
 mod store;

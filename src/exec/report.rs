@@ -27,6 +27,10 @@ pub struct RunReport {
     pub memory_limit: usize,
     /// Peak tracked bytes: blocks held plus reservations of running tasks.
     pub peak_tracked_bytes: usize,
+    /// Bytes of persisted arrays held in memory when the run started (see
+    /// [`Runtime::persisted_bytes`](crate::Runtime::persisted_bytes)): they count against the
+    /// limit, so `peak_tracked_bytes + persisted_bytes <= memory_limit`.
+    pub persisted_bytes: usize,
     /// Bytes of all values produced (blocks and partials) plus bytes written to outputs.
     pub bytes_produced: usize,
     /// Wall time of the run.
@@ -64,6 +68,10 @@ impl fmt::Display for RunReport {
             human(self.memory_limit),
             100.0 * self.peak_tracked_bytes as f64 / self.memory_limit.max(1) as f64,
             human(self.bytes_produced),
-        )
+        )?;
+        if self.persisted_bytes > 0 {
+            write!(f, "; persisted in memory {}", human(self.persisted_bytes))?;
+        }
+        Ok(())
     }
 }
