@@ -287,7 +287,7 @@ mod spill {
         let direct = lazy.nansum().compute_scalar(&rt).unwrap();
         assert_eq!(nansum.to_bits(), direct.to_bits());
         let block = y
-            .slice(&[(100..130).into(), (1000..1024).into()])
+            .slice([(100..130).into(), (1000..1024).into()])
             .unwrap()
             .compute(&rt)
             .unwrap();
@@ -438,8 +438,18 @@ fn both<T: chunkwise::Numeric>(
     }
 }
 
-/// Shapes of a few KiB to ~100 KiB in blocks of 1-13 KiB, a step, and a limit under which
-/// most arrays spill (32 KiB: persist may keep 16 KiB) or one where they stay in memory.
+/// Memory limits: one where most arrays spill (32 KiB: persist may keep 16 KiB), with the
+/// `zarr` feature, and one where they stay in memory.
+fn limits() -> impl Strategy<Value = usize> {
+    let spilling = if cfg!(feature = "zarr") {
+        32 << 10
+    } else {
+        4 << 20
+    };
+    prop_oneof![Just(spilling), Just(4usize << 20)]
+}
+
+/// Shapes of a few KiB to ~100 KiB in blocks of 1-13 KiB, a step, and a limit.
 fn case() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, u64, Step, usize)> {
     let dims = |rank: usize| match rank {
         1 => (2000usize..=8000, 50usize..=800),
@@ -467,7 +477,7 @@ fn case() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, u64, Step, usize)> {
                     Just(Step::Transpose),
                     Just(Step::Cumsum),
                 ],
-                prop_oneof![Just(32usize << 10), Just(4 << 20)],
+                limits(),
             )
         })
 }

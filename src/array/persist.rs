@@ -26,10 +26,11 @@ const PERSIST_SHARE_DIVISOR: usize = 2;
 pub(crate) enum PersistedSource {
     /// The whole array in memory; its bytes are counted in the runtime's resident bytes.
     Memory { data: AnyArray, held: ResidentBytes },
-    /// A scratch Zarr array, removed with its directory on drop.
+    /// A scratch Zarr array, removed with its directory on drop (after the source that reads
+    /// it: fields drop in order).
     #[cfg(feature = "zarr")]
     Spilled {
-        store: crate::io::zarr::ZarrSource,
+        store: Box<crate::io::zarr::ZarrSource>,
         bytes: usize,
         dir: super::execute::staging::TempDir,
     },
@@ -67,6 +68,7 @@ impl BlockSource for PersistedSource {
         }
     }
     fn read_scratch_bytes(&self, region: &Region) -> usize {
+        let _ = region;
         match self {
             PersistedSource::Memory { .. } => 0,
             #[cfg(feature = "zarr")]
@@ -177,7 +179,7 @@ impl<T: Element> ChunkedArray<T> {
     /// let anom = (&x - &x.mean_axis(0)?)?.persist(&rt)?;   // computed once, kept in memory
     /// assert_eq!(rt.persisted_bytes(), 400 * 300 * 8);
     /// let sd = anom.std_axis(0)?.compute(&rt)?;               // reads the kept blocks
-    /// let hi = anom.gt(2.0).count_nonzero().compute_scalar(&rt)?;
+    /// let hi = anom.gt(2.0)?.count_nonzero().compute_scalar(&rt)?;
     /// let report = rt.last_report();
     /// assert_eq!(report.persisted_bytes, 400 * 300 * 8);
     /// assert!(report.peak_tracked_bytes + report.persisted_bytes <= report.memory_limit);
@@ -268,7 +270,7 @@ impl<T: Element> ChunkedArray<T> {
         )?;
         stored.store(rt, &writer)?;
         drop(writer);
-        let store = ZarrSource::open(&dir.0, NAME)?;
+        let store = Box::new(ZarrSource::open(&dir.0, NAME)?);
         Ok(self.with_persisted_source(PersistedSource::Spilled { store, bytes, dir }))
     }
 
