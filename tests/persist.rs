@@ -371,6 +371,64 @@ mod spill {
     }
 }
 
+/// A source whose reads fail past row `fail_from`, as a store with a corrupt chunk.
+#[derive(Debug)]
+struct Failing {
+    shape: Vec<usize>,
+    fail_from: usize,
+}
+
+impl BlockSource for Failing {
+    fn dtype(&self) -> DType {
+        DType::F64
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn read(&self, region: &Region) -> chunkwise::Result<AnyArray> {
+        if region.ranges()[0].end > self.fail_from {
+            return Err(Error::InvalidArgument {
+                op: "read failing source",
+                detail: format!("region {region} is corrupt"),
+            });
+        }
+        Ok(AnyArray::F64(ArrayD::zeros(IxDyn(&region.shape()))))
+    }
+    fn describe(&self) -> String {
+        "failing source".into()
+    }
+}
+
+#[test]
+fn a_failed_persist_holds_nothing_and_leaves_no_scratch() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 2 MiB: in memory under 64 MiB, spilled under 1 MiB (with the zarr feature).
+    for limit in [64usize << 20, 1 << 20] {
+        let rt = Runtime::builder()
+            .threads(2)
+            .memory_limit(limit)
+            .scratch_dir(tmp.path())
+            .build()
+            .unwrap();
+        let src = Arc::new(Failing {
+            shape: vec![512, 512],
+            fail_from: 400,
+        });
+        let x = ChunkedArray::<f64>::from_source(src, vec![64, 64]).unwrap();
+        let e = (&x + 1.0).persist(&rt).unwrap_err().to_string();
+        let spills = limit < 4 << 20;
+        let expected = if spills && cfg!(not(feature = "zarr")) {
+            "needs the `zarr` feature"
+        } else {
+            "corrupt"
+        };
+        assert!(e.contains(expected), "limit {limit}: {e}");
+        assert_eq!(rt.persisted_bytes(), 0, "limit {limit}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert!(left.is_empty(), "limit {limit}: {left:?}");
+    }
+}
+
 #[cfg(not(feature = "zarr"))]
 #[test]
 fn without_zarr_a_persist_that_does_not_fit_is_a_clear_error() {
