@@ -36,6 +36,7 @@ pub(crate) fn render(report: &RunReport, command: &str) -> String {
         "threads": report.threads,
         "memory_limit": report.memory_limit,
         "peak_tracked_bytes": report.peak_tracked_bytes,
+        "persisted_bytes": report.persisted_bytes,
         "bytes_produced": report.bytes_produced,
         "wall_s": report.wall_time.as_secs_f64(),
         "labels": labels,
@@ -124,6 +125,7 @@ window.onerror = function (msg, src, line) {
     ["wall time", data.wall_s.toFixed(3) + " s"],
     ["peak tracked memory", human(data.peak_tracked_bytes) + " of " + human(data.memory_limit) +
       " limit (" + (100 * data.peak_tracked_bytes / Math.max(1, data.memory_limit)).toFixed(0) + "%)"],
+    ["persisted in memory (counted against the limit)", human(data.persisted_bytes)],
     ["bytes produced", human(data.bytes_produced)],
     ["task events recorded", ev.length]
   ];
@@ -264,6 +266,7 @@ mod tests {
             threads: 2,
             memory_limit: 1 << 20,
             peak_tracked_bytes: 1000,
+            persisted_bytes: 4096,
             bytes_produced: 2000,
             wall_time: Duration::from_millis(5),
             events: vec![TaskEvent {
@@ -278,6 +281,7 @@ mod tests {
         let html = render(&r, "chunkwise stats <x>");
         assert!(html.contains("read <\\/script>"));
         assert!(html.contains("chunkwise stats &lt;x&gt;"));
+        assert!(html.contains("\"persisted_bytes\":4096"));
         // Self-contained: no external scripts, styles or images.
         assert!(!html.contains("<script src") && !html.contains("<link") && !html.contains("<img"));
     }

@@ -18,6 +18,8 @@ use std::sync::Mutex;
 /// Optimizes, lowers and runs `roots`, storing the report on the runtime. Rechunks that need
 /// stages run their intermediate passes first, through temporary Zarr arrays
 /// ([`crate::graph::stage`]); the report then covers every pass (peak: the largest).
+///
+/// Plans use [`Runtime::available_memory`]: the limit less what persisted arrays hold.
 fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Result<RunReport> {
     // On worker processes (issue 11): the driver cuts the plan into stages and batches.
     #[cfg(feature = "zarr")]
@@ -33,7 +35,7 @@ fn run(rt: &Runtime, roots: &[(NodeRef, bool)], sinks: &[&dyn OutputSink]) -> Re
     #[cfg(feature = "zarr")]
     let mut staging = staging::Staging::default();
     #[cfg(feature = "zarr")]
-    let opt = crate::graph::stage::stage_rechunks(&opt, rt.memory_limit, &mut |pass| {
+    let opt = crate::graph::stage::stage_rechunks(&opt, rt.available_memory(), &mut |pass| {
         staging.materialize(rt, pass)
     })?;
     #[allow(unused_mut)]
@@ -60,7 +62,8 @@ pub(crate) fn run_optimized(
             .map(|(node, (_, direct))| Root {
                 // Passes of staged rechunks, and rechunks whose groups fit, run group by group
                 // so each source block is read once.
-                order: if group_major || crate::graph::lower::direct_rechunk(&node, rt.memory_limit)
+                order: if group_major
+                    || crate::graph::lower::direct_rechunk(&node, rt.available_memory())
                 {
                     crate::graph::lower::group_order(&node)
                 } else {
@@ -70,14 +73,14 @@ pub(crate) fn run_optimized(
                 direct: *direct,
             })
             .collect::<Vec<_>>(),
-        rt.memory_limit,
+        rt.available_memory(),
     );
     fits?;
     run_plan(rt, &plan, sinks)
 }
 
 #[cfg(feature = "zarr")]
-mod staging {
+pub(super) mod staging {
     use super::{WriterSink, run_optimized};
     use crate::error::Result;
     use crate::exec::{RunReport, Runtime};
@@ -90,19 +93,20 @@ mod staging {
     /// The prefix of per-run scratch directories.
     pub(crate) const SCRATCH_PREFIX: &str = "chunkwise-rechunk-";
 
-    /// Creates this run's scratch directory, exclusively, under the runtime's scratch root
-    /// (default: the system temp directory), after removing those of dead processes there.
-    fn scratch_dir(rt: &Runtime) -> Result<PathBuf> {
+    /// Creates a scratch directory named `prefix` + owner tag, exclusively, under the
+    /// runtime's scratch root (default: the system temp directory), after removing those of
+    /// dead processes there with the same prefix.
+    pub(crate) fn scratch_dir(rt: &Runtime, prefix: &str, op: &'static str) -> Result<PathBuf> {
         let root = rt.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
         let io = |p: &std::path::Path, source| crate::Error::Io {
-            op: "create rechunk scratch directory",
+            op,
             path: p.to_path_buf(),
             source,
         };
         std::fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
-        crate::io::guard::clean_stale(&root, SCRATCH_PREFIX);
+        crate::io::guard::clean_stale(&root, prefix);
         loop {
-            let dir = root.join(format!("{SCRATCH_PREFIX}{}", crate::io::guard::owner_tag()));
+            let dir = root.join(format!("{prefix}{}", crate::io::guard::owner_tag()));
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(dir),
                 // Someone else's (or ours from a forgotten run): never reuse it.
@@ -113,7 +117,8 @@ mod staging {
     }
 
     /// A temporary directory removed (with everything in it) on drop.
-    struct TempDir(PathBuf);
+    #[derive(Debug)]
+    pub(crate) struct TempDir(pub(crate) PathBuf);
 
     impl Drop for TempDir {
         fn drop(&mut self) {
@@ -137,7 +142,11 @@ mod staging {
             pass: &NodeRef,
         ) -> Result<Arc<dyn BlockSource>> {
             if self.dir.is_none() {
-                self.dir = Some(TempDir(scratch_dir(rt)?));
+                self.dir = Some(TempDir(scratch_dir(
+                    rt,
+                    SCRATCH_PREFIX,
+                    "create rechunk scratch directory",
+                )?));
             }
             let dir = &self.dir.as_ref().expect("created above").0;
             let name = format!("stage{}", self.passes);
@@ -374,7 +383,7 @@ impl<T: Element> ChunkedArray<T> {
         let mut out = new_result::<T>(self.shape())?;
         {
             // Nobody sees the blocks of a result in memory: run in memory order where free.
-            let node = memory_order(&self.node, rt.memory_limit);
+            let node = memory_order(&self.node, rt.available_memory());
             let sink = ArraySink::new(&mut out, &node.grid);
             run(rt, &[(node, true)], &[&sink])?;
         }
@@ -478,7 +487,7 @@ impl<T: Element> ChunkedArray<T> {
     /// # Ok::<(), chunkwise::Error>(())
     /// ```
     pub fn plan_summary(&self, rt: &Runtime) -> explain::PlanSummary {
-        explain::summarize(std::slice::from_ref(&self.node), rt.memory_limit)
+        explain::summarize(std::slice::from_ref(&self.node), rt.available_memory())
     }
 
     /// The optimized graph in Graphviz DOT.
@@ -503,7 +512,7 @@ pub fn compute_all<T: Element>(
     {
         let nodes: Vec<NodeRef> = arrays
             .iter()
-            .map(|a| memory_order(&a.node, rt.memory_limit))
+            .map(|a| memory_order(&a.node, rt.available_memory()))
             .collect();
         let sinks: Vec<ArraySink<'_, T>> = outs
             .iter_mut()

@@ -6,6 +6,7 @@ mod elementwise;
 pub(crate) mod execute;
 mod group;
 mod histogram;
+mod persist;
 mod quantile;
 mod reduce;
 mod store;
@@ -93,7 +94,9 @@ use std::marker::PhantomData;
 /// - **Rechunk**: [`rechunk`](Self::rechunk) (planned within the memory limit).
 /// - **Compute and store** (these run the graph): [`compute`](Self::compute),
 ///   [`compute_scalar`](Self::compute_scalar), [`compute_all`](crate::compute_all),
-///   [`for_each_block`](Self::for_each_block), [`store`](Self::store); and to look before
+///   [`for_each_block`](Self::for_each_block), [`store`](Self::store); to compute once and
+///   reuse, [`persist`](Self::persist) (kept in memory within the limit, or spilled to
+///   scratch); and to look before
 ///   running, [`explain`](Self::explain), [`explain_for`](Self::explain_for),
 ///   [`to_dot`](Self::to_dot).
 #[cfg_attr(

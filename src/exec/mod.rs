@@ -13,7 +13,10 @@
 //!    under the limit; workers never wait for memory. Tasks are admitted strictly in priority
 //!    order, so later tasks never eat the room the next one needs.
 //! 4. *Release by refcount*: a block is dropped when its last consumer finishes.
-//! 5. *No stalls*: a task starts ahead of a lower one only if the one-thread run's needs of
+//! 5. *Resident bytes*: persisted arrays held in memory count against the limit of every
+//!    later run on their runtime ([`Runtime::persisted_bytes`]): each run plans and admits
+//!    within the limit less those bytes, so resident + run peak stays within the limit.
+//! 6. *No stalls*: a task starts ahead of a lower one only if the one-thread run's needs of
 //!    the tasks in between still fit after it, so a plan that passes the check never stalls.
 
 #[cfg(feature = "dashboard")]
@@ -28,6 +31,7 @@ pub(crate) mod task;
 
 pub use memsize::parse_memory_size;
 pub use report::{RunReport, TaskEvent};
+pub(crate) use runtime::ResidentBytes;
 pub use runtime::{
     DEFAULT_BATCH_BYTES, DEFAULT_MEMORY_LIMIT, DEFAULT_TRIES, IntoMemorySize, MAX_THREADS,
     ProgressFn, Runtime, RuntimeBuilder,

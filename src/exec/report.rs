@@ -27,6 +27,10 @@ pub struct RunReport {
     pub memory_limit: usize,
     /// Peak tracked bytes: blocks held plus reservations of running tasks.
     pub peak_tracked_bytes: usize,
+    /// Bytes of persisted arrays held in memory when the run started (see
+    /// [`Runtime::persisted_bytes`](crate::Runtime::persisted_bytes)): they count against the
+    /// limit, so `peak_tracked_bytes + persisted_bytes <= memory_limit`.
+    pub persisted_bytes: usize,
     /// Bytes of all values produced (blocks and partials) plus bytes written to outputs.
     pub bytes_produced: usize,
     /// Wall time of the run.
@@ -71,6 +75,9 @@ impl fmt::Display for RunReport {
         )?;
         if let Some(e) = &self.engine {
             write!(f, "; {e}")?;
+        }
+        if self.persisted_bytes > 0 {
+            write!(f, "; persisted in memory {}", human(self.persisted_bytes))?;
         }
         Ok(())
     }

@@ -2,7 +2,8 @@ use super::memsize::parse_memory_size;
 use super::report::RunReport;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The most worker threads a runtime may have.
 pub const MAX_THREADS: usize = 1024;
@@ -31,6 +32,8 @@ pub struct Runtime {
     pub(crate) engine: EngineSettings,
     /// Computations started on this runtime so far (workers find theirs by this number).
     pub(crate) computes: std::sync::atomic::AtomicUsize,
+    /// Bytes of persisted arrays held in memory, counted against the limit of every run.
+    pub(crate) resident: Arc<AtomicUsize>,
     /// The live dashboard's server, when one was asked for.
     #[cfg(feature = "dashboard")]
     pub(crate) dashboard: Option<super::dashboard::Dashboard>,
@@ -125,12 +128,14 @@ impl RuntimeBuilder {
         self
     }
 
-    /// The directory under which staged rechunks keep their intermediate arrays (default: the
-    /// system temp directory, `std::env::temp_dir()`). Choose one with room for the largest
-    /// array being rechunked (HPC nodes often have a small `/tmp`). It is created if missing;
-    /// each run makes its own `chunkwise-rechunk-HOST-PID-N` directory in it exclusively and
-    /// removes it on success, error and panic; those of processes that were killed are
-    /// removed by the next run that needs scratch space there.
+    /// The directory under which staged rechunks keep their intermediate arrays, and persisted
+    /// arrays that do not fit in memory are spilled (default: the system temp directory,
+    /// `std::env::temp_dir()`). Choose one with room for the largest array being rechunked or
+    /// persisted (HPC nodes often have a small `/tmp`). It is created if missing; each run
+    /// makes its own `chunkwise-rechunk-HOST-PID-N` directory in it exclusively and removes it
+    /// on success, error and panic; each spilled persisted array its own
+    /// `chunkwise-persist-HOST-PID-N`, removed when the array is dropped. Those of processes
+    /// that were killed are removed by the next run that needs scratch space there.
     pub fn scratch_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.scratch_dir = Some(dir.into());
         self
@@ -258,6 +263,7 @@ impl RuntimeBuilder {
             last: Mutex::new(None),
             engine,
             computes: std::sync::atomic::AtomicUsize::new(0),
+            resident: Arc::new(AtomicUsize::new(0)),
             #[cfg(feature = "dashboard")]
             dashboard,
         })
@@ -329,6 +335,38 @@ impl Runtime {
         self.memory_limit
     }
 
+    /// Bytes of persisted arrays (see [`ChunkedArray::persist`](crate::ChunkedArray::persist))
+    /// that this runtime holds in memory now. They count against the memory limit: a run on
+    /// this runtime plans and admits its tasks within [`Runtime::memory_limit`] minus these
+    /// bytes. They are released when the last handle on a persisted array is dropped.
+    ///
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let rt = Runtime::builder().threads(1).memory_limit("16 MiB").build()?;
+    /// let y = (ChunkedArray::<f64>::ones(&[100, 100], [50, 50])? * 2.0).persist(&rt)?;
+    /// assert_eq!(rt.persisted_bytes(), 100 * 100 * 8);
+    /// drop(y);
+    /// assert_eq!(rt.persisted_bytes(), 0);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn persisted_bytes(&self) -> usize {
+        self.resident.load(Ordering::Acquire)
+    }
+
+    /// The memory a run may use now: the limit less the persisted bytes held in memory.
+    pub(crate) fn available_memory(&self) -> usize {
+        self.memory_limit.saturating_sub(self.persisted_bytes())
+    }
+
+    /// Counts `bytes` as held in memory until the returned guard is dropped.
+    pub(crate) fn hold_resident(&self, bytes: usize) -> ResidentBytes {
+        self.resident.fetch_add(bytes, Ordering::AcqRel);
+        ResidentBytes {
+            counter: self.resident.clone(),
+            bytes,
+        }
+    }
+
     /// The scratch directory set with [`RuntimeBuilder::scratch_dir`], if any.
     pub fn scratch_dir(&self) -> Option<&std::path::Path> {
         self.scratch_dir.as_deref()
@@ -366,6 +404,31 @@ impl Runtime {
             .lock()
             .map(|g| g.clone().unwrap_or_default())
             .unwrap_or_default()
+    }
+}
+
+/// Bytes counted in a runtime's persisted (resident) bytes while this guard lives.
+pub(crate) struct ResidentBytes {
+    counter: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl ResidentBytes {
+    /// The bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for ResidentBytes {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+impl std::fmt::Debug for ResidentBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResidentBytes({})", self.bytes)
     }
 }
 

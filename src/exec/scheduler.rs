@@ -77,7 +77,10 @@ struct Shared<'p> {
 /// Checks `plan` against the limit, then runs it, handing output blocks to `sinks` (indexed
 /// by the tasks' `output.0`).
 pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> Result<RunReport> {
-    let limit = rt.memory_limit;
+    // Persisted arrays held in memory are already-held bytes for the whole run: the run gets
+    // the rest of the limit.
+    let persisted = rt.persisted_bytes();
+    let limit = rt.memory_limit.saturating_sub(persisted);
     // One simulation serves the check and, with several threads, the admission bound.
     let mut need = Vec::with_capacity(if rt.threads > 1 { plan.tasks.len() } else { 0 });
     let sim = plan.simulate(|_, b| {
@@ -169,8 +172,9 @@ pub(crate) fn run_plan(rt: &Runtime, plan: &Plan, sinks: &[&dyn OutputSink]) -> 
     Ok(RunReport {
         tasks: n,
         threads: rt.threads,
-        memory_limit: limit,
+        memory_limit: rt.memory_limit,
         peak_tracked_bytes: st.peak,
+        persisted_bytes: persisted,
         bytes_produced: st.produced,
         wall_time: shared.start.elapsed(),
         events: st.events,
