@@ -548,6 +548,38 @@ pub enum StoreErrorKind {
         /// What was wrong, with the numbers or the file.
         detail: String,
     },
+
+    /// A URL whose scheme chunkwise does not open.
+    #[error(
+        "unknown URL scheme {scheme}://; chunkwise opens s3://, gs://, http:// and https:// \
+         URLs (cargo feature `object-store`) and filesystem paths"
+    )]
+    UnknownScheme {
+        /// The scheme, as given.
+        scheme: String,
+    },
+    /// A URL given to a build of chunkwise without the cargo feature `object-store`.
+    #[error(
+        "this build of chunkwise cannot open {scheme}:// URLs; rebuild it with the cargo \
+         feature `object-store` (the CLI: `--features object-store`)"
+    )]
+    FeatureMissing {
+        /// The scheme, as given.
+        scheme: String,
+    },
+    /// A write to a store that can only be read (`http://`, `https://`).
+    #[error("{scheme}:// stores are read-only; write to s3://, gs:// or a filesystem path instead")]
+    ReadOnly {
+        /// The scheme, as given.
+        scheme: String,
+    },
+    /// An object store refused a request or could not be reached: a missing bucket, refused
+    /// credentials, an endpoint that does not answer.
+    #[error("{detail}")]
+    ObjectStore {
+        /// What went wrong, in words, with what to check.
+        detail: String,
+    },
     /// Another failure of the backend (zarrs, libhdf5, the file system); the backend's error
     /// is the [`Error::Store`]'s source.
     #[error("cannot {action}")]

@@ -972,3 +972,35 @@ fn sample_climate_data_matches_its_statistics() {
     assert_eq!(lat_v[0], exp["lat_first_last"][0].as_f64().unwrap());
     assert_eq!(lat.info().dimension_names, Some(vec![Some("lat".into())]));
 }
+
+/// A URL in a build without the feature `object-store` says which feature to enable, for
+/// reads, writes and datasets alike (never "no such file").
+#[cfg(not(feature = "object-store"))]
+#[test]
+fn url_without_the_object_store_feature_names_the_feature() {
+    let kind = |e: &Error| match e {
+        Error::Store { kind, .. } => Some(kind.clone()),
+        _ => None,
+    };
+    let e = chunkwise::io::zarr::ZarrSource::open("s3://bucket/x.zarr", "t2m").unwrap_err();
+    assert!(
+        matches!(kind(&e), Some(StoreErrorKind::FeatureMissing { .. })),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("s3://bucket/x.zarr") && text.contains("object-store"),
+        "{text}"
+    );
+    let rt = chunkwise::Runtime::builder().threads(1).build().unwrap();
+    let x = chunkwise::ChunkedArray::<f64>::from_shape_fn(&[4], [2], |i| i[0] as f64).unwrap();
+    let e = x.to_zarr(&rt, "gs://bucket/out.zarr", "x").unwrap_err();
+    assert!(e.to_string().contains("object-store"), "{e}");
+    let e = chunkwise::dataset::Dataset::open("https://host/ds.zarr").unwrap_err();
+    assert!(e.to_string().contains("object-store"), "{e}");
+    let e = chunkwise::io::zarr::ZarrSource::open("ftp://host/x.zarr", "t").unwrap_err();
+    assert!(
+        matches!(kind(&e), Some(StoreErrorKind::UnknownScheme { .. })),
+        "{e}"
+    );
+}

@@ -1,5 +1,7 @@
 //! Array locations on the command line: `dir.zarr`, `store.zarr:/group/array`,
-//! `file.nc:/group/var`; opening them typed once their element type is known; and metadata.
+//! `file.nc:/group/var`, and Zarr stores at URLs (`s3://bucket/x.zarr:/t2m`, `gs://...`,
+//! `https://host/x.zarr`; the feature `object-store`); opening them typed once their element
+//! type is known; and metadata.
 
 use crate::UsageError;
 use anyhow::{Context, Result, bail};
@@ -65,6 +67,13 @@ impl Location {
     pub(crate) fn stored(&self) -> chunkwise::io::guard::StoredLocation {
         use chunkwise::io::guard::StoredLocation;
         match self {
+            Location::Zarr { store, array } if is_url_path(store) => {
+                StoredLocation::remote(&format!(
+                    "{}/{}",
+                    store.display().to_string().trim_end_matches('/'),
+                    array.trim_matches('/')
+                ))
+            }
             Location::Zarr { store, array } => {
                 let rel = array.trim_matches('/');
                 let dir = if rel.is_empty() {
@@ -79,8 +88,31 @@ impl Location {
     }
 }
 
+/// Whether a store path is a URL (`s3://...`).
+pub(crate) fn is_url_path(p: &Path) -> bool {
+    p.to_str().is_some_and(chunkwise::io::store_url::is_url)
+}
+
+/// Splits a URL `SCHEME://HOST/PATH:inner`: the `:` is looked for after the host (whose
+/// `:PORT` stays).
+fn split_url(s: &str, scheme: &str) -> (PathBuf, Option<String>) {
+    let start = scheme.len() + 3;
+    let rest = &s[start..];
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[host_end..].rfind(':') {
+        Some(i) => {
+            let cut = start + host_end + i;
+            (PathBuf::from(&s[..cut]), Some(s[cut + 1..].to_string()))
+        }
+        None => (PathBuf::from(s), None),
+    }
+}
+
 /// Splits `file:inner` when the whole string is not an existing path.
 fn split(s: &str) -> (PathBuf, Option<String>) {
+    if let Some(scheme) = chunkwise::io::store_url::url_scheme(s) {
+        return split_url(s, scheme);
+    }
     if Path::new(s).exists() {
         return (PathBuf::from(s), None);
     }
@@ -129,6 +161,12 @@ pub(crate) fn parse_input(s: &str) -> Result<Location> {
         return Err(UsageError("an empty path was given".into()).into());
     }
     let (file, inner) = split(s);
+    if is_url_path(&file) {
+        return Ok(Location::Zarr {
+            store: file,
+            array: inner.unwrap_or_default(),
+        });
+    }
     match std::fs::metadata(&file) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -165,6 +203,9 @@ pub(crate) fn parse_output(s: &str) -> Result<Location> {
         return Err(UsageError("an empty output path was given".into()).into());
     }
     let (file, inner) = split(s);
+    if is_url_path(&file) {
+        return url_output(s, file, inner);
+    }
     if has_hdf5_extension(&file) || (file.is_file() && has_hdf5_signature(&file)) {
         let Some(dataset) = inner.filter(|d| !d.trim_matches('/').is_empty()) else {
             return Err(UsageError(format!(
@@ -179,6 +220,29 @@ pub(crate) fn parse_output(s: &str) -> Result<Location> {
         store: file,
         array: inner.unwrap_or_default(),
     })
+}
+
+/// An output at a URL: `s3://b/x.zarr:/t2m` as given; `s3://b/out.zarr` (no array named) is
+/// the array `out.zarr` of the store `s3://b` (an object store has no rename, so a store's
+/// root is never written as an array).
+fn url_output(s: &str, store: PathBuf, inner: Option<String>) -> Result<Location> {
+    if let Some(array) = inner.filter(|a| !a.trim_matches('/').is_empty()) {
+        return Ok(Location::Zarr { store, array });
+    }
+    let text = store.display().to_string();
+    let text = text.trim_end_matches('/');
+    let scheme_end = text.find("://").map_or(0, |i| i + 3);
+    match text[scheme_end..].rsplit_once('/') {
+        Some((parent, name)) if !parent.is_empty() && !name.is_empty() => Ok(Location::Zarr {
+            store: PathBuf::from(format!("{}{parent}", &text[..scheme_end])),
+            array: name.to_string(),
+        }),
+        _ => Err(UsageError(format!(
+            "{s}: name the array to write inside the bucket, as {text}/NAME.zarr or \
+             {text}:/ARRAY"
+        ))
+        .into()),
+    }
 }
 
 /// The error for HDF5 paths in a binary built without the `hdf5` feature.
@@ -372,6 +436,44 @@ mod tests {
         assert_eq!(split("plain"), (PathBuf::from("plain"), None));
         assert!(has_hdf5_extension(Path::new("a/b.NC")));
         assert!(!has_hdf5_extension(Path::new("a/b.zarr")));
+        assert_eq!(
+            split("s3://b/x.zarr:/t2m"),
+            (PathBuf::from("s3://b/x.zarr"), Some("/t2m".into()))
+        );
+        assert_eq!(
+            split("http://127.0.0.1:8000/x.zarr"),
+            (PathBuf::from("http://127.0.0.1:8000/x.zarr"), None)
+        );
+        assert_eq!(
+            split("http://127.0.0.1:8000/x.zarr:g/a"),
+            (
+                PathBuf::from("http://127.0.0.1:8000/x.zarr"),
+                Some("g/a".into())
+            )
+        );
+    }
+
+    #[test]
+    fn url_outputs() {
+        assert_eq!(
+            parse_output("s3://b/dir/out.zarr").unwrap(),
+            Location::Zarr {
+                store: PathBuf::from("s3://b/dir"),
+                array: "out.zarr".into()
+            }
+        );
+        assert_eq!(
+            parse_output("s3://b/x.zarr:/t2m").unwrap(),
+            Location::Zarr {
+                store: PathBuf::from("s3://b/x.zarr"),
+                array: "/t2m".into()
+            }
+        );
+        assert!(parse_output("s3://b").is_err());
+        assert!(matches!(
+            parse_input("s3://b/x.zarr").unwrap(),
+            Location::Zarr { .. }
+        ));
     }
 
     #[test]

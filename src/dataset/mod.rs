@@ -43,6 +43,8 @@
 mod coord;
 mod dataarray;
 mod group;
+#[cfg(feature = "zarr")]
+mod group_store;
 #[cfg(feature = "hdf5")]
 mod netcdf;
 mod open;

@@ -105,6 +105,9 @@ impl Dataset {
     /// time units or calendar cannot be decoded.
     pub fn open(path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
+        if crate::io::store_url::path_url(path).is_some() {
+            return open_zarr_group(path);
+        }
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::store(
                 "open dataset",
@@ -345,11 +348,6 @@ pub(crate) fn default_dims(
         .collect()
 }
 
-fn read_json(file: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(file).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 #[cfg(feature = "zarr")]
 fn open_zarr_group(path: &Path) -> Result<Dataset> {
     use crate::io::BlockSource;
@@ -363,73 +361,94 @@ fn open_zarr_group(path: &Path) -> Result<Dataset> {
             StoreErrorKind::InvalidMetadata { detail },
         )
     };
-    let (names, attrs): (Vec<String>, Map<String, Value>) = if let Some(root) =
-        read_json(&path.join("zarr.json"))
-    {
-        if root.get("node_type").and_then(Value::as_str) != Some("group") {
-            return Err(array_not_group(&shown));
-        }
-        let attrs = root
-            .get("attributes")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let consolidated = root
-            .pointer("/consolidated_metadata/metadata")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, v)| {
-                        !k.contains('/')
-                            && v.get("node_type").and_then(Value::as_str) == Some("array")
-                    })
-                    .map(|(k, _)| k.clone())
-                    .collect::<Vec<_>>()
-            });
-        let names = match consolidated {
-            Some(n) => n,
-            None => list_children(path, |dir| {
-                read_json(&dir.join("zarr.json"))
-                    .is_some_and(|j| j.get("node_type").and_then(Value::as_str) == Some("array"))
-            }),
-        };
-        (names, attrs)
-    } else if path.join(".zgroup").is_file() {
-        match read_json(&path.join(".zmetadata")) {
-            Some(z) => {
-                let meta = z
-                    .get("metadata")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| bad(".zmetadata has no \"metadata\" object".into()))?;
-                let names = meta
-                    .keys()
-                    .filter_map(|k| k.strip_suffix("/.zarray"))
-                    .filter(|n| !n.contains('/'))
-                    .map(str::to_string)
-                    .collect();
-                let attrs = meta
-                    .get(".zattrs")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                (names, attrs)
+    let store = super::group_store::GroupStore::new(OP, path)?;
+    let (names, attrs): (Vec<String>, Map<String, Value>) =
+        if let Some(root) = store.read_json(OP, "zarr.json")? {
+            if root.get("node_type").and_then(Value::as_str) != Some("group") {
+                return Err(array_not_group(&shown));
             }
-            None => (
-                list_children(path, |dir| dir.join(".zarray").is_file()),
-                read_json(&path.join(".zattrs"))
-                    .and_then(|v| v.as_object().cloned())
-                    .unwrap_or_default(),
-            ),
-        }
-    } else if path.join(".zarray").is_file() {
-        return Err(array_not_group(&shown));
-    } else {
-        return Err(Error::store(
-            OP,
-            shown,
-            StoreErrorKind::NotRecognized { format: "Zarr" },
-        ));
-    };
+            let attrs = root
+                .get("attributes")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let consolidated = root
+                .pointer("/consolidated_metadata/metadata")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, v)| {
+                            !k.contains('/')
+                                && v.get("node_type").and_then(Value::as_str) == Some("array")
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect::<Vec<_>>()
+                });
+            let names = match consolidated {
+                Some(n) => n,
+                None => {
+                    let mut arrays = Vec::new();
+                    for c in store.children(OP)? {
+                        if store
+                            .read_json(OP, &format!("{c}/zarr.json"))?
+                            .is_some_and(|j| {
+                                j.get("node_type").and_then(Value::as_str) == Some("array")
+                            })
+                        {
+                            arrays.push(c);
+                        }
+                    }
+                    arrays
+                }
+            };
+            (names, attrs)
+        } else if store.has(OP, ".zgroup")? {
+            match store.read_json(OP, ".zmetadata")? {
+                Some(z) => {
+                    let meta = z
+                        .get("metadata")
+                        .and_then(Value::as_object)
+                        .ok_or_else(|| bad(".zmetadata has no \"metadata\" object".into()))?;
+                    let names = meta
+                        .keys()
+                        .filter_map(|k| k.strip_suffix("/.zarray"))
+                        .filter(|n| !n.contains('/'))
+                        .map(str::to_string)
+                        .collect();
+                    let attrs = meta
+                        .get(".zattrs")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default();
+                    (names, attrs)
+                }
+                None => {
+                    let mut arrays = Vec::new();
+                    for c in store.children(OP)? {
+                        if store.has(OP, &format!("{c}/.zarray"))? {
+                            arrays.push(c);
+                        }
+                    }
+                    (
+                        arrays,
+                        store
+                            .read_json(OP, ".zattrs")?
+                            .and_then(|v| v.as_object().cloned())
+                            .unwrap_or_default(),
+                    )
+                }
+            }
+        } else if store.has(OP, ".zarray")? {
+            return Err(array_not_group(&shown));
+        } else if !store.exists(OP)? {
+            return Err(Error::store(OP, shown, StoreErrorKind::NotFound));
+        } else {
+            return Err(Error::store(
+                OP,
+                shown,
+                StoreErrorKind::NotRecognized { format: "Zarr" },
+            ));
+        };
     let mut found = Vec::with_capacity(names.len());
     let mut sources = BTreeMap::new();
     for name in names {
@@ -471,21 +490,6 @@ fn open_zarr_group(path: &Path) -> Result<Dataset> {
             hint: "this build of chunkwise lacks the cargo feature `zarr`",
         },
     ))
-}
-
-/// The names of the subdirectories of `dir` for which `is_array` holds, sorted.
-#[cfg_attr(not(feature = "zarr"), allow(dead_code))]
-fn list_children(dir: &Path, is_array: impl Fn(&Path) -> bool) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir() && is_array(&e.path()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    out.sort();
-    out
 }
 
 #[cfg(feature = "hdf5")]

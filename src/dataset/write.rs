@@ -82,66 +82,49 @@ fn write_variable<T: Element>(
     Ok(())
 }
 
-fn read_json(file: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()
-}
-
-fn write_json_atomic(file: &Path, v: &Value) -> Result<()> {
-    let tmp = file.with_extension(format!("chunkwise-tmp-{}", std::process::id()));
-    let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    let shown = file.display().to_string();
-    std::fs::write(&tmp, text).map_err(|e| {
-        Error::store_io("to_zarr", shown.clone(), "write group metadata to", &tmp, e)
-    })?;
-    std::fs::rename(&tmp, file)
-        .map_err(|e| Error::store_io("to_zarr", shown, "move group metadata to", file, e))
-}
-
 /// The group's metadata with `attrs`, and its consolidated metadata listing every array in
 /// the group (v2 `.zmetadata`; v3 `consolidated_metadata` inside `zarr.json`, as
 /// zarr-python writes them).
 fn write_group(store: &Path, attrs: &Map<String, Value>, format: ZarrFormat) -> Result<()> {
-    let mut children: Vec<String> = std::fs::read_dir(store)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    children.sort();
+    const OP: &str = "to_zarr";
+    let store = super::group_store::GroupStore::new(OP, store)?;
+    let children = store.children(OP)?;
     match format {
         ZarrFormat::V2 => {
             let group = json!({"zarr_format": 2});
-            write_json_atomic(&store.join(".zgroup"), &group)?;
-            write_json_atomic(&store.join(".zattrs"), &Value::Object(attrs.clone()))?;
+            store.write_json(OP, ".zgroup", &group)?;
+            store.write_json(OP, ".zattrs", &Value::Object(attrs.clone()))?;
             let mut meta = Map::new();
             meta.insert(".zgroup".into(), group);
             meta.insert(".zattrs".into(), Value::Object(attrs.clone()));
             for c in &children {
-                let Some(arr) = read_json(&store.join(c).join(".zarray")) else {
+                let Some(arr) = store.read_json(OP, &format!("{c}/.zarray"))? else {
                     continue;
                 };
                 meta.insert(format!("{c}/.zarray"), arr);
-                let za = read_json(&store.join(c).join(".zattrs")).unwrap_or(json!({}));
+                let za = store
+                    .read_json(OP, &format!("{c}/.zattrs"))?
+                    .unwrap_or(json!({}));
                 meta.insert(format!("{c}/.zattrs"), za);
             }
-            write_json_atomic(
-                &store.join(".zmetadata"),
+            store.write_json(
+                OP,
+                ".zmetadata",
                 &json!({"metadata": meta, "zarr_consolidated_format": 1}),
             )
         }
         ZarrFormat::V3 => {
             let mut meta = Map::new();
             for c in &children {
-                if let Some(arr) = read_json(&store.join(c).join("zarr.json"))
+                if let Some(arr) = store.read_json(OP, &format!("{c}/zarr.json"))?
                     && arr.get("node_type").and_then(Value::as_str) == Some("array")
                 {
                     meta.insert(c.clone(), arr);
                 }
             }
-            write_json_atomic(
-                &store.join("zarr.json"),
+            store.write_json(
+                OP,
+                "zarr.json",
                 &json!({
                     "zarr_format": 3,
                     "node_type": "group",

@@ -52,6 +52,15 @@ impl StoredLocation {
         }
     }
 
+    /// The location of an array in an object store, named by its URL.
+    pub fn remote(url: &str) -> StoredLocation {
+        StoredLocation {
+            path: PathBuf::from(url.trim_end_matches('/')),
+            inner: String::new(),
+            shown: url.to_string(),
+        }
+    }
+
     /// Whether both name the same array.
     pub fn same_array(&self, other: &StoredLocation) -> bool {
         self.path == other.path && self.inner == other.inner

@@ -16,6 +16,9 @@ pub mod guard;
 #[cfg_attr(docsrs, doc(cfg(feature = "hdf5")))]
 pub mod hdf5;
 pub mod memory;
+#[cfg(feature = "object-store")]
+pub(crate) mod remote;
+pub mod store_url;
 #[cfg(feature = "zarr")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zarr")))]
 pub mod zarr;

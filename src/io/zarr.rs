@@ -67,6 +67,7 @@ use zarrs::array::{
     CodecOptions, ElementOwned, data_type as zdt,
 };
 use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::{ReadableStorageTraits, ReadableWritableStorageTraits};
 
 mod diagnose;
 
@@ -131,15 +132,22 @@ pub struct ZarrInfo {
 /// on every worker at once; each decodes its chunks one at a time (zarrs' own codec
 /// concurrency is set to 1, since the executor parallelises across tasks).
 pub struct ZarrSource {
-    array: Array<FilesystemStore>,
-    /// The store's root directory (chunk keys are relative to it).
-    store_root: PathBuf,
+    array: Array<dyn ReadableStorageTraits>,
+    /// For a filesystem store: its root and the array's identity when opened; `None` for an
+    /// object store (`s3://`, `gs://`, `http(s)://`).
+    local: Option<LocalArray>,
     path: String,
     shape: Vec<usize>,
     info: ZarrInfo,
     /// The read granularity: inner chunks of a sharded array, else the chunks.
     read_chunk: Vec<usize>,
     codec_options: CodecOptions,
+}
+
+/// What a filesystem-backed [`ZarrSource`] knows about its files.
+struct LocalArray {
+    /// The store's root directory (chunk keys are relative to it).
+    store_root: PathBuf,
     /// What the array looked like when opened; reads fail when it changes.
     opened: Fingerprint,
 }
@@ -341,6 +349,42 @@ fn node_kind(dir: &Path, path: &str, op: &'static str) -> Result<NodeKind> {
     Ok(NodeKind::Nothing)
 }
 
+/// The kind of Zarr node at an object-store location, judged from its metadata objects.
+#[cfg(feature = "object-store")]
+fn remote_node_kind(here: &super::remote::Remote, op: &'static str) -> Result<NodeKind> {
+    if here.get(op, INCOMPLETE_MARKER)?.is_some() {
+        return Ok(NodeKind::Incomplete);
+    }
+    if let Some(bytes) = here.get(op, "zarr.json")? {
+        let meta: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::store_caused(
+                op,
+                here.url(),
+                StoreErrorKind::InvalidMetadata {
+                    detail: "zarr.json is not valid JSON".into(),
+                },
+                e,
+            )
+        })?;
+        return match meta.get("node_type").and_then(Value::as_str) {
+            Some("array") => Ok(NodeKind::ArrayV3),
+            Some("group") => Ok(NodeKind::Group),
+            other => Err(invalid_metadata(
+                op,
+                here.url(),
+                format!("zarr.json: node_type is {other:?}, expected \"array\" or \"group\""),
+            )),
+        };
+    }
+    if here.get(op, ".zarray")?.is_some() {
+        return Ok(NodeKind::ArrayV2);
+    }
+    if here.get(op, ".zgroup")?.is_some() {
+        return Ok(NodeKind::Group);
+    }
+    Ok(NodeKind::Nothing)
+}
+
 /// The names of the entries of a group directory that are Zarr nodes, for error messages.
 fn group_children(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir)
@@ -424,6 +468,9 @@ impl ZarrSource {
     pub fn open(store_path: impl AsRef<Path>, array_path: &str) -> Result<ZarrSource> {
         const OP: &str = "open zarr";
         let store_path = store_path.as_ref();
+        if let Some(url) = super::store_url::path_url(store_path) {
+            return Self::open_url(url, array_path);
+        }
         let path = display_path(store_path, array_path);
         match std::fs::metadata(store_path) {
             Ok(m) if m.is_dir() => {}
@@ -490,9 +537,57 @@ impl ZarrSource {
             &path,
             "open the filesystem store",
         ))?;
-        let array = Array::open(Arc::new(store), &node_path(array_path))
+        let storage: Arc<dyn ReadableStorageTraits> = Arc::new(store);
+        let array = Array::open(storage, &node_path(array_path))
             .map_err(|e| create_error(OP, &path, "open the array", e))?;
+        Self::from_array(
+            array,
+            path,
+            Some(LocalArray {
+                store_root: store_path.to_path_buf(),
+                opened,
+            }),
+        )
+    }
 
+    /// The array at `array_path` in the object store at `url` (feature `object-store`).
+    #[cfg(feature = "object-store")]
+    fn open_url(url: &str, array_path: &str) -> Result<ZarrSource> {
+        const OP: &str = "open zarr";
+        let store = super::remote::Remote::open(OP, url)?;
+        let here = store.child(array_path);
+        let path = here.url().to_string();
+        match remote_node_kind(&here, OP)? {
+            NodeKind::ArrayV2 | NodeKind::ArrayV3 => {}
+            NodeKind::Group => {
+                return Err(not_an_array(OP, path, "Zarr group"));
+            }
+            NodeKind::Incomplete => {
+                return Err(Error::store(OP, path, StoreErrorKind::Incomplete));
+            }
+            NodeKind::Nothing => {
+                // A missing bucket or refused credentials say so, not "no array".
+                let _ = here.any_object(OP)?;
+                return Err(Error::store(OP, path, StoreErrorKind::ArrayNotFound));
+            }
+        }
+        let array = Array::open(store.readable()?, &node_path(array_path))
+            .map_err(|e| create_error(OP, &path, "open the array", e))?;
+        Self::from_array(array, path, None)
+    }
+
+    #[cfg(not(feature = "object-store"))]
+    fn open_url(url: &str, _array_path: &str) -> Result<ZarrSource> {
+        Err(super::store_url::unsupported("open zarr", url))
+    }
+
+    /// The source for an opened array: its description read from the metadata.
+    fn from_array(
+        array: Array<dyn ReadableStorageTraits>,
+        path: String,
+        local: Option<LocalArray>,
+    ) -> Result<ZarrSource> {
+        const OP: &str = "open zarr";
         let dtype = dtype_of(array.data_type()).ok_or_else(|| {
             Error::store(
                 OP,
@@ -559,7 +654,7 @@ impl ZarrSource {
         super::check_stored_size(OP, &path, &shape, Some(&read_chunk), dtype)?;
         Ok(ZarrSource {
             array,
-            store_root: store_path.to_path_buf(),
+            local,
             path,
             shape,
             info,
@@ -567,7 +662,6 @@ impl ZarrSource {
             codec_options: CodecOptions::default()
                 .with_concurrent_target(1)
                 .with_chunk_concurrent_minimum(1),
-            opened,
         })
     }
 
@@ -614,16 +708,20 @@ impl ZarrSource {
             .retrieve_array_subset_opt(subset, &self.codec_options)
             .map_err(|e| {
                 // Say which chunk and file, and why, when one chunk is to blame.
-                diagnose::bad_chunk(
-                    &self.array,
-                    &self.store_root,
-                    &self.path,
-                    subset,
-                    &self.codec_options,
-                )
-                .unwrap_or_else(|| {
-                    Error::backend("read zarr", &self.path, format!("read region {region}"), e)
-                })
+                self.local
+                    .as_ref()
+                    .and_then(|local| {
+                        diagnose::bad_chunk(
+                            &self.array,
+                            &local.store_root,
+                            &self.path,
+                            subset,
+                            &self.codec_options,
+                        )
+                    })
+                    .unwrap_or_else(|| {
+                        Error::backend("read zarr", &self.path, format!("read region {region}"), e)
+                    })
             })?;
         let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
             Error::internal(
@@ -791,7 +889,9 @@ impl BlockSource for ZarrSource {
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         // Before and after: a write that replaced the array mid-read is caught either way.
-        self.opened.check(&self.path)?;
+        if let Some(local) = &self.local {
+            local.opened.check(&self.path)?;
+        }
         let block = match self.info.dtype {
             DType::Bool => self.read_typed::<bool>(region, &subset),
             DType::I8 => self.read_typed::<i8>(region, &subset),
@@ -805,7 +905,9 @@ impl BlockSource for ZarrSource {
             DType::F32 => self.read_typed::<f32>(region, &subset),
             DType::F64 => self.read_typed::<f64>(region, &subset),
         }?;
-        self.opened.check(&self.path)?;
+        if let Some(local) = &self.local {
+            local.opened.check(&self.path)?;
+        }
         Ok(block)
     }
 
@@ -822,11 +924,12 @@ impl BlockSource for ZarrSource {
     }
 
     fn location(&self) -> Option<super::guard::StoredLocation> {
-        Some(super::guard::StoredLocation::new(
-            &self.opened.dir,
-            "",
-            self.path.clone(),
-        ))
+        Some(match &self.local {
+            Some(local) => {
+                super::guard::StoredLocation::new(&local.opened.dir, "", self.path.clone())
+            }
+            None => super::guard::StoredLocation::remote(&self.path),
+        })
     }
 
     fn describe(&self) -> String {
@@ -899,7 +1002,7 @@ pub struct ZarrWriteOptions {
 /// See the [module docs](self) for the failure semantics: nothing looks like an array until
 /// [`BlockWriter::commit`].
 pub struct ZarrWriter {
-    array: Array<FilesystemStore>,
+    array: Array<dyn ReadableWritableStorageTraits>,
     path: String,
     /// The array's final directory.
     dir: PathBuf,
@@ -913,7 +1016,35 @@ pub struct ZarrWriter {
     dtype: DType,
     committed: AtomicBool,
     codec_options: CodecOptions,
+    /// For an object store: the array's location, cleaned up unless committed.
+    #[cfg(feature = "object-store")]
+    remote: Option<RemoteWrite>,
 }
+
+/// An array being written in an object store: there is no rename there, so chunks go to
+/// their final keys beside an [`INCOMPLETE_MARKER`] object, and the metadata is written last
+/// (at commit). Dropped uncommitted, it removes every object under the array's prefix, the
+/// marker last, so a failure never leaves what looks like an array.
+#[cfg(feature = "object-store")]
+struct RemoteWrite {
+    here: super::remote::Remote,
+    armed: AtomicBool,
+}
+
+#[cfg(feature = "object-store")]
+impl Drop for RemoteWrite {
+    fn drop(&mut self) {
+        if self.armed.load(Ordering::Acquire) {
+            let _ = self.here.delete_all("write zarr", Some(INCOMPLETE_MARKER));
+            let _ = self.here.delete("write zarr", INCOMPLETE_MARKER);
+        }
+    }
+}
+
+/// The text of the incomplete marker.
+const MARKER_TEXT: &str = "This Zarr array is being written by chunkwise, or its writer was \
+    killed before committing. When complete it is moved into place; a later write of the same \
+    array removes it once its process no longer runs.\n";
 
 impl fmt::Debug for ZarrWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -959,6 +1090,13 @@ fn zero_fill(d: DType) -> Value {
         DType::F32 | DType::F64 => json!(0.0),
         _ => json!(0),
     }
+}
+
+#[cfg(feature = "object-store")]
+fn json_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_string_pretty(v)
+        .unwrap_or_default()
+        .into_bytes()
 }
 
 fn write_json(file: &Path, v: &Value, op: &'static str, path: &str) -> Result<()> {
@@ -1045,6 +1183,9 @@ impl ZarrWriter {
         };
         // Names first: nothing is created for a path that could never be written.
         super::guard::validate_array_path(OP, &path, rel)?;
+        if let Some(url) = super::store_url::path_url(store_path) {
+            return Self::create_url(url, rel, shape, chunk_shape, dtype, options);
+        }
         let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
 
         // Parent groups, from the root down.
@@ -1130,13 +1271,7 @@ impl ZarrWriter {
         std::fs::create_dir(&staging).map_err(io("create the staging directory", &staging))?;
         let staged = StagingDir(staging.clone());
         let marker = staging.join(INCOMPLETE_MARKER);
-        std::fs::write(
-            &marker,
-            "This Zarr array is being written by chunkwise, or its writer was killed before \
-             committing. When complete it is moved into place; a later write of the same \
-             array removes it once its process no longer runs.\n",
-        )
-        .map_err(io("write the incomplete marker", &marker))?;
+        std::fs::write(&marker, MARKER_TEXT).map_err(io("write the incomplete marker", &marker))?;
 
         let meta = array_metadata(shape, chunk_shape, dtype, &options);
         let metadata: ArrayMetadata = match options.format {
@@ -1146,7 +1281,8 @@ impl ZarrWriter {
         .map_err(|e| Error::internal(OP, format!("{path}: invalid metadata built: {e}")))?;
         let store =
             FilesystemStore::new(&staging).map_err(backend(OP, &path, "open the staging store"))?;
-        let array = Array::new_with_metadata(Arc::new(store), "/", metadata)
+        let storage: Arc<dyn ReadableWritableStorageTraits> = Arc::new(store);
+        let array = Array::new_with_metadata(storage, "/", metadata)
             .map_err(|e| create_error(OP, &path, "create the array", e))?;
         let location = super::guard::StoredLocation::new(&dir, "", path.clone());
         Ok(ZarrWriter {
@@ -1163,6 +1299,8 @@ impl ZarrWriter {
             codec_options: CodecOptions::default()
                 .with_concurrent_target(1)
                 .with_chunk_concurrent_minimum(1),
+            #[cfg(feature = "object-store")]
+            remote: None,
         })
     }
 
@@ -1184,7 +1322,8 @@ impl ZarrWriter {
             &path,
             "open the filesystem store",
         ))?;
-        let array = Array::open(Arc::new(store), &node_path(array_path))
+        let storage: Arc<dyn ReadableWritableStorageTraits> = Arc::new(store);
+        let array = Array::open(storage, &node_path(array_path))
             .map_err(|e| create_error(OP, &path, "open the array", e))?;
         let dir = store_path.join(array_path.trim_matches('/'));
         Ok(ZarrWriter {
@@ -1201,7 +1340,152 @@ impl ZarrWriter {
             codec_options: CodecOptions::default()
                 .with_concurrent_target(1)
                 .with_chunk_concurrent_minimum(1),
+            #[cfg(feature = "object-store")]
+            remote: None,
         })
+    }
+
+    /// [`ZarrWriter::create`] for a store at a URL (`s3://`, `gs://`; `http(s)://` is
+    /// read-only): the same checks on what is there, then chunks are written to their final
+    /// keys beside the incomplete marker and the metadata at commit (see [`RemoteWrite`]).
+    /// With `overwrite`, an old array is removed first (its metadata first, so it never looks
+    /// complete with the new chunks): unlike on a filesystem, a failed overwrite leaves no
+    /// array, never a mix.
+    #[cfg(feature = "object-store")]
+    fn create_url(
+        url: &str,
+        rel: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+        options: ZarrWriteOptions,
+    ) -> Result<ZarrWriter> {
+        const OP: &str = "create zarr";
+        let store = super::remote::Remote::open(OP, url)?;
+        store.check_writable(OP)?;
+        let here = store.child(rel);
+        let path = here.url().to_string();
+        let components: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+        let mut parent = store.clone();
+        for (i, comp) in std::iter::once("")
+            .chain(components[..components.len() - 1].iter().copied())
+            .enumerate()
+        {
+            if i > 0 {
+                parent = parent.child(comp);
+            }
+            match remote_node_kind(&parent, OP)? {
+                NodeKind::Group => {}
+                NodeKind::Nothing => match options.format {
+                    ZarrFormat::V3 => parent.put(
+                        OP,
+                        "zarr.json",
+                        json_bytes(
+                            &json!({"zarr_format": 3, "node_type": "group", "attributes": {}}),
+                        ),
+                    )?,
+                    ZarrFormat::V2 => {
+                        parent.put(OP, ".zgroup", json_bytes(&json!({"zarr_format": 2})))?
+                    }
+                },
+                NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
+                    return Err(Error::store(
+                        OP,
+                        path,
+                        StoreErrorKind::ParentNotAGroup {
+                            parent: parent.url().to_string(),
+                        },
+                    ));
+                }
+            }
+        }
+        match remote_node_kind(&here, OP)? {
+            NodeKind::Nothing => {
+                if here.any_object(OP)? {
+                    return Err(not_an_array(
+                        OP,
+                        path,
+                        "prefix holding objects without Zarr metadata (chunkwise never writes \
+                         into one)",
+                    ));
+                }
+            }
+            NodeKind::Group => {
+                return Err(not_an_array(
+                    OP,
+                    path,
+                    "Zarr group (overwrite replaces arrays, never groups)",
+                ));
+            }
+            NodeKind::ArrayV2 | NodeKind::ArrayV3 | NodeKind::Incomplete => {
+                if !options.overwrite {
+                    return Err(Error::store(OP, path, StoreErrorKind::AlreadyExists));
+                }
+                // The old array stops looking complete before any of it goes.
+                here.put(OP, INCOMPLETE_MARKER, MARKER_TEXT.as_bytes().to_vec())?;
+                for meta in ["zarr.json", ".zarray", ".zattrs"] {
+                    here.delete(OP, meta)?;
+                }
+                here.delete_all(OP, Some(INCOMPLETE_MARKER))?;
+            }
+        }
+        here.put(OP, INCOMPLETE_MARKER, MARKER_TEXT.as_bytes().to_vec())?;
+        let remote = RemoteWrite {
+            here: here.clone(),
+            armed: AtomicBool::new(true),
+        };
+        let meta = array_metadata(shape, chunk_shape, dtype, &options);
+        let metadata: ArrayMetadata = match options.format {
+            ZarrFormat::V3 => serde_json::from_value(meta).map(ArrayMetadata::V3),
+            ZarrFormat::V2 => serde_json::from_value(meta).map(ArrayMetadata::V2),
+        }
+        .map_err(|e| Error::internal(OP, format!("{path}: invalid metadata built: {e}")))?;
+        let array = Array::new_with_metadata(here.readable_writable()?, "/", metadata)
+            .map_err(|e| create_error(OP, &path, "create the array", e))?;
+        Ok(ZarrWriter {
+            array,
+            location: super::guard::StoredLocation::remote(&path),
+            dir: PathBuf::from(&path),
+            path,
+            staging: std::sync::Mutex::new(None),
+            lock: std::sync::Mutex::new(None),
+            shape: shape.to_vec(),
+            chunk_shape: chunk_shape.to_vec(),
+            dtype,
+            committed: AtomicBool::new(false),
+            codec_options: CodecOptions::default()
+                .with_concurrent_target(1)
+                .with_chunk_concurrent_minimum(1),
+            remote: Some(remote),
+        })
+    }
+
+    #[cfg(not(feature = "object-store"))]
+    fn create_url(
+        url: &str,
+        _rel: &str,
+        _shape: &[usize],
+        _chunk_shape: &[usize],
+        _dtype: DType,
+        _options: ZarrWriteOptions,
+    ) -> Result<ZarrWriter> {
+        Err(super::store_url::unsupported("create zarr", url))
+    }
+
+    /// Commits an array written to an object store: metadata, then the marker goes.
+    #[cfg(feature = "object-store")]
+    fn commit_remote(&self, remote: &RemoteWrite) -> Result<()> {
+        const OP: &str = "commit zarr";
+        let options = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
+        self.array.store_metadata_opt(&options).map_err(backend(
+            OP,
+            &self.path,
+            "write the array metadata",
+        ))?;
+        remote.here.delete(OP, INCOMPLETE_MARKER)?;
+        remote.armed.store(false, Ordering::Release);
+        self.committed.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The store and array path, as used in error messages.
@@ -1431,6 +1715,10 @@ impl BlockWriter for ZarrWriter {
     fn commit(&self) -> Result<()> {
         if self.committed.load(Ordering::Acquire) {
             return Ok(());
+        }
+        #[cfg(feature = "object-store")]
+        if let Some(remote) = &self.remote {
+            return self.commit_remote(remote);
         }
         const OP: &str = "commit zarr";
         let options = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);

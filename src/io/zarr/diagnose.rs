@@ -8,7 +8,7 @@
 use crate::error::{BoxError, Error};
 use std::path::Path;
 use zarrs::array::{Array, ArrayBytes, ArraySubset, CodecOptions};
-use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::ReadableStorageTraits;
 
 /// Chunks of one failed region examined at most (a region of more chunks is rare; the first
 /// bad one among these is reported).
@@ -17,7 +17,7 @@ const MAX_EXAMINED: usize = 1 << 16;
 /// The first chunk of `subset` that cannot be read, as [`Error::BadChunk`]; `None` when every
 /// chunk reads on its own (the failure lies elsewhere).
 pub(super) fn bad_chunk(
-    array: &Array<FilesystemStore>,
+    array: &Array<dyn ReadableStorageTraits>,
     store_root: &Path,
     path: &str,
     subset: &ArraySubset,
