@@ -32,6 +32,9 @@ fn poll(addr: SocketAddr, stop: Arc<AtomicBool>, answers: Arc<AtomicUsize>) {
     }
 }
 
+/// One workload: its result on a runtime.
+type Workload = dyn Fn(&Runtime) -> Result<f64>;
+
 /// Median, fastest and slowest of `t` (seconds).
 fn stats(mut t: Vec<f64>) -> (f64, f64, f64) {
     t.sort_by(f64::total_cmp);
@@ -68,7 +71,7 @@ fn main() -> Result<()> {
         std::thread::spawn(move || poll(addr, stop, answers))
     };
 
-    let mut workloads: Vec<(&str, Box<dyn Fn(&Runtime) -> Result<f64>>)> = vec![(
+    let mut workloads: Vec<(&str, Box<Workload>)> = vec![(
         "W5",
         Box::new(|rt: &Runtime| {
             ChunkedArray::<f64>::ones(&[10_000, 10_000], [100, 100])?

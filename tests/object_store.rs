@@ -112,7 +112,7 @@ fn s3_write_then_read_back_equals_ndarray() {
     let Some(url) = s3_url("x.zarr") else { return };
     let rt = rt("8 MiB");
     let shape = [60, 45];
-    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [16, 12], |i| field(i)).unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [16, 12], field).unwrap();
     for (name, format) in [("v3", ZarrFormat::V3), ("v2", ZarrFormat::V2)] {
         x.to_zarr_with(
             &rt,
@@ -190,7 +190,7 @@ fn s3_reduction_reads_and_writes_s3_within_the_memory_limit() {
     // 4 MiB of f64 under a 1 MiB limit: 512 x 1024, chunks of 16 rows (128 KiB).
     let shape = [512, 1024];
     let rt_write = rt("1 MiB");
-    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [16, 1024], |i| field(i)).unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [16, 1024], field).unwrap();
     let report = x.to_zarr(&rt_write, &url, "x").unwrap();
     assert!(
         report.peak_tracked_bytes <= rt_write.memory_limit(),
@@ -259,7 +259,7 @@ fn s3_failed_write_leaves_no_array() {
         return;
     };
     let rt = rt("8 MiB");
-    let x = ChunkedArray::<f64>::from_shape_fn(&[64, 10], [8, 10], |i| field(i)).unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&[64, 10], [8, 10], field).unwrap();
     // Block 5 of 8 comes out the wrong shape: a task error in the middle of the write.
     let bad = x.map_blocks(|b, info| {
         if info.index[0] == 5 {
@@ -471,7 +471,7 @@ fn http_store_reads_equal_the_original_and_refuses_writes() {
     let dir = tempfile::tempdir().unwrap();
     let rt = rt("8 MiB");
     let shape = [60, 45];
-    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [16, 12], |i| field(i)).unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [16, 12], field).unwrap();
     let local = dir.path().join("x.zarr");
     x.to_zarr(&rt, &local, "x").unwrap();
     let ds = Dataset::open("data/sample.zarr").unwrap();
@@ -532,7 +532,7 @@ fn measure_read_throughput_s3_vs_filesystem() {
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("throughput.zarr");
     let shape = [2048, 4096];
-    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [32, 4096], |i| field(i)).unwrap();
+    let x = ChunkedArray::<f64>::from_shape_fn(&shape, [32, 4096], field).unwrap();
     let opts = || ZarrWriteOptions {
         compression: chunkwise::io::zarr::ZarrCompression::None,
         ..Default::default()

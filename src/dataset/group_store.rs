@@ -40,9 +40,12 @@ impl GroupStore {
     /// For an object store, a request that fails (not one that finds nothing).
     pub(super) fn read_json(&self, op: &'static str, key: &str) -> Result<Option<Value>> {
         match self {
-            GroupStore::Local(dir) => Ok(std::fs::read_to_string(dir.join(key))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())),
+            GroupStore::Local(dir) => {
+                let _ = op;
+                Ok(std::fs::read_to_string(dir.join(key))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok()))
+            }
             #[cfg(feature = "object-store")]
             GroupStore::Remote(r) => r.get_json(op, key),
         }

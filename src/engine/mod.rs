@@ -32,16 +32,17 @@ pub mod processes;
 pub(crate) mod driver;
 #[cfg(feature = "zarr")]
 mod hash;
+pub mod select;
+pub mod slurm;
 #[cfg(feature = "zarr")]
 mod stage_source;
 #[cfg(feature = "zarr")]
 mod stages;
+mod tool;
 #[cfg(feature = "zarr")]
 pub(crate) mod workdir;
+#[cfg_attr(not(feature = "zarr"), allow(dead_code))]
 pub(crate) mod worker;
-pub mod select;
-pub mod slurm;
-mod tool;
 
 pub use hyperqueue::{HyperQueueLauncher, HyperQueueOptions};
 pub use launch::{BatchCommand, BatchOutcome, Launcher, StageOutcome, StageSubmission};
@@ -115,6 +116,7 @@ impl Engine {
     }
 
     /// The launcher that starts this engine's workers (`None` for [`Engine::Local`]).
+    #[cfg_attr(not(feature = "zarr"), allow(dead_code))]
     pub(crate) fn launcher(&self) -> Option<Arc<dyn Launcher>> {
         match self {
             Engine::Local => None,

@@ -358,7 +358,7 @@ mod tests {
         let store = Path::new("/nonexistent/work/arrays");
         StagePlan::cut(
             "processes",
-            &[a.node.clone()],
+            std::slice::from_ref(&a.node),
             compute,
             1 << 20,
             16 << 10,

@@ -31,6 +31,7 @@ pub struct Runtime {
     /// Where computations run, and the settings of engines other than the local one.
     pub(crate) engine: EngineSettings,
     /// Computations started on this runtime so far (workers find theirs by this number).
+    #[cfg_attr(not(feature = "zarr"), allow(dead_code))]
     pub(crate) computes: std::sync::atomic::AtomicUsize,
     /// Bytes of persisted arrays held in memory, counted against the limit of every run.
     pub(crate) resident: Arc<AtomicUsize>,
@@ -68,6 +69,7 @@ pub const DEFAULT_BATCH_BYTES: usize = 256 << 20;
 
 /// The engine and its settings, as built.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(not(feature = "zarr"), allow(dead_code))]
 pub(crate) struct EngineSettings {
     pub engine: Engine,
     pub work_dir: Option<std::path::PathBuf>,

@@ -19,6 +19,7 @@ pub(crate) trait BlockFn: Send + Sync {
     /// What identifies the function in a plan hash (issue 11): its name and its concrete type,
     /// which names the closure of a `map_blocks` (stable within one binary, different between
     /// programs).
+    #[cfg_attr(not(feature = "zarr"), allow(dead_code))]
     fn identity(&self) -> String {
         format!("{} {}", self.name(), std::any::type_name_of_val(self))
     }
