@@ -121,12 +121,12 @@ impl Selection {
         &self.picked[axis]
     }
 
-    /// The input dimensions the selection drops (`--isel time=0`), with the position each
+    /// The input axes the selection drops (`--isel time=0`), with the position each
     /// keeps.
-    pub(crate) fn dropped(&self) -> Vec<(usize, &str, usize)> {
+    pub(crate) fn dropped(&self) -> Vec<(usize, usize)> {
         (0..self.elems.len())
             .filter(|&k| matches!(self.elems[k], SliceInfoElem::Index(_)))
-            .map(|k| (k, self.dims[k].as_str(), self.picked[k][0]))
+            .map(|k| (k, self.picked[k][0]))
             .collect()
     }
 }

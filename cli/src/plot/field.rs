@@ -12,6 +12,10 @@ pub(crate) struct MapAxis {
     pub label: String,
     /// The centre of each cell: strictly monotonic.
     pub centres: Vec<f64>,
+    /// Whether the values are positions stored negated (`0, -1, -2, ...`), so that position
+    /// 0 is drawn at the top of a vertical axis, as an image's first row; ticks show them
+    /// positive.
+    pub negated: bool,
 }
 
 impl MapAxis {
@@ -26,12 +30,30 @@ impl MapAxis {
                     _ => name.to_string(),
                 },
                 centres,
+                negated: false,
             },
             None => MapAxis {
                 label: format!("{name} (index)"),
                 centres: (0..n).map(|i| i as f64).collect(),
+                negated: false,
             },
         }
+    }
+
+    /// The axis with positions counted downwards (see [`MapAxis::negated`]) when it has no
+    /// coordinate: a vertical axis without coordinates draws its first row at the top, as
+    /// an image (and as most stored grids, north first).
+    pub(crate) fn downwards(mut self) -> MapAxis {
+        if self.label.ends_with(" (index)") && !self.negated {
+            self.centres.iter_mut().for_each(|c| *c = -*c);
+            self.negated = true;
+        }
+        self
+    }
+
+    /// What a tick at `v` shows.
+    pub(crate) fn shown(&self, v: f64) -> f64 {
+        if self.negated { -v } else { v }
     }
 
     /// The axis of `factor`-cell windows of this one (the last may be shorter): each window's
@@ -45,6 +67,7 @@ impl MapAxis {
         MapAxis {
             label: self.label.clone(),
             centres,
+            negated: self.negated,
         }
     }
 
@@ -166,6 +189,12 @@ mod tests {
         let down = MapAxis::new("lat", None, Some(vec![90., 0., -90.]), 3);
         assert_eq!(down.extent(), (-135.0, 135.0));
         assert_eq!(down.cells_of_pixels(3), vec![2, 1, 0]);
+        // Positions counted downwards: position 0 is the top (high) end.
+        let rows = MapAxis::new("y", None, None, 3).downwards();
+        assert_eq!(rows.cells_of_pixels(3), vec![2, 1, 0]);
+        assert_eq!(rows.shown(-2.0), 2.0);
+        let lat = MapAxis::new("lat", None, Some(vec![1.0, 2.0]), 2).downwards();
+        assert!(!lat.negated);
         let one = MapAxis::new("x", None, Some(vec![7.0]), 1);
         assert_eq!(one.cells_of_pixels(4), vec![0; 4]);
         // More cells than pixels: every pixel shows one of them, in order.

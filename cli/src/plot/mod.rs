@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use chunkwise::dataset::{CoordValues, Dataset};
 use chunkwise::{ChunkedArray, CoarsenBoundary, DType};
 use field::{Field, MapAxis};
+use ndarray::SliceInfoElem;
 use render::Layout;
 use std::path::{Path, PathBuf};
 
@@ -52,17 +53,14 @@ pub(crate) fn plot(ctx: &Ctx, a: &PlotArgs) -> Result<()> {
     if let Some(s) = &sel {
         x = s.apply(&x).map_err(|e| UsageError(e.to_string()))?;
     }
-    check_2d(&name, &meta, sel.as_ref())?;
+    let (x, axes) = squeezed(x)?;
+    if axes == [0, 1] {
+        check_2d(&name, &meta, sel.as_ref())?;
+    }
     let (w, h) = a.size;
-    let field = field_of(
-        ctx,
-        &loc,
-        &meta,
-        &x,
-        sel.as_ref(),
-        Layout::new(w, h).map_pixels(),
-    )
-    .with_context(|| format!("computing the slice of {} to draw", loc.display()))?;
+    let pixels = Layout::new(w, h).map_pixels();
+    let field = field_of(ctx, &loc, &meta, &x, sel.as_ref(), axes, pixels)
+        .with_context(|| format!("computing the slice of {} to draw", loc.display()))?;
     let png = render::render_png(&field, w, h)?;
     out.finish(&png)?;
     if field.range.is_none() {
@@ -95,7 +93,15 @@ pub(crate) fn thumbnail(ctx: &Ctx, loc: &Location) -> Result<Option<Vec<u8>>> {
     }
     let x = open_f64(loc, &meta)?;
     let (w, h) = THUMBNAIL_SIZE;
-    let field = field_of(ctx, loc, &meta, &x, None, Layout::new(w, h).map_pixels())?;
+    let field = field_of(
+        ctx,
+        loc,
+        &meta,
+        &x,
+        None,
+        [0, 1],
+        Layout::new(w, h).map_pixels(),
+    )?;
     Ok(Some(render::render_png(&field, w, h)?))
 }
 
@@ -203,6 +209,28 @@ fn check_2d(name: &str, meta: &Meta, sel: Option<&Selection>) -> Result<()> {
     Err(UsageError(msg).into())
 }
 
+/// A slice of more than 2 dimensions of which all but two have length 1 (`--sel
+/// time=2001-03-01` keeps its dimension), without them; and which axes of the slice the two
+/// kept are (`[0, 1]` for a slice returned as it is).
+fn squeezed(x: ChunkedArray<f64>) -> Result<(ChunkedArray<f64>, [usize; 2])> {
+    let shape = x.shape().to_vec();
+    let kept: Vec<usize> = (0..shape.len()).filter(|&k| shape[k] != 1).collect();
+    if shape.len() <= 2 || kept.len() != 2 {
+        return Ok((x, [0, 1]));
+    }
+    let elems: Vec<SliceInfoElem> = shape
+        .iter()
+        .map(|&n| {
+            if n == 1 {
+                SliceInfoElem::Index(0)
+            } else {
+                SliceInfoElem::from(..)
+            }
+        })
+        .collect();
+    Ok((x.slice(elems)?, [kept[0], kept[1]]))
+}
+
 /// The coordinates beside the array at `loc`, if its group can be read.
 fn group_coords(loc: &Location) -> Option<Dataset> {
     Dataset::open(select::group_path(loc)?).ok()
@@ -220,15 +248,17 @@ fn label_at(values: &CoordValues, pos: usize) -> Option<String> {
     }
 }
 
-/// The field to draw from the 2-D slice `x` of the array at `loc` (`sel` made it from the
-/// stored array, described by `meta`): block means sized to about `pixels` (across, down)
-/// computed in the runtime, with the slice's range and its axes' coordinates.
+/// The field to draw from the 2-D array `x`: axes `axes` of the slice `sel` made of the
+/// stored array at `loc` (described by `meta`; the slice's other axes have length 1): block
+/// means sized to about `pixels` (across, down) computed in the runtime, with the slice's
+/// range and its axes' coordinates.
 fn field_of(
     ctx: &Ctx,
     loc: &Location,
     meta: &Meta,
     x: &ChunkedArray<f64>,
     sel: Option<&Selection>,
+    axes: [usize; 2],
     pixels: (usize, usize),
 ) -> Result<Field> {
     let (ny, nx) = (x.shape()[0], x.shape()[1]);
@@ -252,8 +282,9 @@ fn field_of(
     let ds = group_coords(loc);
     let coords = ds.as_ref().map(Dataset::coords);
     let input_dims = select::dim_names(meta);
+    let input_axis = |a: usize| sel.map_or(a, |s| s.input_axis(a));
     let axis = |k: usize, factor: usize| {
-        let ia = sel.map_or(k, |s| s.input_axis(k));
+        let ia = input_axis(axes[k]);
         let dim = &input_dims[ia];
         let n = x.shape()[k];
         let positions: Vec<usize> = match sel {
@@ -269,7 +300,7 @@ fn field_of(
         let units = coord.and_then(|c| c.attrs.get("units").and_then(|u| u.as_str()));
         MapAxis::new(dim, units, values, n).coarsened(factor)
     };
-    let y = axis(0, fy);
+    let y = axis(0, fy).downwards();
     let x_axis = axis(1, fx);
 
     // The words: the variable, what was selected, how it was downsampled.
@@ -279,21 +310,30 @@ fn field_of(
         Some(long) if long != name => format!("{long} ({name})"),
         _ => name.clone(),
     };
+    // The coordinate labels of the dimensions not drawn: those the selection dropped, and
+    // those of length 1.
+    let mut single: Vec<(usize, usize)> = sel.map_or_else(Vec::new, |s| s.dropped());
+    let slice_ndim = sel.map_or(meta.shape.len(), |s| s.meta.shape.len());
+    for a in (0..slice_ndim).filter(|a| !axes.contains(a)) {
+        let ia = input_axis(a);
+        let pos = sel.map_or(0, |s| s.picked(ia)[0]);
+        single.push((ia, pos));
+    }
+    single.sort_unstable();
+    let at: Vec<String> = single
+        .iter()
+        .filter_map(|&(ia, pos)| {
+            let dim = &input_dims[ia];
+            let c = coords?.get(dim).filter(|c| c.len() == meta.shape[ia])?;
+            Some(format!("{dim} = {}", label_at(&c.values, pos)?))
+        })
+        .collect();
     let mut notes: Vec<String> = Vec::new();
-    if let Some(s) = sel {
-        let at: Vec<String> = s
-            .dropped()
-            .into_iter()
-            .filter_map(|(ia, dim, pos)| {
-                let c = coords?.get(dim).filter(|c| c.len() == meta.shape[ia])?;
-                Some(format!("{dim} = {}", label_at(&c.values, pos)?))
-            })
-            .collect();
-        if at.is_empty() {
-            notes.push(s.what.clone());
-        } else {
-            notes.push(format!("{} ({})", at.join(", "), s.what));
-        }
+    match (sel, at.is_empty()) {
+        (Some(s), true) => notes.push(s.what.clone()),
+        (Some(s), false) => notes.push(format!("{} ({})", at.join(", "), s.what)),
+        (None, false) => notes.push(at.join(", ")),
+        (None, true) => {}
     }
     if fy * fx > 1 {
         notes.push(format!("block means of {fy} x {fx} cells"));

@@ -9,9 +9,9 @@ use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 use std::ops::Range;
 
-/// The colour of NaN cells: a light grey, which viridis never gives (its r, g, b are never
-/// equal).
-pub(crate) const NAN_RGB: [u8; 3] = [200, 200, 200];
+/// The colour of NaN cells: a light blue-grey (#c8c8d0), a colour neither viridis nor the
+/// black-on-white text and axes (pure greys) ever give.
+pub(crate) const NAN_RGB: [u8; 3] = [200, 200, 208];
 
 /// DejaVu Sans (Bitstream Vera license, see `cli/assets/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -65,7 +65,7 @@ impl Layout {
         self.title_font() + self.text_font() + self.px(16.0)
     }
     fn colour_bar_band(&self) -> u32 {
-        self.px(30.0) + self.text_font() * 4 + self.px(12.0)
+        self.px(6.0 + 24.0 + 12.0) + self.text_font() * 5
     }
     fn margin(&self) -> u32 {
         self.px(12.0)
@@ -185,8 +185,8 @@ fn draw_frame(field: &Field, l: &Layout, buf: &mut [u8]) -> Result<(Range<i32>, 
         .disable_mesh()
         .x_labels(if many { 9 } else { 5 })
         .y_labels(if many { 10 } else { 5 })
-        .x_label_formatter(&|v| tick_label(*v, x1 - x0))
-        .y_label_formatter(&|v| tick_label(*v, y1 - y0))
+        .x_label_formatter(&|v| tick_label(field.x.shown(*v), x1 - x0))
+        .y_label_formatter(&|v| tick_label(field.y.shown(*v), y1 - y0))
         .x_desc(field.x.label.as_str())
         .y_desc(field.y.label.as_str())
         .label_style(text_style.clone())
@@ -206,8 +206,8 @@ fn draw_frame(field: &Field, l: &Layout, buf: &mut [u8]) -> Result<(Range<i32>, 
         .margin_top(bar_top)
         .margin_bottom(bar_bottom)
         .margin_left(l.px(6.0))
-        .margin_right(l.px(4.0))
-        .right_y_label_area_size(l.text_font() * 4)
+        .margin_right(l.px(12.0))
+        .right_y_label_area_size(l.text_font() * 5)
         .build_cartesian_2d(0.0..1.0, lo..hi)
         .map_err(draw_err)?;
     let steps = 256;
@@ -218,16 +218,19 @@ fn draw_frame(field: &Field, l: &Layout, buf: &mut [u8]) -> Result<(Range<i32>, 
         Rectangle::new([(0.0, a), (1.0, b)], RGBColor(r, g, bl).filled())
     }))
     .map_err(draw_err)?;
-    bar.configure_mesh()
+    let bar_ticks = |v: &f64| tick_label(*v, hi - lo);
+    let mut bar_mesh = bar.configure_mesh();
+    bar_mesh
         .disable_mesh()
         .disable_x_axis()
         .y_labels(if many { 8 } else { 5 })
-        .y_label_formatter(&|v| tick_label(*v, hi - lo))
-        .y_desc(field.units.as_deref().unwrap_or("(no units)"))
+        .y_label_formatter(&bar_ticks)
         .label_style(text_style.clone())
-        .axis_desc_style(text_style.clone())
-        .draw()
-        .map_err(draw_err)?;
+        .axis_desc_style(text_style.clone());
+    if let Some(units) = field.units.as_deref().filter(|u| !u.is_empty()) {
+        bar_mesh.y_desc(units);
+    }
+    bar_mesh.draw().map_err(draw_err)?;
     let (bx, by) = bar.plotting_area().get_pixel_range();
     root.draw(&Rectangle::new(
         [(bx.start, by.start), (bx.end, by.end)],
@@ -363,6 +366,7 @@ mod tests {
         assert_eq!(at(x_w, y_s), NAN_RGB, "south-west: NaN");
         assert_eq!(at(x_e, y_s), viridis(1.0), "south-east: 3, the highest");
         assert_ne!(at(xm - 3, ym - 3), at(xm + 3, ym + 3));
+        assert!(!super::super::viridis::VIRIDIS.contains(&NAN_RGB));
         let png = encode_png(&rgb, w, h).unwrap();
         assert_eq!(&png[1..4], b"PNG");
     }
