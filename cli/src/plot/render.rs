@@ -327,7 +327,8 @@ mod tests {
     #[test]
     fn tick_labels_read_well() {
         assert_eq!(tick_label(250.0, 60.0), "250");
-        assert_eq!(tick_label(0.25, 1.0), "0.25");
+        assert_eq!(tick_label(0.2, 1.0), "0.2");
+        assert_eq!(tick_label(0.25, 0.1), "0.25");
         assert_eq!(tick_label(-0.0, 10.0), "0");
         assert_eq!(tick_label(1.5e7, 1e7), "1.50e7");
         assert_eq!(tick_label(2e-5, 1e-5), "2.00e-5");
