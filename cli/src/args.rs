@@ -387,6 +387,24 @@ pub(crate) enum Command {
         #[command(flatten)]
         zarr: ZarrOutOpts,
     },
+    /// Draw a 2-D slice as a PNG map (viridis, a colour bar with the units, coordinates on
+    /// the axes, NaN in light grey). Larger arrays are downsampled lazily to the pixel grid by
+    /// NaN-skipping block means, within the memory limit.
+    Plot {
+        /// The array, or a store / NetCDF4 file with --var.
+        path: String,
+        /// The variable to draw, inside PATH (a Zarr group or a NetCDF4 file).
+        #[arg(long, value_name = "NAME")]
+        var: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// The PNG file to write.
+        #[arg(long, value_name = "FILE.png")]
+        out: PathBuf,
+        /// The picture's size in pixels, WIDTHxHEIGHT (200x150 to 8000x8000).
+        #[arg(long, value_name = "WxH", default_value = "800x500", value_parser = parse_size)]
+        size: (u32, u32),
+    },
     /// Run standard in-memory workloads with chunkwise, ndarray and ndarray + rayon, and
     /// print times, ratios and peak tracked bytes.
     Bench {
@@ -443,6 +461,22 @@ impl TimeField {
             TimeField::Dayofyear => "dayofyear",
         }
     }
+}
+
+/// `800x500`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?} is not WIDTHxHEIGHT in pixels, e.g. 800x500");
+    let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (
+        w.trim().parse().map_err(|_| bad())?,
+        h.trim().parse().map_err(|_| bad())?,
+    );
+    if !(200..=8000).contains(&w) || !(150..=8000).contains(&h) {
+        return Err(format!(
+            "{w}x{h} is out of range: width 200 to 8000, height 150 to 8000 pixels"
+        ));
+    }
+    Ok((w, h))
 }
 
 fn parse_positive(s: &str) -> Result<usize, String> {
@@ -548,6 +582,13 @@ mod tests {
         assert_eq!(parse_positive("12").unwrap(), 12);
         assert!(parse_positive("0").is_err());
         assert!(parse_positive("-3").is_err());
+        assert_eq!(parse_size("800x500").unwrap(), (800, 500));
+        assert_eq!(parse_size(" 1024X768 ").unwrap(), (1024, 768));
+        for bad in [
+            "800", "x500", "800x", "100x500", "800x100", "9000x500", "axb",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

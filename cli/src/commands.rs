@@ -320,7 +320,7 @@ fn write_out<T: Element>(
             .map(|(&c, &n)| c.min(n).max(1))
             .collect()
     });
-    match out {
+    let written = match out {
         Location::Zarr { store, array } if !array.trim_matches('/').is_empty() => arr
             .to_zarr_with(
                 &ctx.rt,
@@ -337,7 +337,11 @@ fn write_out<T: Element>(
             .with_context(|| format!("writing {}", out.display())),
         #[cfg(not(feature = "hdf5"))]
         Location::Hdf5 { .. } => Err(paths::no_hdf5(out)),
+    };
+    if written.is_ok() {
+        ctx.note_written(out);
     }
+    written
 }
 
 /// Writes a Zarr array whose directory is `dir` itself (the store root is the array): into a

@@ -10,6 +10,7 @@ mod commands;
 mod dataset_info;
 mod grouped;
 mod paths;
+mod plot;
 mod progress;
 mod report_html;
 mod select;
@@ -39,9 +40,18 @@ pub struct Ctx {
     pub dot: Option<PathBuf>,
     /// The command line, for reports.
     pub command_line: String,
+    /// The arrays the command wrote, in order (the report shows the 2-D ones).
+    pub(crate) written: std::sync::Mutex<Vec<paths::Location>>,
 }
 
 impl Ctx {
+    /// Notes that the command wrote the array at `loc`.
+    pub(crate) fn note_written(&self, loc: &paths::Location) {
+        if let Ok(mut w) = self.written.lock() {
+            w.push(loc.clone());
+        }
+    }
+
     /// Writes `dot` to the `--dot` file, if one was asked for.
     ///
     /// # Errors
@@ -109,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         rt,
         dot: g.dot.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        written: std::sync::Mutex::new(Vec::new()),
     };
     let result = match &cli.command {
         // A whole Zarr group or NetCDF4 file: its variables, dims and coords (issue 9).
@@ -221,12 +232,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             chunks,
             zarr,
         } => commands::convert(&ctx, input, output, chunks.as_deref(), zarr),
+        Command::Plot {
+            path,
+            var,
+            select,
+            out,
+            size,
+        } => plot::plot(
+            &ctx,
+            &plot::PlotArgs {
+                path,
+                var: var.as_deref(),
+                select,
+                out,
+                size: *size,
+            },
+        ),
         Command::Bench { json, quick } => bench::bench(&ctx, *json, *quick),
     };
     bar.finish();
     result?;
     if let Some(path) = &g.report {
-        let html = report_html::render(&ctx.rt.last_report(), &ctx.command_line);
+        // The report is the command's run; the pictures' runs come after it.
+        let report = ctx.rt.last_report();
+        let pictures = report_pictures(&ctx);
+        let html = report_html::render(&report, &ctx.command_line, &pictures);
         std::fs::write(path, html)
             .with_context(|| format!("cannot write the report {}", path.display()))?;
     }
@@ -237,6 +267,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A small picture of each 2-D array the command wrote, for the report (a failure to draw
+/// one is shown in its place, not an error of the command).
+fn report_pictures(ctx: &Ctx) -> Vec<report_html::Picture> {
+    let written = ctx.written.lock().map(|w| w.clone()).unwrap_or_default();
+    written
+        .iter()
+        .filter_map(|loc| {
+            let png = match plot::thumbnail(ctx, loc) {
+                Ok(None) => return None,
+                Ok(Some(png)) => Ok(png),
+                Err(e) => Err(format!("{e:#}")),
+            };
+            Some(report_html::Picture {
+                what: loc.display(),
+                png,
+            })
+        })
+        .collect()
 }
 
 /// Asks the runtime for a dashboard at `addr`.

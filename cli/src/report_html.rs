@@ -9,8 +9,46 @@
 use chunkwise::RunReport;
 use serde_json::json;
 
-/// The report page for `report`, run by `command`.
-pub(crate) fn render(report: &RunReport, command: &str) -> String {
+/// A picture of an array the command wrote: PNG bytes, or why there is none.
+pub(crate) struct Picture {
+    /// The array, as the command line names it.
+    pub what: String,
+    pub png: Result<Vec<u8>, String>,
+}
+
+/// The "Results" section: each picture as an inline `data:image/png;base64,` image (no
+/// external file); empty without pictures.
+fn pictures_html(pictures: &[Picture]) -> String {
+    use base64::Engine;
+    if pictures.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<h2>Results</h2>\n<div class=\"pictures\">\n");
+    for p in pictures {
+        let what = html_escape(&p.what);
+        match &p.png {
+            Ok(png) => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+                let (w, h) = crate::plot::THUMBNAIL_SIZE;
+                s.push_str(&format!(
+                    "<figure><img src=\"data:image/png;base64,{b64}\" width=\"{w}\" \
+                     height=\"{h}\" alt=\"map of {what}\"><figcaption><code>{what}</code>\
+                     </figcaption></figure>\n"
+                ));
+            }
+            Err(e) => s.push_str(&format!(
+                "<figure><figcaption><code>{what}</code>: no picture ({})</figcaption>\
+                 </figure>\n",
+                html_escape(e)
+            )),
+        }
+    }
+    s.push_str("</div>\n");
+    s
+}
+
+/// The report page for `report`, run by `command`, with `pictures` of what it wrote.
+pub(crate) fn render(report: &RunReport, command: &str, pictures: &[Picture]) -> String {
     let mut labels: Vec<String> = Vec::new();
     let mut index = std::collections::HashMap::new();
     let events: Vec<serde_json::Value> = report
@@ -46,6 +84,7 @@ pub(crate) fn render(report: &RunReport, command: &str) -> String {
     let data = data.to_string().replace("</", "<\\/");
     TEMPLATE
         .replace("{{TITLE}}", &html_escape(command))
+        .replace("{{PICTURES}}", &pictures_html(pictures))
         .replace("{{DATA}}", &data)
 }
 
@@ -74,6 +113,8 @@ const TEMPLATE: &str = r##"<!DOCTYPE html>
   #tip { position: fixed; pointer-events: none; background: #333; color: #fff; padding: 0.3em 0.5em;
          font-size: 0.85em; border-radius: 3px; display: none; }
   canvas, svg { border: 1px solid #ddd; }
+  .pictures figure { display: inline-block; margin: 0 1em 0.5em 0; }
+  .pictures figcaption { font-size: 0.85em; }
   table.ops { border-collapse: collapse; font-size: 0.9em; }
   table.ops td, table.ops th { border-bottom: 1px solid #eee; padding: 0.15em 0.8em; text-align: right; }
   table.ops td:first-child, table.ops th:first-child { text-align: left; }
@@ -84,7 +125,7 @@ const TEMPLATE: &str = r##"<!DOCTYPE html>
 <div><code>{{TITLE}}</code></div>
 <div id="status" data-lanes="0"></div>
 <table class="summary" id="summary"></table>
-<h2>Task stream (one lane per worker thread)</h2>
+{{PICTURES}}<h2>Task stream (one lane per worker thread)</h2>
 <div class="legend" id="legend"></div>
 <canvas id="tasks" width="1100" height="200"></canvas>
 <h2>Tracked memory over time</h2>
@@ -278,7 +319,7 @@ mod tests {
             }],
             engine: None,
         };
-        let html = render(&r, "chunkwise stats <x>");
+        let html = render(&r, "chunkwise stats <x>", &[]);
         assert!(html.contains("read <\\/script>"));
         assert!(html.contains("chunkwise stats &lt;x&gt;"));
         assert!(html.contains("\"persisted_bytes\":4096"));

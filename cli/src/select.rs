@@ -13,7 +13,7 @@ use ndarray::SliceInfoElem;
 
 /// The input's dimension names, one per axis: the stored ones, `dim_<k>` for an axis
 /// without a name.
-fn dim_names(meta: &Meta) -> Vec<String> {
+pub(crate) fn dim_names(meta: &Meta) -> Vec<String> {
     (0..meta.shape.len())
         .map(|k| {
             meta.dimension_names
@@ -120,37 +120,47 @@ impl Selection {
     pub(crate) fn picked(&self, axis: usize) -> &[usize] {
         &self.picked[axis]
     }
+
+    /// The input axes the selection drops (`--isel time=0`), with the position each
+    /// keeps.
+    pub(crate) fn dropped(&self) -> Vec<(usize, usize)> {
+        (0..self.elems.len())
+            .filter(|&k| matches!(self.elems[k], SliceInfoElem::Index(_)))
+            .map(|k| (k, self.picked[k][0]))
+            .collect()
+    }
 }
 
-/// The coordinates of the input's group (its dimension coordinates), opened as a
-/// [`Dataset`]. An array named by its directory (`store.zarr/t2m`) is looked for in the
-/// directory above it.
-fn group_coords(loc: &Location) -> Result<Dataset> {
-    let group = match loc {
+/// Where the group of the array at `loc` is: the directory (Zarr) or file (HDF5) holding the
+/// arrays beside it. An array named by its directory (`store.zarr/t2m`) is looked for in the
+/// directory above it; `None` for the root array of a store with no group above it.
+pub(crate) fn group_path(loc: &Location) -> Option<std::path::PathBuf> {
+    match loc {
         Location::Zarr { store, array } => {
             let rel = array.trim_matches('/');
             match rel.rsplit_once('/') {
-                Some((g, _)) => store.join(g),
-                None if rel.is_empty() => {
-                    let above = store
-                        .parent()
-                        .filter(|p| p.join(".zgroup").is_file() || p.join("zarr.json").is_file());
-                    match above {
-                        Some(p) => p.to_path_buf(),
-                        None => {
-                            return Err(UsageError(format!(
-                                "--sel: {} is the root of its store, with no coordinates \
-                                 beside it; select by position with --isel",
-                                loc.display()
-                            ))
-                            .into());
-                        }
-                    }
-                }
-                None => store.clone(),
+                Some((g, _)) => Some(store.join(g)),
+                None if rel.is_empty() => store
+                    .parent()
+                    .filter(|p| p.join(".zgroup").is_file() || p.join("zarr.json").is_file())
+                    .map(std::path::Path::to_path_buf),
+                None => Some(store.clone()),
             }
         }
-        Location::Hdf5 { file, .. } => file.clone(),
+        Location::Hdf5 { file, .. } => Some(file.clone()),
+    }
+}
+
+/// The coordinates of the input's group (its dimension coordinates), opened as a
+/// [`Dataset`] (see [`group_path`]).
+fn group_coords(loc: &Location) -> Result<Dataset> {
+    let Some(group) = group_path(loc) else {
+        return Err(UsageError(format!(
+            "--sel: {} is the root of its store, with no coordinates beside it; select by \
+             position with --isel",
+            loc.display()
+        ))
+        .into());
     };
     Dataset::open(&group).with_context(|| {
         format!(
