@@ -171,7 +171,8 @@ impl RuntimeBuilder {
     /// program must do to run on worker processes. Needs the `zarr` feature (intermediates are
     /// Zarr arrays).
     ///
-    /// ```
+    #[cfg_attr(feature = "zarr", doc = "```")]
+    #[cfg_attr(not(feature = "zarr"), doc = "```ignore")]
     /// use chunkwise::{Runtime, engine::Engine};
     /// let dir = tempfile::tempdir().unwrap();
     /// let rt = Runtime::builder()
