@@ -14,9 +14,11 @@ use super::stage_source::StageSource;
 use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::element::AnyArray;
 use crate::error::{Error, Result};
-use crate::graph::node::{Node, NodeRef, Op};
+use crate::graph::lower::reduce_group_size;
+use crate::graph::node::{Node, NodeRef, Op, ReduceSpec};
 use crate::graph::optimize::{optimize, slice_node};
 use crate::graph::slice::{SliceAxis, SliceSpec};
+use crate::graph::treecut::{TreeCut, cut_depths};
 use crate::io::BlockSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,6 +96,8 @@ impl StagePlan {
             engine,
             store: store.to_path_buf(),
             stages: Vec::new(),
+            limit,
+            batch_bytes,
         };
         let opt = optimize(roots);
         let opt = crate::graph::stage::stage_rechunks(&opt, limit, &mut |pass| {
@@ -103,8 +107,9 @@ impl StagePlan {
         let opt = cut_reductions(&opt, &mut cutter)?;
         let mut finals = Vec::with_capacity(opt.len());
         for (r, node) in opt.iter().enumerate() {
-            finals.push(cutter.stages.len());
             cutter.materialize(node, format!("result {r}"))?;
+            // The last stage: a reduction cut into stages writes its result last.
+            finals.push(cutter.stages.len() - 1);
         }
         let stages: Vec<Stage> = cutter
             .stages
@@ -137,11 +142,76 @@ struct Cutter {
     store: PathBuf,
     /// `(name, array, node)`.
     stages: Vec<(String, String, NodeRef)>,
+    /// The runtime's memory limit (reduction trees are grouped as the local engine's).
+    limit: usize,
+    /// The work of one batch.
+    batch_bytes: usize,
 }
 
 impl Cutter {
-    /// Registers a stage that writes `node` and returns a source over its array.
+    /// Registers the stages that write `node` and returns a source over the last one's array:
+    /// one stage, or for a reduction whose output block is far more work than a batch, the
+    /// stages of its cut tree ([`crate::graph::treecut`]), the result last.
     fn materialize(&mut self, node: &NodeRef, name: String) -> Result<Arc<dyn BlockSource>> {
+        self.check_regular(node, &name)?;
+        let node = self.cut_tree(node, &name)?;
+        self.push_stage(&node, name)
+    }
+
+    /// `node` as the last part of its cut tree when it is a reduction worth cutting (the
+    /// parts before it registered as stages), else `node`.
+    fn cut_tree(&mut self, node: &NodeRef, name: &str) -> Result<NodeRef> {
+        let Op::Reduce(spec) = &node.op else {
+            return Ok(node.clone());
+        };
+        let Some(sb) = spec.reducer.state_bytes() else {
+            return Ok(node.clone());
+        };
+        let group = reduce_group_size(spec, false, self.limit / 4, self.limit);
+        let part = |from: Option<(NodeRef, usize)>, to: Option<usize>| TreeCut {
+            reduce: ReduceSpec {
+                input: spec.input.clone(),
+                axes: spec.axes.clone(),
+                keepdims: spec.keepdims,
+                split_every: spec.split_every,
+                reducer: spec.reducer.clone(),
+            },
+            out_grid: node.grid.clone(),
+            out_dtype: node.dtype,
+            group,
+            from,
+            to,
+        };
+        let whole = part(None, None);
+        let (ngroups, split) = (whole.ngroups(), whole.split());
+        let out_bytes = node.shape.iter().product::<usize>() * node.dtype.size();
+        let per_in_block =
+            work_bytes(node).saturating_sub(out_bytes) / spec.input.grid.nblocks().max(1);
+        let partial = node.grid.max_block_len().max(1) * sb;
+        let depths = cut_depths(
+            ngroups,
+            split,
+            self.batch_bytes,
+            &|k| k.saturating_mul(group).saturating_mul(per_in_block),
+            partial,
+        );
+        let mut from = None;
+        for d in depths {
+            let pn = part(from.take(), Some(d)).into_node();
+            let stage = format!(
+                "{name}: partials at tree depth {d} ({} subtrees)",
+                pn.shape[0]
+            );
+            let src = self.push_stage(&pn, stage)?;
+            from = Some((Node::new(pn.grid.clone(), pn.dtype, Op::Source(src)), d));
+        }
+        Ok(match from {
+            Some(f) => part(Some(f), None).into_node(),
+            None => node.clone(),
+        })
+    }
+
+    fn check_regular(&self, node: &NodeRef, name: &str) -> Result<()> {
         if !node.grid.is_regular() {
             return Err(Error::Engine {
                 engine: self.engine,
@@ -153,6 +223,11 @@ impl Cutter {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Registers a stage that writes `node` and returns a source over its array.
+    fn push_stage(&mut self, node: &NodeRef, name: String) -> Result<Arc<dyn BlockSource>> {
         let array = format!("s{}", self.stages.len());
         let chunks = node.grid.chunk_shape().iter().map(|&c| c.max(1)).collect();
         let src = StageSource::new(

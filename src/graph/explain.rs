@@ -189,7 +189,7 @@ fn plan_node(n: &NodeRef) -> PlanNode {
             Op::Source(_) => OpKind::Source,
             Op::Elementwise { .. } => OpKind::Elementwise,
             Op::Rechunk { .. } => OpKind::Rechunk,
-            Op::Reduce(_) => OpKind::Reduce,
+            Op::Reduce(_) | Op::TreeCut(_) => OpKind::Reduce,
             Op::Scan { .. } => OpKind::Scan,
             Op::Blocks { .. } => OpKind::Blocks,
             Op::GroupReduce(_) => OpKind::GroupReduce,
@@ -371,7 +371,7 @@ pub(crate) fn to_dot(roots: &[NodeRef]) -> String {
         .replace('"', "\\\"");
         let shape = match n.op {
             Op::Source(_) => "cylinder",
-            Op::Reduce(_) | Op::GroupReduce(_) => "invtrapezium",
+            Op::Reduce(_) | Op::GroupReduce(_) | Op::TreeCut(_) => "invtrapezium",
             Op::Scan { .. } => "cds",
             _ => "box",
         };

@@ -7,6 +7,7 @@
 use super::blockfn::BlockFnKernel;
 use super::group::GroupSpec;
 use super::node::{Node, NodeRef, Op, ReduceSpec};
+use super::treecut::TreeCut;
 use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::error::{Error, Result};
 use crate::exec::check_plan;
@@ -17,7 +18,7 @@ use crate::ops::fused::Program;
 use crate::ops::group::{GroupPartialKernel, Slots};
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
 use crate::ops::rechunk_plan::{RechunkPlan, Strategy, plan_rechunk};
-use crate::ops::reduce::{CombineKernel, PartialInput, PartialKernel};
+use crate::ops::reduce::{CombineKernel, DecodeKernel, EncodeKernel, PartialInput, PartialKernel};
 use crate::ops::scan::ScanKernel;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,10 @@ struct Lowerer {
     chains: bool,
     programs: HashMap<*const Node, Arc<Program>>,
     labels: HashMap<*const Node, Arc<str>>,
+    /// For each tree cut, its reduction as a node (the label and type of its tasks).
+    cut_reductions: HashMap<*const Node, NodeRef>,
+    /// Subtrees of cut trees, by (groups, split, depth).
+    subtrees: HashMap<(usize, usize, usize), Arc<Vec<std::ops::Range<usize>>>>,
 }
 
 /// How [`lower`] trades parallelism for memory.
@@ -260,6 +265,8 @@ pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Result<Plan>
         chains: frugal,
         programs: HashMap::new(),
         labels: HashMap::new(),
+        cut_reductions: HashMap::new(),
+        subtrees: HashMap::new(),
     };
     let mut outputs = Vec::new();
     for (r, root) in roots.iter().enumerate() {
@@ -326,6 +333,84 @@ fn reduce_sizes(
         spec.reducer.partial_bytes(partial_elems),
         out_shape.iter().product::<usize>() * n.dtype.size(),
     )
+}
+
+/// The input blocks of output block `idx` of a reduction, row-major: every block along
+/// reduced axes, the output's block elsewhere.
+fn reduce_input_blocks(spec: &ReduceSpec, idx: &[usize]) -> Vec<Vec<usize>> {
+    let input = &spec.input;
+    let mut out_axis = 0;
+    let mut ranges = Vec::with_capacity(input.grid.ndim());
+    for ax in 0..input.grid.ndim() {
+        if spec.axes.contains(&ax) {
+            ranges.push(0..input.grid.axis(ax).nblocks());
+            if spec.keepdims {
+                out_axis += 1;
+            }
+        } else {
+            ranges.push(idx[out_axis]..idx[out_axis] + 1);
+            out_axis += 1;
+        }
+    }
+    let mut blocks = Vec::new();
+    for_each_index(&ranges, |b| blocks.push(b.to_vec()));
+    blocks
+}
+
+/// Input blocks per partial task of a reduction's tree (or chain, with `chains`): see
+/// [`Lowerer::reduce_block`]. With `chains == false` and `remat_after == limit / 4`, the
+/// default lowering's.
+pub(crate) fn reduce_group_size(
+    spec: &ReduceSpec,
+    chains: bool,
+    remat_after: usize,
+    limit: usize,
+) -> usize {
+    let input = &spec.input;
+    let nblocks: usize = spec
+        .axes
+        .iter()
+        .map(|&ax| input.grid.axis(ax).nblocks())
+        .product();
+    // Fold several input blocks into one partial when a partial is large next to a block
+    // (mean of f32 over a pancake-chunked time axis: 16 bytes of state per 4-byte element):
+    // enough blocks that the state traffic is at most a quarter of the input's, so far
+    // fewer partials are held and merged. Capped so the group's inputs stay a small part
+    // of the limit.
+    let in_block = input.grid.max_block_len() * input.dtype.size();
+    let partial_elems: usize = input
+        .grid
+        .max_block_shape()
+        .iter()
+        .enumerate()
+        .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+        .product();
+    let partial = spec.reducer.partial_bytes(partial_elems);
+    let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
+    // Small blocks are grouped too, so each partial task handles about 1 MiB of input and
+    // the per-task cost is amortized over many blocks (10,000 blocks of 100² become ~800
+    // tasks).
+    let by_grain = (1usize << 20).div_ceil(in_block.max(1)).clamp(1, 64);
+    let by_memory = if chains {
+        // A chain holds one partial and one group's inputs per output block.
+        (limit / 16 / in_block.max(1)).max(1)
+    } else {
+        (remat_after / in_block.max(1)).max(1)
+    };
+    by_size.max(by_grain).min(by_memory).min(nblocks.max(1))
+}
+
+/// What the upper levels of a cut tree share ([`Lowerer::cut_upper`]).
+struct CutUpper<'a> {
+    rn: &'a NodeRef,
+    reducer: &'a Arc<dyn crate::ops::reduce::Reducer>,
+    partials: &'a NodeRef,
+    leaves: &'a [std::ops::Range<usize>],
+    out_idx: &'a [usize],
+    state_shape: &'a [usize],
+    out_shape: &'a [usize],
+    partial_bytes: usize,
+    split: usize,
 }
 
 /// The block index of a broadcast input for output block `idx`.
@@ -459,6 +544,7 @@ impl Lowerer {
                 BlockInput::Task(self.push(n, k, deps, bytes, 0, shape, true, false))
             }
             Op::Reduce(spec) => BlockInput::Task(self.reduce_block(n, spec, idx)),
+            Op::TreeCut(c) => self.cut_block(n, c, idx),
             Op::GroupReduce(spec) => BlockInput::Task(self.group_block(n, spec, idx)),
             Op::Scan { input, axis, op } => {
                 let (input, axis, op) = (input.clone(), *axis, op.clone());
@@ -608,57 +694,176 @@ impl Lowerer {
     /// The tree of tasks that computes output block `idx` of a reduction.
     fn reduce_block(&mut self, n: &NodeRef, spec: &ReduceSpec, idx: &[usize]) -> TaskId {
         let input = spec.input.clone();
-        // Input block ranges: every block along reduced axes, the output's block elsewhere.
-        let mut out_axis = 0;
-        let mut ranges = Vec::with_capacity(input.grid.ndim());
-        for ax in 0..input.grid.ndim() {
-            if spec.axes.contains(&ax) {
-                ranges.push(0..input.grid.axis(ax).nblocks());
-                if spec.keepdims {
-                    out_axis += 1;
-                }
-            } else {
-                ranges.push(idx[out_axis]..idx[out_axis] + 1);
-                out_axis += 1;
-            }
-        }
-        let mut blocks = Vec::new();
-        for_each_index(&ranges, |b| blocks.push(b.to_vec()));
+        let blocks = reduce_input_blocks(spec, idx);
         let out_shape = n.grid.block_shape(idx);
-        // Fold several input blocks into one partial when a partial is large next to a block
-        // (mean of f32 over a pancake-chunked time axis: 16 bytes of state per 4-byte element):
-        // enough blocks that the state traffic is at most a quarter of the input's, so far
-        // fewer partials are held and merged. Capped so the group's inputs stay a small part
-        // of the limit.
-        let in_block = input.grid.max_block_len() * input.dtype.size();
-        let partial_elems: usize = input
-            .grid
-            .max_block_shape()
-            .iter()
-            .enumerate()
-            .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
-            .product();
-        let partial = spec.reducer.partial_bytes(partial_elems);
-        let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
-        // Small blocks are grouped too, so each partial task handles about 1 MiB of input and
-        // the per-task cost is amortized over many blocks (10,000 blocks of 100² become ~800
-        // tasks).
-        let by_grain = (1usize << 20).div_ceil(in_block.max(1)).clamp(1, 64);
-        let by_memory = if self.chains {
-            // A chain holds one partial and one group's inputs per output block.
-            (self.limit / 16 / in_block.max(1)).max(1)
-        } else {
-            (self.remat_after / in_block.max(1)).max(1)
-        };
-        let group = by_size
-            .max(by_grain)
-            .min(by_memory)
-            .min(blocks.len().max(1));
+        let group = reduce_group_size(spec, self.chains, self.remat_after, self.limit);
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
         if self.chains {
             return self.reduce_chain(n, spec, &input, &groups, &out_shape);
         }
         self.reduce_tree(n, spec, &input, &groups, &out_shape, true)
+    }
+
+    /// The subtrees at `depth` of a tree over `ngroups` groups (cached).
+    fn subtrees_at(
+        &mut self,
+        ngroups: usize,
+        split: usize,
+        depth: usize,
+    ) -> Arc<Vec<std::ops::Range<usize>>> {
+        self.subtrees
+            .entry((ngroups, split, depth))
+            .or_insert_with(|| Arc::new(super::treecut::subtrees(ngroups, split, depth)))
+            .clone()
+    }
+
+    /// Block `idx` of a part of a cut reduction tree ([`super::treecut`]): the byte form of
+    /// subtree `idx[0]`'s partial for output block `idx[1..]`, or the output block.
+    fn cut_block(&mut self, n: &NodeRef, c: &TreeCut, idx: &[usize]) -> BlockInput {
+        let rn = self
+            .cut_reductions
+            .entry(Arc::as_ptr(n))
+            .or_insert_with(|| {
+                let spec = ReduceSpec {
+                    input: c.reduce.input.clone(),
+                    axes: c.reduce.axes.clone(),
+                    keepdims: c.reduce.keepdims,
+                    split_every: c.reduce.split_every,
+                    reducer: c.reduce.reducer.clone(),
+                };
+                Node::new(c.out_grid.clone(), c.out_dtype, Op::Reduce(spec))
+            })
+            .clone();
+        let Op::Reduce(spec) = &rn.op else {
+            unreachable!("a cut's reduction is a reduction")
+        };
+        let (out_idx, sub) = match c.to {
+            Some(_) => (&idx[1..idx.len() - 1], Some(idx[0])),
+            None => (idx, None),
+        };
+        let blocks = reduce_input_blocks(spec, out_idx);
+        let groups: Vec<&[Vec<usize>]> = blocks.chunks(c.group.max(1)).collect();
+        let out_shape = c.out_grid.block_shape(out_idx);
+        let split = c.split();
+        let range = match (c.to, sub) {
+            (Some(d), Some(j)) => self.subtrees_at(groups.len(), split, d)[j].clone(),
+            _ => 0..groups.len(),
+        };
+        let top = c.to.is_none();
+        let t = match &c.from {
+            None => self.reduce_tree(&rn, spec, &spec.input, &groups[range], &out_shape, top),
+            Some((partials, d_in)) => {
+                let leaves = self.subtrees_at(groups.len(), split, *d_in);
+                let (partial_bytes, _) =
+                    reduce_sizes(&rn, spec, &spec.input, &groups[0][0], &out_shape);
+                let state_shape: Vec<usize> = spec
+                    .input
+                    .grid
+                    .block_shape(&groups[0][0])
+                    .iter()
+                    .enumerate()
+                    .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+                    .collect();
+                let up = CutUpper {
+                    rn: &rn,
+                    reducer: &spec.reducer,
+                    partials,
+                    leaves: &leaves,
+                    out_idx,
+                    state_shape: &state_shape,
+                    out_shape: &out_shape,
+                    partial_bytes,
+                    split,
+                };
+                let depth = *d_in - c.to.unwrap_or(0);
+                self.cut_upper(&up, range, depth, top)
+            }
+        };
+        if top {
+            return BlockInput::Task(t);
+        }
+        let shape = n.grid.block_shape(idx);
+        let bytes = shape.iter().product::<usize>();
+        let k = Arc::new(EncodeKernel {
+            reducer: spec.reducer.clone(),
+            shape: shape.clone(),
+        });
+        BlockInput::Task(self.push(n, k, vec![t], bytes, 0, shape, false, false))
+    }
+
+    /// The tree over groups `range` down to `depth` levels, whose leaves are partials read
+    /// back from their byte form; with `top`, finalized into the output block.
+    fn cut_upper(
+        &mut self,
+        up: &CutUpper<'_>,
+        range: std::ops::Range<usize>,
+        depth: usize,
+        top: bool,
+    ) -> TaskId {
+        let children = super::treecut::children(&range, up.split);
+        if depth == 0 || children.is_empty() {
+            let j = up
+                .leaves
+                .binary_search_by_key(&range.start, |r| r.start)
+                .expect("internal: a cut tree's leaf is a subtree of the partials");
+            let mut pidx = vec![j];
+            pidx.extend_from_slice(up.out_idx);
+            pidx.push(0);
+            let read = match self.block(up.partials, &pidx) {
+                BlockInput::Task(t) => t,
+                other => self.copy_task(up.partials, &pidx, other),
+            };
+            let k = Arc::new(DecodeKernel {
+                reducer: up.reducer.clone(),
+                shape: up.state_shape.to_vec(),
+            });
+            let t = self.push(
+                up.rn,
+                k,
+                vec![read],
+                up.partial_bytes,
+                0,
+                up.out_shape.to_vec(),
+                false,
+                false,
+            );
+            if !top {
+                return t;
+            }
+            // A tree of one leaf: its partial, finalized.
+            let k = Arc::new(CombineKernel {
+                reducer: up.reducer.clone(),
+                finalize: Some(up.out_shape.to_vec()),
+            });
+            let out_bytes = up.out_shape.iter().product::<usize>() * up.rn.dtype.size();
+            return self.push(
+                up.rn,
+                k,
+                vec![t],
+                out_bytes,
+                up.partial_bytes,
+                up.out_shape.to_vec(),
+                false,
+                false,
+            );
+        }
+        let deps: Vec<TaskId> = children
+            .into_iter()
+            .map(|r| self.cut_upper(up, r, depth - 1, false))
+            .collect();
+        let k = Arc::new(CombineKernel {
+            reducer: up.reducer.clone(),
+            finalize: top.then(|| up.out_shape.to_vec()),
+        });
+        let (ob, sc) = if top {
+            (
+                up.out_shape.iter().product::<usize>() * up.rn.dtype.size(),
+                up.partial_bytes,
+            )
+        } else {
+            (up.partial_bytes, 0)
+        };
+        self.push(up.rn, k, deps, ob, sc, up.out_shape.to_vec(), false, false)
     }
 
     /// The kernel of one partial task over `group` (adding its inputs' tasks to `deps`),
@@ -775,8 +980,8 @@ impl Lowerer {
             };
             return self.push(n, k, deps, ob, sc, shape, false, false);
         }
-        let parts = groups.len().min(split);
-        let per = groups.len().div_ceil(parts);
+        // The same runs as a cut tree's (`treecut::children`).
+        let per = super::treecut::per_child(groups.len(), split);
         let children: Vec<TaskId> = groups
             .chunks(per)
             .map(|g| self.reduce_tree(n, spec, input, g, out_shape, false))

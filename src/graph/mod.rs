@@ -17,5 +17,6 @@ pub(crate) mod slice;
 #[cfg(feature = "zarr")]
 pub(crate) mod stage;
 pub(crate) mod structure;
+pub(crate) mod treecut;
 
 pub(crate) use node::{Node, NodeRef, Op};

@@ -1,5 +1,6 @@
 use super::blockfn::BlockFn;
 use super::group::GroupSpec;
+use super::treecut::TreeCut;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::element::DType;
 use crate::io::BlockSource;
@@ -48,6 +49,8 @@ pub(crate) enum Op {
         f: Arc<dyn BlockFn>,
         inputs: Vec<NodeRef>,
     },
+    /// Part of a reduction's tree, for an engine's stages ([`super::treecut`]).
+    TreeCut(TreeCut),
 }
 
 /// A reduction: per-block partials, combined `split_every` at a time, then finalised.
@@ -117,6 +120,7 @@ impl Node {
                 axis: *axis,
                 op: op.clone(),
             },
+            Op::TreeCut(c) => Op::TreeCut(c.with_input(inputs.remove(0))),
         };
         Node::new(self.grid.clone(), self.dtype, op)
     }
@@ -131,6 +135,7 @@ impl Node {
             Op::Scan { input, .. } => vec![input],
             Op::GroupReduce(g) => vec![&g.input],
             Op::Blocks { inputs, .. } => inputs.iter().collect(),
+            Op::TreeCut(c) => vec![c.input()],
         }
     }
 
@@ -149,6 +154,7 @@ impl Node {
             ),
             Op::Blocks { f, .. } => f.name(),
             Op::GroupReduce(g) => g.describe(),
+            Op::TreeCut(c) => c.describe(),
         }
     }
 }

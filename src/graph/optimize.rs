@@ -38,7 +38,8 @@ fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
         return r.clone();
     }
     let out = match &n.op {
-        Op::Source(_) => n.clone(),
+        // Cuts are made of optimized reductions (by the engine's stage cut).
+        Op::Source(_) | Op::TreeCut(_) => n.clone(),
         Op::Rechunk { input } => {
             let input = opt(input, memo);
             rechunk_to(&input, &n.grid)

@@ -76,6 +76,28 @@ pub(crate) trait Reducer: Send + Sync {
     fn combine(&self, parts: &[&Value]) -> Result<Value>;
     /// The output block of a partial.
     fn finalize(&self, part: &Value, out_shape: &[usize]) -> Result<AnyArray>;
+    /// Bytes per state of a partial's byte form ([`Reducer::encode_partial`]); `None` when
+    /// partials have none (their trees are then never cut between engine stages).
+    fn state_bytes(&self) -> Option<usize> {
+        None
+    }
+    /// A partial's byte form: its states in row-major order, [`Reducer::state_bytes`] each.
+    fn encode_partial(&self, _part: &Value) -> Result<Vec<u8>> {
+        Err(Error::internal(
+            "reduction partial",
+            format!("{} partials have no byte form", self.name()),
+        ))
+    }
+    /// The partial of shape `shape` whose byte form is `bytes`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when `bytes` is not as long as such a partial's byte form.
+    fn decode_partial(&self, _bytes: &[u8], _shape: &[usize]) -> Result<Value> {
+        Err(Error::internal(
+            "reduction partial",
+            format!("{} partials have no byte form", self.name()),
+        ))
+    }
 }
 
 /// The per-output-element state of a reduction over elements of type `T`.
@@ -106,6 +128,46 @@ pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
     }
     fn merge(&mut self, other: &Self);
     fn finish(&self, ctx: &Self::Ctx) -> Result<Self::Out>;
+    /// Bytes of the state's byte form ([`State::encode`]).
+    fn encoded_len() -> usize;
+    /// Appends the state's byte form to `out` (every field, bit for bit: a decoded state
+    /// merges and finishes exactly as the original).
+    fn encode(&self, out: &mut Vec<u8>);
+    /// The state of a byte form of [`State::encoded_len`] bytes.
+    fn decode(b: &[u8]) -> Self;
+}
+
+/// Appends the bytes of `x` (native byte order: the workers of one run share a platform).
+fn put_num<T: Numeric>(x: T, out: &mut Vec<u8>) {
+    let n = std::mem::size_of::<T>();
+    // SAFETY: every `Numeric` type is a primitive integer or float: `n` initialized bytes,
+    // no padding, read only for the lifetime of `x`.
+    let b = unsafe { std::slice::from_raw_parts((&x as *const T).cast::<u8>(), n) };
+    out.extend_from_slice(b);
+}
+
+/// The value whose bytes [`put_num`] wrote at the start of `b`.
+///
+/// # Panics
+/// If `b` is shorter than a `T` (callers check the lengths of byte forms first).
+fn get_num<T: Numeric>(b: &[u8]) -> T {
+    assert!(
+        b.len() >= std::mem::size_of::<T>(),
+        "internal: short state bytes"
+    );
+    // SAFETY: `b` holds at least `size_of::<T>()` bytes, and every bit pattern is a value of a
+    // primitive integer or float.
+    unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) }
+}
+
+fn put_f64s(xs: &[f64], out: &mut Vec<u8>) {
+    for x in xs {
+        out.extend_from_slice(&x.to_ne_bytes());
+    }
+}
+
+fn get_f64(b: &[u8], k: usize) -> f64 {
+    f64::from_ne_bytes(b[8 * k..8 * k + 8].try_into().expect("8 bytes"))
 }
 
 /// Columns per pass of a struct-of-arrays `push_rows`: its accumulators (a few arrays of this
@@ -168,6 +230,15 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for SumState<T, SKIP_NAN> {
     fn finish(&self, _ctx: &()) -> Result<T::Sum> {
         Ok(T::acc_to_sum(self.0))
     }
+    fn encoded_len() -> usize {
+        std::mem::size_of::<T::Acc>()
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_num(self.0, out);
+    }
+    fn decode(b: &[u8]) -> Self {
+        SumState(get_num(b))
+    }
 }
 
 /// `prod`: a product in `T::Acc`.
@@ -186,6 +257,15 @@ impl<T: Numeric> State<T> for ProdState<T> {
     }
     fn finish(&self, _ctx: &()) -> Result<T::Sum> {
         Ok(T::acc_to_sum(self.0))
+    }
+    fn encoded_len() -> usize {
+        std::mem::size_of::<T::Acc>()
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_num(self.0, out);
+    }
+    fn decode(b: &[u8]) -> Self {
+        ProdState(get_num(b))
     }
 }
 
@@ -286,6 +366,19 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MeanState<T, SKIP_NAN> {
         } else {
             self.s / self.n
         }))
+    }
+    fn encoded_len() -> usize {
+        16
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_f64s(&[self.n, self.s], out);
+    }
+    fn decode(b: &[u8]) -> Self {
+        MeanState {
+            n: get_f64(b, 0),
+            s: get_f64(b, 1),
+            _t: PhantomData,
+        }
     }
 }
 
@@ -480,6 +573,21 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
         // Keep NaN inputs visible (the shifted sums already carry them).
         Ok(<T::Mean as NumericSealed>::from_f64_(v))
     }
+    fn encoded_len() -> usize {
+        32
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_f64s(&[self.n, self.k, self.s1, self.s2], out);
+    }
+    fn decode(b: &[u8]) -> Self {
+        MomentState {
+            n: get_f64(b, 0),
+            k: get_f64(b, 1),
+            s1: get_f64(b, 2),
+            s2: get_f64(b, 3),
+            _t: PhantomData,
+        }
+    }
 }
 
 /// `min`/`max` (NaN propagates) and `nanmin`/`nanmax` (NaN skipped; all-NaN gives NaN).
@@ -556,6 +664,22 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> State<T>
         }
         Ok(self.v)
     }
+    fn encoded_len() -> usize {
+        std::mem::size_of::<T>() + 1
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_num(self.v, out);
+        out.push(self.seen as u8 | (self.nan as u8) << 1 | (self.skipped as u8) << 2);
+    }
+    fn decode(b: &[u8]) -> Self {
+        let flags = b[std::mem::size_of::<T>()];
+        ExtremeState {
+            v: get_num(b),
+            seen: flags & 1 != 0,
+            nan: flags & 2 != 0,
+            skipped: flags & 4 != 0,
+        }
+    }
 }
 
 /// `count_nonzero`.
@@ -573,6 +697,15 @@ impl<T: Element> State<T> for CountState {
     }
     fn finish(&self, _ctx: &()) -> Result<i64> {
         Ok(self.0 as i64)
+    }
+    fn encoded_len() -> usize {
+        8
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_ne_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        CountState(u64::from_ne_bytes(b[..8].try_into().expect("8 bytes")))
     }
 }
 
@@ -599,6 +732,15 @@ impl<T: Element, const ALL: bool> State<T> for LogicState<ALL> {
     }
     fn finish(&self, _ctx: &()) -> Result<bool> {
         Ok(self.0)
+    }
+    fn encoded_len() -> usize {
+        1
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.0 as u8);
+    }
+    fn decode(b: &[u8]) -> Self {
+        LogicState(b[0] != 0)
     }
 }
 
@@ -848,6 +990,19 @@ impl<T: Numeric, const LAST: bool, const SKIP_NAN: bool> State<T> for EdgeState<
             detail: "a group of no element has no first or last value".into(),
         })
     }
+    fn encoded_len() -> usize {
+        std::mem::size_of::<T>() + 1
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_num(self.v, out);
+        out.push(self.seen as u8);
+    }
+    fn decode(b: &[u8]) -> Self {
+        EdgeState {
+            v: get_num(b),
+            seen: b[std::mem::size_of::<T>()] != 0,
+        }
+    }
 }
 
 fn push_all<T: Element, S: State<T>>(s: &mut S, block: &ArrayViewD<'_, T>) {
@@ -996,6 +1151,36 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
         let arr =
             ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("internal: output block size");
         Ok(S::Out::wrap(arr))
+    }
+    fn state_bytes(&self) -> Option<usize> {
+        Some(S::encoded_len())
+    }
+    fn encode_partial(&self, part: &Value) -> Result<Vec<u8>> {
+        let states = states_of::<S>(part);
+        let mut out = Vec::with_capacity(states.len() * S::encoded_len());
+        for st in states.iter() {
+            st.encode(&mut out);
+        }
+        Ok(out)
+    }
+    fn decode_partial(&self, bytes: &[u8], shape: &[usize]) -> Result<Value> {
+        let len = S::encoded_len();
+        let n: usize = shape.iter().product();
+        if bytes.len() != n * len {
+            return Err(Error::internal(
+                "reduction partial",
+                format!(
+                    "{} bytes for a {} partial of shape {shape:?} ({len} bytes a state): the \
+                     partials array was not written by this plan",
+                    bytes.len(),
+                    self.name
+                ),
+            ));
+        }
+        let states: Vec<S> = bytes.chunks_exact(len).map(S::decode).collect();
+        let arr = ArrayD::from_shape_vec(IxDyn(shape), states).expect("internal: state count");
+        let b = self.partial_bytes(arr.len());
+        Ok(Value::Partial(Box::new(arr), b))
     }
 }
 
@@ -1272,6 +1457,47 @@ impl Kernel for CombineKernel {
             Some(shape) => Value::Block(self.reducer.finalize(&part, shape)?),
             None => part,
         }))
+    }
+}
+
+/// A partial's byte form as a `u8` block of shape `shape` (the partial's elements, then
+/// [`Reducer::state_bytes`] bytes each): how a cut reduction tree's partials are stored
+/// between engine stages.
+pub(crate) struct EncodeKernel {
+    pub reducer: Arc<dyn Reducer>,
+    pub shape: Vec<usize>,
+}
+
+impl Kernel for EncodeKernel {
+    fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
+        let bytes = self.reducer.encode_partial(ctx.deps[0])?;
+        let arr = ArrayD::from_shape_vec(IxDyn(&self.shape), bytes).map_err(|e| {
+            Error::internal(
+                "reduction partial",
+                format!("byte form of the partial: {e}"),
+            )
+        })?;
+        Ok(Some(Value::Block(u8::wrap(arr))))
+    }
+}
+
+/// The partial of shape `shape` from its byte form, a `u8` block (see [`EncodeKernel`]).
+pub(crate) struct DecodeKernel {
+    pub reducer: Arc<dyn Reducer>,
+    pub shape: Vec<usize>,
+}
+
+impl Kernel for DecodeKernel {
+    fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>> {
+        let view = ctx.dep_view(0);
+        let v = u8::view_ref(&view).ok_or_else(|| {
+            Error::internal("reduction partial", "a partials block is not of type u8")
+        })?;
+        let bytes: std::borrow::Cow<'_, [u8]> = match v.as_slice() {
+            Some(s) => s.into(),
+            None => v.iter().copied().collect::<Vec<u8>>().into(),
+        };
+        Ok(Some(self.reducer.decode_partial(&bytes, &self.shape)?))
     }
 }
 
