@@ -405,6 +405,33 @@ pub(crate) enum Command {
         #[arg(long, value_name = "WxH", default_value = "800x500", value_parser = parse_size)]
         size: (u32, u32),
     },
+    /// Print how --engine would run a reduction over axes (with --anomaly, the reduction of
+    /// `x - mean(x, axes)`): per stage its tasks, batches, bytes read and intermediate bytes
+    /// written, and for --engine slurm the `sbatch --array` submissions and `--mem`; totals
+    /// last. Reads only metadata and submits nothing (--dry-run; `chunkwise reduce` runs it).
+    Plan {
+        /// The reduction.
+        #[arg(value_enum)]
+        op: ReduceOp,
+        /// Axes to reduce, comma-separated: 0-based numbers or dimension names.
+        #[arg(long, value_name = "A[,B...]", value_parser = parse_axes, required = true)]
+        axis: Axes,
+        /// Delta degrees of freedom of var/std.
+        #[arg(long, default_value_t = 0.0)]
+        ddof: f64,
+        /// Reduce the anomaly `x - mean(x, axes)` instead of `x`.
+        #[arg(long)]
+        anomaly: bool,
+        /// Only print the plan: the one mode of `plan`, accepted for clarity.
+        #[arg(long)]
+        dry_run: bool,
+        /// Elements per Slurm array (the cluster's MaxArraySize).
+        #[arg(long, value_name = "N", default_value_t = 1001,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_array_size: u32,
+        /// The input array.
+        input: String,
+    },
     /// Run standard in-memory workloads with chunkwise, ndarray and ndarray + rayon, and
     /// print times, ratios and peak tracked bytes.
     Bench {

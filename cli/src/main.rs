@@ -10,6 +10,7 @@ mod commands;
 mod dataset_info;
 mod grouped;
 mod paths;
+mod plan;
 mod plot;
 mod progress;
 mod report_html;
@@ -102,6 +103,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         builder = builder.scratch_dir(dir);
     }
     builder = with_engine(builder, g)?;
+    if matches!(cli.command, Command::Plan { .. }) && g.work_dir.is_none() {
+        // A dry run writes nothing: the plan's arrays are only named after a work directory.
+        builder = builder.work_dir("WORK_DIR");
+    }
     if let Some(cb) = bar.callback() {
         builder = builder.on_progress(cb);
     }
@@ -247,6 +252,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 size: *size,
             },
+        ),
+        Command::Plan {
+            op,
+            axis,
+            ddof,
+            anomaly,
+            dry_run: _,
+            max_array_size,
+            input,
+        } => plan::plan(
+            &ctx,
+            &plan::PlanArgs {
+                op: *op,
+                axes: axis,
+                ddof: *ddof,
+                anomaly: *anomaly,
+                max_array_size: *max_array_size as usize,
+            },
+            input,
         ),
         Command::Bench { json, quick } => bench::bench(&ctx, *json, *quick),
     };

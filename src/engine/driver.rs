@@ -23,7 +23,7 @@ use std::time::Instant;
 const LOG_TAIL_LINES: usize = 20;
 
 /// Memory a worker process needs beyond the runtime's limit (its code, buffers, the plan).
-const WORKER_OVERHEAD: usize = 256 << 20;
+pub(crate) const WORKER_OVERHEAD: usize = 256 << 20;
 
 /// Runs one computation (`roots`, written to `sinks`) on the runtime's engine.
 ///

@@ -31,6 +31,8 @@ pub mod processes;
 #[cfg(feature = "zarr")]
 pub(crate) mod driver;
 #[cfg(feature = "zarr")]
+pub mod dry_run;
+#[cfg(feature = "zarr")]
 mod hash;
 pub mod select;
 pub mod slurm;
@@ -44,6 +46,8 @@ pub(crate) mod workdir;
 #[cfg_attr(not(feature = "zarr"), allow(dead_code))]
 pub(crate) mod worker;
 
+#[cfg(feature = "zarr")]
+pub use dry_run::{DryRun, DryRunStage, dry_run};
 pub use hyperqueue::{HyperQueueLauncher, HyperQueueOptions};
 pub use launch::{BatchCommand, BatchOutcome, Launcher, StageOutcome, StageSubmission};
 pub use processes::ProcessesLauncher;

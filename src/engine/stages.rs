@@ -297,7 +297,7 @@ fn walk(
 }
 
 /// Bytes a stage reads and writes: its sources' and its own.
-fn work_bytes(node: &NodeRef) -> usize {
+pub(crate) fn work_bytes(node: &NodeRef) -> usize {
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![node];
     let mut bytes = node.shape.iter().product::<usize>() * node.dtype.size();
@@ -313,8 +313,10 @@ fn work_bytes(node: &NodeRef) -> usize {
     bytes
 }
 
-/// The most batches of one stage (a bigger batch size is used beyond it).
-const MAX_BATCHES: usize = 10_000;
+/// The most batches of one stage (a bigger batch size is used beyond it). The driver keeps a
+/// few hundred bytes per batch and Slurm runs them as arrays of `MaxArraySize`: an ERA5-sized
+/// reduction (750,000 chunks, 3 TB) in batches of 256 MiB needs about 16,000.
+const MAX_BATCHES: usize = 100_000;
 
 /// The batches of `node`: rectangles of its block grid of about `batch_bytes` of work each
 /// (at least one block), found by halving the longest side of the whole grid until a batch
