@@ -49,7 +49,10 @@ fn plan_dry_run_of_an_era5_sized_store_for_slurm() {
         let o = &out.stdout;
         assert!(o.contains(&format!("{stages} stages")), "{o}");
         assert!(o.contains("sbatch --mem=4352M"), "{o}");
-        let first = o.lines().find(|l| l.contains("tasks (blocks read)")).unwrap();
+        let first = o
+            .lines()
+            .find(|l| l.contains("tasks (blocks read)"))
+            .unwrap();
         assert!(first.contains(": 750000 tasks"), "{o}");
         assert!(o.contains("total: "), "{o}");
         assert!(o.contains("sbatch --array: 17 submission(s)"), "{o}");

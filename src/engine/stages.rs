@@ -502,4 +502,47 @@ mod tests {
             assert_eq!(covered, s.node.shape.iter().product::<usize>());
         }
     }
+
+    #[test]
+    fn a_reduction_far_larger_than_a_batch_is_cut_into_tree_levels_and_the_hash_covers_it() {
+        // 1,024 blocks of 512 B along axis 0: 16 groups of 64 per output block.
+        let x = ChunkedArray::<f64>::random_normal(&[1024, 8, 8], [1, 8, 8], 3, 0.0, 1.0).unwrap();
+        let m = x.mean_axis(0).unwrap();
+        let cut = |batch: usize| {
+            StagePlan::cut(
+                "processes",
+                std::slice::from_ref(&m.node),
+                0,
+                64 << 20,
+                batch,
+                Path::new("/nonexistent/work/arrays"),
+            )
+            .unwrap()
+        };
+        let whole = cut(16 << 20);
+        assert_eq!(whole.stages.len(), 1, "fits one batch: not cut");
+        let p = cut(2 << 10);
+        let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "result 0: partials at tree depth 2 (16 subtrees)",
+                "result 0: partials at tree depth 1 (4 subtrees)",
+                "result 0"
+            ]
+        );
+        assert_eq!(p.finals, vec![2]);
+        // Partials: (subtrees, output, 16 bytes of mean state), a block per subtree.
+        assert_eq!(p.stages[0].node.shape, vec![16, 8, 8, 16]);
+        assert_eq!(p.stages[0].chunk_shape(), vec![1, 8, 8, 16]);
+        assert_eq!(p.stages[0].batches.len(), 16);
+        assert_eq!(p.stages[2].node.shape, vec![8, 8]);
+        assert_eq!(p.stages[2].node.dtype, crate::DType::F64);
+        // Another cut is another plan.
+        assert_ne!(p.hash, whole.hash);
+        let other = cut(40 << 10);
+        assert_eq!(other.stages.len(), 2, "the 16 partials of 1 KiB are combined at once");
+        assert_ne!(p.hash, other.hash);
+        assert_eq!(p.hash, cut(2 << 10).hash);
+    }
 }

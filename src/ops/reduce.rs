@@ -1544,6 +1544,53 @@ mod tests {
     }
 
     #[test]
+    fn partials_survive_their_byte_form_bit_for_bit() {
+        fn roundtrip<S: State<f64>>(init: S, ctx: S::Ctx)
+        where
+            S::Out: PartialEq + std::fmt::Debug,
+        {
+            let r = StateReducer::<f64, S>::arc_with("t", init, ctx);
+            let block = ndarray::Array2::from_shape_vec((5, 3), rows().concat())
+                .unwrap()
+                .into_dyn();
+            let view = AnyView::F64(block.view());
+            let part = r.partial(&view, &[0], &[0, 0], None).unwrap();
+            let bytes = r.encode_partial(&part).unwrap();
+            assert_eq!(bytes.len(), 3 * r.state_bytes().unwrap());
+            let back = r.decode_partial(&bytes, &[1, 3]).unwrap();
+            let (a, b) = (r.finalize(&part, &[3]), r.finalize(&back, &[3]));
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (a, b) => assert_eq!(a.is_err(), b.is_err()),
+            }
+            // Merging decoded partials is merging the originals.
+            let two = r.combine(&[&part, &back]).unwrap();
+            let twice = r.combine(&[&part, &part]).unwrap();
+            assert_eq!(
+                r.encode_partial(&two).unwrap(),
+                r.encode_partial(&twice).unwrap()
+            );
+            assert!(r.decode_partial(&bytes[1..], &[1, 3]).is_err());
+        }
+        roundtrip(MeanState::<f64, true>::new(), ());
+        roundtrip(
+            MomentState::<f64, false>::new(),
+            MomentOut::Std { ddof: 0.0 },
+        );
+        roundtrip(
+            MomentState::<f64, true>::new(),
+            MomentOut::Var { ddof: 1.0 },
+        );
+        roundtrip(SumState::<f64, true>(0.0), ());
+        roundtrip(ExtremeState::<f64, true, true>::new(), ());
+        roundtrip(ExtremeState::<f64, false, false>::new(), ());
+        roundtrip(CountState(0), ());
+        roundtrip(LogicState::<true>(true), ());
+        roundtrip(EdgeState::<f64, true, true>::new(), ());
+        roundtrip(ProdState::<f64>(1.0), ());
+    }
+
+    #[test]
     fn push_rows_matches_push() {
         check(MeanState::<f64, false>::new(), &());
         check(MeanState::<f64, true>::new(), &());
