@@ -77,7 +77,7 @@ struct Lowerer {
     /// For each tree cut, its reduction as a node (the label and type of its tasks).
     cut_reductions: HashMap<*const Node, NodeRef>,
     /// Subtrees of cut trees, by (groups, split, depth).
-    subtrees: HashMap<(usize, usize, usize), Arc<Vec<std::ops::Range<usize>>>>,
+    subtrees: HashMap<(usize, usize, usize), Subtrees>,
 }
 
 /// How [`lower`] trades parallelism for memory.
@@ -400,6 +400,9 @@ pub(crate) fn reduce_group_size(
     by_size.max(by_grain).min(by_memory).min(nblocks.max(1))
 }
 
+/// The subtrees at one depth of a cut tree (ranges of its groups).
+type Subtrees = Arc<Vec<std::ops::Range<usize>>>;
+
 /// What the upper levels of a cut tree share ([`Lowerer::cut_upper`]).
 struct CutUpper<'a> {
     rn: &'a NodeRef,
@@ -710,7 +713,7 @@ impl Lowerer {
         ngroups: usize,
         split: usize,
         depth: usize,
-    ) -> Arc<Vec<std::ops::Range<usize>>> {
+    ) -> Subtrees {
         self.subtrees
             .entry((ngroups, split, depth))
             .or_insert_with(|| Arc::new(super::treecut::subtrees(ngroups, split, depth)))

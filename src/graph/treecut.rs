@@ -151,7 +151,7 @@ pub(crate) fn children(r: &Range<usize>, split: usize) -> Vec<Range<usize>> {
 /// at that depth, and the leaves reached above it.
 pub(crate) fn subtrees(ngroups: usize, split: usize, depth: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();
-    let mut level = vec![0..ngroups];
+    let mut level: Vec<Range<usize>> = std::iter::once(0..ngroups).collect();
     for _ in 0..depth {
         let mut next = Vec::with_capacity(level.len() * split);
         for r in level {
