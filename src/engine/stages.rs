@@ -541,7 +541,11 @@ mod tests {
         // Another cut is another plan.
         assert_ne!(p.hash, whole.hash);
         let other = cut(40 << 10);
-        assert_eq!(other.stages.len(), 2, "the 16 partials of 1 KiB are combined at once");
+        assert_eq!(
+            other.stages.len(),
+            2,
+            "the 16 partials of 1 KiB are combined at once"
+        );
         assert_ne!(p.hash, other.hash);
         assert_eq!(p.hash, cut(2 << 10).hash);
     }

@@ -708,12 +708,7 @@ impl Lowerer {
     }
 
     /// The subtrees at `depth` of a tree over `ngroups` groups (cached).
-    fn subtrees_at(
-        &mut self,
-        ngroups: usize,
-        split: usize,
-        depth: usize,
-    ) -> Subtrees {
+    fn subtrees_at(&mut self, ngroups: usize, split: usize, depth: usize) -> Subtrees {
         self.subtrees
             .entry((ngroups, split, depth))
             .or_insert_with(|| Arc::new(super::treecut::subtrees(ngroups, split, depth)))

@@ -17,6 +17,8 @@ pub(crate) mod slice;
 #[cfg(feature = "zarr")]
 pub(crate) mod stage;
 pub(crate) mod structure;
+// Cut only by the engines' stages (which need Zarr for their intermediates).
+#[cfg_attr(not(feature = "zarr"), allow(dead_code))]
 pub(crate) mod treecut;
 
 pub(crate) use node::{Node, NodeRef, Op};

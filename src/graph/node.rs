@@ -50,6 +50,7 @@ pub(crate) enum Op {
         inputs: Vec<NodeRef>,
     },
     /// Part of a reduction's tree, for an engine's stages ([`super::treecut`]).
+    #[cfg_attr(not(feature = "zarr"), allow(dead_code))]
     TreeCut(TreeCut),
 }
 
