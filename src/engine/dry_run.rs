@@ -115,7 +115,7 @@ impl DryRun {
 ///     .work_dir("/nonexistent/never/written")
 ///     .batch_bytes("1 MiB")
 ///     .build()?;
-/// let x = ChunkedArray::<f64>::ones(&[1000, 100, 100], [1, 100, 100])?;
+/// let x = ChunkedArray::<f64>::random_normal(&[1000, 100, 100], [1, 100, 100], 1, 0.0, 1.0)?;
 /// let plan = dry_run(&rt, &[&x.mean_axis(0)?])?;
 /// // 1,000 blocks of 80 kB: the reduction tree is cut so no batch reduces all of them.
 /// assert!(plan.stages.len() >= 2);
