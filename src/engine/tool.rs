@@ -73,11 +73,14 @@ fn output_within(
     let Some(deadline) = deadline else {
         return Command::new(program).args(args).output().map(Some);
     };
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so that a time-out stops what it started too.
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()?;
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -103,12 +106,17 @@ fn output_within(
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
-            break Some(status);
+            break status;
         }
         if start.elapsed() >= deadline {
+            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                // SAFETY: kill(2) of the process group of the child started above.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
             let _ = child.kill();
             let _ = child.wait();
-            break None;
+            // The readers end when the last holder of the pipes is gone; not waited for.
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -116,7 +124,7 @@ fn output_within(
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default(),
     );
-    Ok(status.map(|status| Output {
+    Ok(Some(Output {
         status,
         stdout,
         stderr,
