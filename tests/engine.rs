@@ -18,7 +18,7 @@ fn worker_program() {
 fn processes_equal_local_bit_for_bit_and_workers_stay_within_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    equals_local_bit_for_bit("processes", dir.path(), work.to_str().unwrap());
+    equals_local_bit_for_bit("processes", dir.path(), work.to_str().unwrap(), &[]);
     // The workers never wrote the user's output: only the driver's copy is there.
     assert!(work.join("discard").exists());
 }
@@ -156,4 +156,21 @@ fn another_plan_in_the_work_dir_or_a_worker_of_another_plan_is_a_plan_mismatch()
         worker.stderr()
     );
     assert!(worker.stderr().contains("0123456789abcdef0123456789abcdef"));
+}
+
+#[cfg(not(feature = "object-store"))]
+#[test]
+fn an_s3_work_dir_without_the_object_store_feature_is_an_error_naming_it() {
+    use chunkwise::Runtime;
+    use chunkwise::engine::Engine;
+    let err = Runtime::builder()
+        .engine(Engine::Processes { workers: 2 })
+        .work_dir("s3://bucket/run1")
+        .build()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("object-store") && text.contains("s3://bucket/run1"),
+        "{text}"
+    );
 }

@@ -43,6 +43,7 @@ fn the_program_on_hyperqueue_equals_local_bit_for_bit() {
         "hyperqueue",
         dir.path(),
         work.to_str().unwrap(),
+        &[],
     );
     assert!(
         run.stderr().contains("engine hyperqueue"),

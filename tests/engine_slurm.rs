@@ -33,6 +33,7 @@ fn the_program_on_slurm_equals_local_bit_for_bit() {
         "slurm",
         dir.path(),
         work.to_str().unwrap(),
+        &[],
     );
     // Slurm ran the batches: its own output files (empty, the workers log to the batch logs)
     // and job scripts are in the engine's scratch directory.

@@ -1316,6 +1316,9 @@ impl ZarrWriter {
         dtype: DType,
     ) -> Result<ZarrWriter> {
         const OP: &str = "open zarr for chunks";
+        if let Some(url) = super::store_url::path_url(store_path) {
+            return Self::open_chunks_url(url, array_path, shape, chunk_shape, dtype);
+        }
         let path = display_path(store_path, array_path);
         let store = FilesystemStore::new(store_path).map_err(backend(
             OP,
@@ -1343,6 +1346,52 @@ impl ZarrWriter {
             #[cfg(feature = "object-store")]
             remote: None,
         })
+    }
+
+    /// [`ZarrWriter::open_chunks`] for a store at a URL (a work directory on an object store):
+    /// chunks go straight to their keys.
+    #[cfg(feature = "object-store")]
+    fn open_chunks_url(
+        url: &str,
+        array_path: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+    ) -> Result<ZarrWriter> {
+        const OP: &str = "open zarr for chunks";
+        let store = super::remote::Remote::open(OP, url)?;
+        store.check_writable(OP)?;
+        let here = store.child(array_path);
+        let path = here.url().to_string();
+        let array = Array::open(here.readable_writable()?, "/")
+            .map_err(|e| create_error(OP, &path, "open the array", e))?;
+        Ok(ZarrWriter {
+            array,
+            location: super::guard::StoredLocation::remote(&path),
+            dir: PathBuf::from(&path),
+            path,
+            staging: std::sync::Mutex::new(None),
+            lock: std::sync::Mutex::new(None),
+            shape: shape.to_vec(),
+            chunk_shape: chunk_shape.to_vec(),
+            dtype,
+            committed: AtomicBool::new(true),
+            codec_options: CodecOptions::default()
+                .with_concurrent_target(1)
+                .with_chunk_concurrent_minimum(1),
+            remote: None,
+        })
+    }
+
+    #[cfg(not(feature = "object-store"))]
+    fn open_chunks_url(
+        url: &str,
+        _array_path: &str,
+        _shape: &[usize],
+        _chunk_shape: &[usize],
+        _dtype: DType,
+    ) -> Result<ZarrWriter> {
+        Err(super::store_url::unsupported("open zarr for chunks", url))
     }
 
     /// [`ZarrWriter::create`] for a store at a URL (`s3://`, `gs://`; `http(s)://` is

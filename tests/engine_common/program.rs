@@ -53,6 +53,9 @@ fn program() -> chunkwise::Result<()> {
             .work_dir(var("ENGINE_TEST_WORK"))
             .batch_bytes(4 << 20)
             .tries(2);
+        if !var("ENGINE_TEST_LOG_DIR").is_empty() {
+            b = b.log_dir(var("ENGINE_TEST_LOG_DIR"));
+        }
     }
     let rt = b.build()?;
     let x = ChunkedArray::<f64>::open_zarr(&input, "x")?;
@@ -196,13 +199,18 @@ pub(crate) fn run_program(
     }
 }
 
-/// Runs the program on `engine` and on the local engine: the results are equal bit for bit,
-/// every batch of every stage ran once, and no worker went over the memory limit. Returns the
-/// engine's run.
-pub(crate) fn equals_local_bit_for_bit(engine: &str, dir: &Path, work: &str) -> Run {
+/// Runs the program on `engine` (with `env`) and on the local engine: the results are equal
+/// bit for bit, every batch of every stage ran once, and no worker went over the memory
+/// limit. Returns the engine's run.
+pub(crate) fn equals_local_bit_for_bit(
+    engine: &str,
+    dir: &Path,
+    work: &str,
+    env: &[(&str, &str)],
+) -> Run {
     let input = make_input(dir, 7);
     let local = run_program(&input, &dir.join("local"), "local", work, &[]);
-    let run = run_program(&input, &dir.join(engine), engine, work, &[]);
+    let run = run_program(&input, &dir.join(engine), engine, work, env);
     run.ok();
     local.ok();
     assert_eq!(run.std_bits(), local.std_bits(), "{engine}: std differs");
