@@ -145,6 +145,20 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Checks that this build can use the work directory `dir`: a URL needs the feature
+/// `object-store`.
+///
+/// # Errors
+/// For a URL without the feature, the store error naming it.
+pub(crate) fn check_work_dir(dir: &std::path::Path) -> Result<()> {
+    match crate::io::store_url::path_url(dir) {
+        Some(url) if !cfg!(feature = "object-store") => {
+            Err(crate::io::store_url::unsupported("work directory", url))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What a run on worker processes did, in [`RunReport::engine`](crate::RunReport::engine).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineReport {

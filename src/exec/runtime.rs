@@ -317,12 +317,8 @@ impl RuntimeBuilder {
                         .into(),
                 });
             }
-            let url = self
-                .work_dir
-                .as_deref()
-                .and_then(crate::io::store_url::path_url);
-            if let Some(url) = url.filter(|_| !cfg!(feature = "object-store")) {
-                return Err(crate::io::store_url::unsupported("work directory", url));
+            if let Some(dir) = &self.work_dir {
+                crate::engine::check_work_dir(dir)?;
             }
         }
         Ok(EngineSettings {
