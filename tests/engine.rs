@@ -7,7 +7,7 @@
 mod engine_common;
 
 use chunkwise::prelude::ChunkedArray;
-use engine_common::program::{equals_local_bit_for_bit, make_input, run_program, worker_main};
+use engine_common::program::{equals_local_in_a_tempdir, make_input, run_program, worker_main};
 
 #[test]
 fn worker_program() {
@@ -16,9 +16,7 @@ fn worker_program() {
 
 #[test]
 fn processes_equal_local_bit_for_bit_and_workers_stay_within_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    equals_local_bit_for_bit("processes", dir.path(), work.to_str().unwrap(), &[]);
+    let (_dir, work, _) = equals_local_in_a_tempdir("processes");
     // The workers never wrote the user's output: only the driver's copy is there.
     assert!(work.join("discard").exists());
 }

@@ -37,14 +37,7 @@ fn the_program_on_hyperqueue_equals_local_bit_for_bit() {
     if hq_python(test).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    let run = engine_common::program::equals_local_bit_for_bit(
-        "hyperqueue",
-        dir.path(),
-        work.to_str().unwrap(),
-        &[],
-    );
+    let (_dir, _work, run) = engine_common::program::equals_local_in_a_tempdir("hyperqueue");
     assert!(
         run.stderr().contains("engine hyperqueue"),
         "{}",

@@ -27,14 +27,7 @@ fn the_program_on_slurm_equals_local_bit_for_bit() {
     if !slurm_is_up("the_program_on_slurm_equals_local_bit_for_bit") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    let run = engine_common::program::equals_local_bit_for_bit(
-        "slurm",
-        dir.path(),
-        work.to_str().unwrap(),
-        &[],
-    );
+    let (_dir, work, run) = engine_common::program::equals_local_in_a_tempdir("slurm");
     // Slurm ran the batches: its own output files (empty, the workers log to the batch logs)
     // and job scripts are in the engine's scratch directory.
     let scripts = std::fs::read_dir(work.join("compute-1/engine"))

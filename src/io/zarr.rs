@@ -1365,7 +1365,21 @@ impl ZarrWriter {
         let path = here.url().to_string();
         let array = Array::open(here.readable_writable()?, "/")
             .map_err(|e| create_error(OP, &path, "open the array", e))?;
-        Ok(ZarrWriter {
+        Ok(Self::at_url(array, path, shape, chunk_shape, dtype, None))
+    }
+
+    /// A writer of `array` at the URL `path`: staged through `remote` (committed when it is
+    /// done), or, without it, writing chunks straight to their keys (committed already).
+    #[cfg(feature = "object-store")]
+    fn at_url(
+        array: Array<dyn ReadableWritableStorageTraits>,
+        path: String,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+        remote: Option<RemoteWrite>,
+    ) -> ZarrWriter {
+        ZarrWriter {
             array,
             location: super::guard::StoredLocation::remote(&path),
             dir: PathBuf::from(&path),
@@ -1375,12 +1389,12 @@ impl ZarrWriter {
             shape: shape.to_vec(),
             chunk_shape: chunk_shape.to_vec(),
             dtype,
-            committed: AtomicBool::new(true),
+            committed: AtomicBool::new(remote.is_none()),
             codec_options: CodecOptions::default()
                 .with_concurrent_target(1)
                 .with_chunk_concurrent_minimum(1),
-            remote: None,
-        })
+            remote,
+        }
     }
 
     #[cfg(not(feature = "object-store"))]
@@ -1491,22 +1505,14 @@ impl ZarrWriter {
         .map_err(|e| Error::internal(OP, format!("{path}: invalid metadata built: {e}")))?;
         let array = Array::new_with_metadata(here.readable_writable()?, "/", metadata)
             .map_err(|e| create_error(OP, &path, "create the array", e))?;
-        Ok(ZarrWriter {
+        Ok(Self::at_url(
             array,
-            location: super::guard::StoredLocation::remote(&path),
-            dir: PathBuf::from(&path),
             path,
-            staging: std::sync::Mutex::new(None),
-            lock: std::sync::Mutex::new(None),
-            shape: shape.to_vec(),
-            chunk_shape: chunk_shape.to_vec(),
+            shape,
+            chunk_shape,
             dtype,
-            committed: AtomicBool::new(false),
-            codec_options: CodecOptions::default()
-                .with_concurrent_target(1)
-                .with_chunk_concurrent_minimum(1),
-            remote: Some(remote),
-        })
+            Some(remote),
+        ))
     }
 
     #[cfg(not(feature = "object-store"))]

@@ -229,3 +229,13 @@ pub(crate) fn equals_local_bit_for_bit(
     }
     run
 }
+
+/// [`equals_local_bit_for_bit`] of `engine` in a fresh temporary directory, with the work
+/// directory `work` inside it (returned with the run; the directory lives as long as the
+/// first value).
+pub(crate) fn equals_local_in_a_tempdir(engine: &str) -> (tempfile::TempDir, PathBuf, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let run = equals_local_bit_for_bit(engine, dir.path(), work.to_str().unwrap(), &[]);
+    (dir, work, run)
+}
