@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run --release --example workloads -- W2 --data /tmp/peerdata [--memory-limit 256MiB]
 //! cargo run --release --example workloads -- W3 --data /tmp/peerdata
+//! cargo run --release --example workloads -- W3 --data DIR --engine processes --work-dir WORK
+//! cargo run --release --example workloads -- make-W3 --data DIR  # W3's input, by chunkwise
 //! cargo run --release --features hdf5 --example workloads -- W7 --data /tmp/peerdata
 //! ```
 //! W2: mean over time from Zarr v3; W3: `std(x - mean(x, 0), 0)` from Zarr v3 (W3-dataset:
@@ -112,6 +114,8 @@ fn main() -> Result<()> {
         false,
         false,
     );
+    // Issue 11: the engine (`--engine processes|slurm|hyperqueue --work-dir DIR`).
+    let (mut engine, mut work_dir, mut workers) = ("local".to_string(), None::<String>, 2);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--data" => data = args.next().unwrap_or_default(),
@@ -119,6 +123,9 @@ fn main() -> Result<()> {
             "--threads" => threads = args.next().and_then(|t| t.parse::<usize>().ok()),
             "--explain" => explain = true,
             "--events" => events = true,
+            "--engine" => engine = args.next().unwrap_or_default(),
+            "--work-dir" => work_dir = args.next(),
+            "--workers" => workers = args.next().and_then(|t| t.parse().ok()).unwrap_or(2),
             other => eprintln!("ignoring argument {other}"),
         }
     }
@@ -127,6 +134,10 @@ fn main() -> Result<()> {
         .record_events(events);
     if let Some(t) = threads {
         b = b.threads(t);
+    }
+    b = b.engine(chunkwise::engine::Engine::from_name(&engine, workers)?);
+    if let Some(d) = &work_dir {
+        b = b.work_dir(d);
     }
     let rt = b.build()?;
     let zarr = format!("{data}/climate_v3.zarr");
@@ -192,6 +203,14 @@ fn main() -> Result<()> {
                 .iter()
                 .map(|&v| v as f64)
                 .sum()
+        }
+        // Writes W3's input with chunkwise itself: t2m (730, 361, 720) f32 in (1, 361, 720)
+        // chunks, zstd 3, normal noise around 280 K (noise compresses less than a real field).
+        "make-W3" => {
+            let x =
+                ChunkedArray::<f32>::random_normal(&[730, 361, 720], [1, 361, 720], 3, 280.0, 5.0)?;
+            x.to_zarr(&rt, &zarr, "t2m")?;
+            0.0
         }
         "W3" => {
             let x = ChunkedArray::<f32>::open_zarr(&zarr, "t2m")?;
@@ -293,6 +312,12 @@ fn main() -> Result<()> {
         json!((vm_hwm_mb() * 10.0).round() / 10.0),
     );
     line.insert("tasks".into(), json!(r.tasks));
+    if let Some(e) = &r.engine {
+        line.insert("chunkwise_engine".into(), json!(e.engine));
+        line.insert("stages".into(), json!(e.stages));
+        line.insert("batches".into(), json!(e.batches));
+        line.insert("batches_run".into(), json!(e.batches_run));
+    }
     line.insert("checksum".into(), json!(checksum));
     line.extend(extra);
     println!("{}", Value::Object(line));

@@ -1,5 +1,7 @@
-//! The `hyperqueue` launcher through HyperQueue's Python client (the PyPI wheel, a
-//! `LocalCluster` per run), with batches that are shell commands writing files. The python is
+//! The `hyperqueue` engine through HyperQueue's Python client (the PyPI wheel, a
+//! `LocalCluster` per run): the launcher alone with batches that are shell commands writing
+//! files, and the driver end to end with the program of `engine_common/program.rs` (this
+//! binary is its own worker program). The python is
 //! `$CHUNKWISE_HQ_PYTHON` (`.ci/hq_venv.sh` makes one in `target/ci-hqenv`); without one that
 //! can `import hyperqueue` the tests are skipped with a note, unless `CHUNKWISE_REQUIRE_HQ=1`
 //! (set by `.ci/run`), which makes them fail.
@@ -7,32 +9,40 @@
 mod engine_common;
 
 use chunkwise::engine::{HyperQueueLauncher, HyperQueueOptions};
-use std::process::Command;
+use engine_common::probe::hq_python;
 
-/// The launcher, when a python with the wheel is here; panics when it is not but
-/// `CHUNKWISE_REQUIRE_HQ=1` says it must be.
+/// The launcher, when a python with the wheel is here (see [`hq_python`]).
 fn launcher(test: &str) -> Option<HyperQueueLauncher> {
-    let options = HyperQueueOptions {
-        local_cores: Some(2),
-        ..HyperQueueOptions::default()
-    };
-    let probe = Command::new(&options.python)
-        .args(["-c", "import hyperqueue"])
-        .output();
-    if matches!(&probe, Ok(out) if out.status.success()) {
-        return Some(HyperQueueLauncher::new(options));
+    hq_python(test).map(|python| {
+        HyperQueueLauncher::new(HyperQueueOptions {
+            python,
+            local_cores: Some(2),
+            ..HyperQueueOptions::default()
+        })
+    })
+}
+
+#[cfg(feature = "zarr")]
+#[test]
+fn worker_program() {
+    engine_common::program::worker_main();
+}
+
+/// The anomaly std and the pancake→pencil rechunk through the driver, each computation one
+/// HyperQueue job on a `LocalCluster`: equal to the local engine's bit for bit.
+#[cfg(feature = "zarr")]
+#[test]
+fn the_program_on_hyperqueue_equals_local_bit_for_bit() {
+    let test = "the_program_on_hyperqueue_equals_local_bit_for_bit";
+    if hq_python(test).is_none() {
+        return;
     }
-    if std::env::var("CHUNKWISE_REQUIRE_HQ").as_deref() == Ok("1") {
-        panic!(
-            "{test}: CHUNKWISE_REQUIRE_HQ=1 but {} cannot import hyperqueue ({probe:?})",
-            options.python.display()
-        );
-    }
-    eprintln!(
-        "note: {test} skipped: {} has no hyperqueue (set CHUNKWISE_HQ_PYTHON; .ci/hq_venv.sh makes one)",
-        options.python.display()
+    let (_dir, _work, run) = engine_common::program::equals_local_in_a_tempdir("hyperqueue");
+    assert!(
+        run.stderr().contains("engine hyperqueue"),
+        "{}",
+        run.stderr()
     );
-    None
 }
 
 #[test]

@@ -1,35 +1,44 @@
-//! The `slurm` launcher against a real single-node Slurm (`.ci/slurm_up.sh`), with batches that
-//! are shell commands writing files. Skipped, with a note, when no Slurm answers here; with
-//! `CHUNKWISE_REQUIRE_SLURM=1` (set by `.ci/run`) a missing Slurm fails instead. The tests
-//! that need no Slurm (fake `sbatch` programs) always run.
+//! The `slurm` engine against a real single-node Slurm (`.ci/slurm_up.sh`): the launcher alone
+//! with batches that are shell commands writing files, and the driver end to end with the
+//! program of `engine_common/program.rs` (this binary is its own worker program). Skipped,
+//! with a note, when no Slurm answers here (within 2 s); with `CHUNKWISE_REQUIRE_SLURM=1` (set
+//! by `.ci/run`) a missing Slurm fails instead. The tests that need no Slurm (fake `sbatch`
+//! programs) always run.
 
 mod engine_common;
 
 use chunkwise::Error;
 use chunkwise::engine::{BatchOutcome, Launcher, SlurmLauncher, SlurmOptions};
+use engine_common::probe::slurm_is_up;
 use engine_common::{WRITE, log_path, needs, sh_batch, stage};
-use std::process::Command;
 use std::time::Duration;
 
-/// Whether a Slurm cluster answers (`sinfo` lists a usable node); panics when it does not but
-/// `CHUNKWISE_REQUIRE_SLURM=1` says it must.
-fn slurm_is_up(test: &str) -> bool {
-    let state = Command::new("sinfo")
-        .args(["-h", "-N", "-o", "%t"])
-        .output();
-    let up = matches!(&state, Ok(out) if out.status.success()
-    && String::from_utf8_lossy(&out.stdout).lines().any(|s| {
-        matches!(s.trim().trim_end_matches('*'), "idle" | "mix" | "alloc")
-    }));
-    if !up {
-        if std::env::var("CHUNKWISE_REQUIRE_SLURM").as_deref() == Ok("1") {
-            panic!(
-                "{test}: CHUNKWISE_REQUIRE_SLURM=1 but no Slurm node answers `sinfo` ({state:?})"
-            );
-        }
-        eprintln!("note: {test} skipped: no Slurm here (start one with .ci/slurm_up.sh)");
+#[cfg(feature = "zarr")]
+#[test]
+fn worker_program() {
+    engine_common::program::worker_main();
+}
+
+/// The anomaly std and the pancake→pencil rechunk through the driver, each stage an array
+/// job: equal to the local engine's bit for bit.
+#[cfg(feature = "zarr")]
+#[test]
+fn the_program_on_slurm_equals_local_bit_for_bit() {
+    if !slurm_is_up("the_program_on_slurm_equals_local_bit_for_bit") {
+        return;
     }
-    up
+    let (_dir, work, run) = engine_common::program::equals_local_in_a_tempdir("slurm");
+    // Slurm ran the batches: its own output files (empty, the workers log to the batch logs)
+    // and job scripts are in the engine's scratch directory.
+    let scripts = std::fs::read_dir(work.join("compute-1/engine"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("slurm-stage")
+        })
+        .count();
+    assert!(scripts >= 2, "one job script per stage: {scripts}");
+    assert!(run.stderr().contains("engine slurm"), "{}", run.stderr());
 }
 
 fn launcher() -> SlurmLauncher {

@@ -62,9 +62,15 @@ pub(crate) struct GlobalOpts {
     #[arg(long, global = true, value_name = "ENGINE", default_value = "local")]
     pub engine: String,
     /// The work directory of a non-local engine: plans, intermediate arrays, workers' logs
-    /// and done-markers. Running the same command again with it resumes an interrupted run.
+    /// and done-markers; a directory, or s3://BUCKET/PREFIX (a build with the `object-store`
+    /// feature). Running the same command again with it resumes an interrupted run.
     #[arg(long, global = true, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// The local directory of the workers' logs and job scripts (default: inside --work-dir,
+    /// or $TMPDIR/chunkwise-logs/HASH when --work-dir is an s3:// or gs:// URL). On a cluster
+    /// it must be on storage the nodes share.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     /// Worker processes at a time (--engine processes; default: the number of CPUs).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,

@@ -67,7 +67,8 @@ impl Ctx {
     }
 }
 
-/// The engine options (`--engine`, `--work-dir`, `--workers`, `--tries`, `--batch-size`).
+/// The engine options (`--engine`, `--work-dir`, `--log-dir`, `--workers`, `--tries`,
+/// `--batch-size`).
 fn with_engine(
     mut builder: chunkwise::RuntimeBuilder,
     g: &args::GlobalOpts,
@@ -82,6 +83,9 @@ fn with_engine(
     builder = builder.engine(engine).tries(usize::from(g.tries));
     if let Some(dir) = &g.work_dir {
         builder = builder.work_dir(dir);
+    }
+    if let Some(dir) = &g.log_dir {
+        builder = builder.log_dir(dir);
     }
     if let Some(b) = g.batch_size {
         builder = builder.batch_bytes(b);

@@ -41,11 +41,8 @@ pub(crate) fn run(
     let task = worker::current()?;
     let root_dir = match (&task, &settings.work_dir) {
         (Some(t), _) => t.work_dir.clone(),
-        (None, Some(d)) => std::path::absolute(d).map_err(|source| Error::Io {
-            op: "resolve the work directory",
-            path: d.clone(),
-            source,
-        })?,
+        (None, Some(d)) if crate::io::store_url::path_url(d).is_some() => d.clone(),
+        (None, Some(d)) => absolute(d, "resolve the work directory")?,
         (None, None) => {
             return Err(Error::Engine {
                 engine,
@@ -53,7 +50,11 @@ pub(crate) fn run(
             });
         }
     };
-    let wd = WorkDir::new(&root_dir, compute);
+    let log_dir = match &settings.log_dir {
+        Some(d) => Some(absolute(d, "resolve the log directory")?),
+        None => None,
+    };
+    let wd = WorkDir::open(&root_dir, compute, log_dir.as_deref())?;
     let nodes: Vec<NodeRef> = roots.iter().map(|(n, _)| n.clone()).collect();
     let plan = StagePlan::cut(
         engine,
@@ -93,6 +94,14 @@ pub(crate) fn run(
             ),
         }),
     }
+}
+
+fn absolute(d: &Path, op: &'static str) -> Result<PathBuf> {
+    std::path::absolute(d).map_err(|source| Error::Io {
+        op,
+        path: d.to_path_buf(),
+        source,
+    })
 }
 
 /// Runs the worker's batch and exits the process: 0 when its done-marker is written, 2 on a

@@ -10,6 +10,12 @@
 //! computation it belongs to, runs its batch there and exits. Earlier computations are not run
 //! again in a worker: their results are read from the work directory.
 //!
+//! The work directory may be on an object store (`s3://bucket/prefix`, `gs://...`, feature
+//! `object-store`): the plans, the stages' arrays and the done-markers are then objects, and
+//! the workers' logs go to a local directory
+//! ([`RuntimeBuilder::log_dir`](crate::RuntimeBuilder::log_dir), by default
+//! `$TMPDIR/chunkwise-logs/HASH`).
+//!
 //! ```no_run
 //! use chunkwise::prelude::*;
 //! use chunkwise::engine::Engine;
@@ -140,6 +146,20 @@ impl std::fmt::Debug for Engine {
                 .finish(),
             Engine::Custom(l) => write!(f, "Custom({})", l.name()),
         }
+    }
+}
+
+/// Checks that this build can use the work directory `dir`: a URL needs the feature
+/// `object-store`.
+///
+/// # Errors
+/// For a URL without the feature, the store error naming it.
+pub(crate) fn check_work_dir(dir: &std::path::Path) -> Result<()> {
+    match crate::io::store_url::path_url(dir) {
+        Some(url) if !cfg!(feature = "object-store") => {
+            Err(crate::io::store_url::unsupported("work directory", url))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -10,7 +10,7 @@ mod script;
 mod state;
 
 use crate::engine::launch::{BatchOutcome, Launcher, StageOutcome, StageSubmission};
-use crate::engine::tool::{ToolFailure, command_line, run_tool, tool_path};
+use crate::engine::tool::{ToolFailure, command_line, run_tool, run_tool_within, tool_path};
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -19,6 +19,10 @@ use std::time::Duration;
 
 /// Slurm's default `MaxArraySize`, used when `scontrol show config` cannot say.
 pub const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
+
+/// How long the launcher waits for `scontrol show config`, its first question to Slurm, before
+/// it says that Slurm does not answer.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// How the `slurm` engine submits: the options of `sbatch` beyond those it derives from each
 /// stage (`--array`, `--mem`, `--cpus-per-task`, `--dependency`).
@@ -90,17 +94,23 @@ impl SlurmLauncher {
         tool_path(self.options.commands_dir.as_deref(), name)
     }
 
-    /// The cap on elements per array: the option, else the cluster's `MaxArraySize`.
-    fn max_array_size(&self) -> usize {
+    /// The cap on elements per array: the option, else the cluster's `MaxArraySize`. This is
+    /// also the probe of whether Slurm answers at all: a controller that does not answer
+    /// within [`PROBE_DEADLINE`] is an error at once (Slurm's commands would each retry it for
+    /// about 30 s).
+    fn max_array_size(&self) -> Result<usize> {
         if let Some(cap) = self.options.max_array_size {
-            return cap.max(1);
+            return Ok(cap.max(1));
         }
         let args: Vec<OsString> = vec!["show".into(), "config".into()];
-        run_tool("slurm", &self.tool("scontrol"), &args)
-            .ok()
-            .and_then(|out| state::parse_max_array_size(&out.stdout))
-            .filter(|&cap| cap > 0)
-            .unwrap_or(DEFAULT_MAX_ARRAY_SIZE)
+        match run_tool_within("slurm", &self.tool("scontrol"), &args, Some(PROBE_DEADLINE)) {
+            Ok(out) => Ok(state::parse_max_array_size(&out.stdout)
+                .filter(|&cap| cap > 0)
+                .unwrap_or(DEFAULT_MAX_ARRAY_SIZE)),
+            Err(ToolFailure::TimedOut(error)) => Err(*error),
+            // No scontrol, or one that refuses: sbatch will say what is wrong.
+            Err(_) => Ok(DEFAULT_MAX_ARRAY_SIZE),
+        }
     }
 
     /// Submits one stage's arrays, each after `after` (the job ids of the stage before).
@@ -167,7 +177,15 @@ impl SlurmLauncher {
             format!("--array={list}").into(),
             format!("--job-name=chunkwise-stage{}", stage.stage).into(),
             format!("--cpus-per-task={}", stage.threads.max(1)).into(),
+            // The worker is the driver's program again: it needs the driver's environment
+            // (whatever SBATCH_EXPORT says) and working directory (relative paths).
+            "--export=ALL".into(),
         ];
+        if let Ok(cwd) = std::env::current_dir() {
+            let mut chdir = OsString::from("--chdir=");
+            chdir.push(cwd);
+            args.push(chdir);
+        }
         if stage.mem_bytes > 0 {
             args.push(format!("--mem={}M", stage.mem_bytes.div_ceil(1 << 20)).into());
         }
@@ -288,7 +306,7 @@ impl Launcher for SlurmLauncher {
                 })
                 .collect());
         }
-        let cap = self.max_array_size();
+        let cap = self.max_array_size()?;
         let mut submitted: Vec<Vec<SubmittedArray>> = Vec::new();
         let mut after: Vec<String> = Vec::new();
         for stage in stages {

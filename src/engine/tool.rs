@@ -4,8 +4,10 @@
 
 use crate::error::Error;
 use std::ffi::{OsStr, OsString};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// What a tool printed when it exited with status 0.
 pub(crate) struct ToolOutput {
@@ -19,13 +21,17 @@ pub(crate) enum ToolFailure {
     NotStarted(Box<Error>),
     /// It ran and exited non-zero: its status and what it printed on stderr and stdout.
     Refused { error: Box<Error>, printed: String },
+    /// It did not exit before its deadline, and was killed.
+    TimedOut(Box<Error>),
 }
 
 impl ToolFailure {
     /// The error to return when the failure is not acceptable.
     pub(crate) fn into_error(self) -> Error {
         match self {
-            ToolFailure::NotStarted(error) | ToolFailure::Refused { error, .. } => *error,
+            ToolFailure::NotStarted(error)
+            | ToolFailure::Refused { error, .. }
+            | ToolFailure::TimedOut(error) => *error,
         }
     }
 }
@@ -54,8 +60,87 @@ pub(crate) fn run_tool(
     program: &Path,
     args: &[OsString],
 ) -> std::result::Result<ToolOutput, ToolFailure> {
+    run_tool_within(engine, program, args, None)
+}
+
+/// Runs the program until `deadline` at the most: a probe of a service that may be down
+/// (Slurm's commands retry a controller that does not answer for about 30 s).
+fn output_within(
+    program: &Path,
+    args: &[OsString],
+    deadline: Option<Duration>,
+) -> std::io::Result<Option<Output>> {
+    let Some(deadline) = deadline else {
+        return Command::new(program).args(args).output().map(Some);
+    };
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so that a time-out stops what it started too.
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() >= deadline {
+            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                // SAFETY: kill(2) of the process group of the child started above.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // The readers end when the last holder of the pipes is gone; not waited for.
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (stdout, stderr) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    Ok(Some(Output {
+        status,
+        stdout,
+        stderr,
+    }))
+}
+
+/// [`run_tool`], giving up (a [`ToolFailure::TimedOut`]) when the program has not
+/// exited after `deadline`.
+pub(crate) fn run_tool_within(
+    engine: &'static str,
+    program: &Path,
+    args: &[OsString],
+    deadline: Option<Duration>,
+) -> std::result::Result<ToolOutput, ToolFailure> {
     let line = command_line(program, args);
-    let output = Command::new(program).args(args).output().map_err(|e| {
+    let output = output_within(program, args, deadline).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 " (is {engine}'s `{}` installed and on PATH?)",
@@ -69,6 +154,13 @@ pub(crate) fn run_tool(
             detail: format!("cannot run `{line}`: {e}{hint}"),
         }))
     })?;
+    let Some(output) = output else {
+        let waited = deadline.unwrap_or_default().as_secs_f64();
+        return Err(ToolFailure::TimedOut(Box::new(Error::Engine {
+            engine,
+            detail: format!("`{line}` did not answer within {waited} s (is {engine} running?)"),
+        })));
+    };
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(ToolOutput { stdout });
@@ -180,6 +272,34 @@ mod tests {
         ));
         assert!(text.contains("/nonexistent/sbatch --parsable"), "{text}");
         assert!(text.contains("installed and on PATH"), "{text}");
+    }
+
+    #[test]
+    fn a_tool_that_does_not_answer_in_time_is_stopped_and_named() {
+        let args: Vec<OsString> = vec!["-c".into(), "sleep 30".into()];
+        let start = Instant::now();
+        let Err(ToolFailure::TimedOut(error)) = run_tool_within(
+            "slurm",
+            Path::new("/bin/sh"),
+            &args,
+            Some(Duration::from_millis(200)),
+        ) else {
+            panic!("expected a time-out");
+        };
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let text = error.to_string();
+        assert!(
+            text.contains("sleep 30") && text.contains("did not answer within 0.2 s"),
+            "{text}"
+        );
+        let quick: Vec<OsString> = vec!["-c".into(), "echo hi".into()];
+        let out = run_tool_within(
+            "slurm",
+            Path::new("/bin/sh"),
+            &quick,
+            Some(Duration::from_secs(5)),
+        );
+        assert_eq!(out.ok().unwrap().stdout, "hi\n");
     }
 
     #[test]

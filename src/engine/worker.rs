@@ -87,7 +87,13 @@ pub(crate) fn current() -> Result<Option<WorkerTask>> {
 pub(crate) fn redirected_output() -> Result<Option<PathBuf>> {
     static N: AtomicUsize = AtomicUsize::new(0);
     Ok(current()?.map(|w| {
-        w.work_dir.join("discard").join(format!(
+        // On an object store, the discarded outputs stay on this machine.
+        let base = if crate::io::store_url::path_url(&w.work_dir).is_some() {
+            std::env::temp_dir().join("chunkwise-discard")
+        } else {
+            w.work_dir.join("discard")
+        };
+        base.join(format!(
             "{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)

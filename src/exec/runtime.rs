@@ -56,6 +56,7 @@ pub struct RuntimeBuilder {
     dashboard: Option<String>,
     engine: Engine,
     work_dir: Option<std::path::PathBuf>,
+    log_dir: Option<std::path::PathBuf>,
     tries: Option<usize>,
     batch_bytes: Option<Result<usize, String>>,
 }
@@ -73,6 +74,7 @@ pub const DEFAULT_BATCH_BYTES: usize = 256 << 20;
 pub(crate) struct EngineSettings {
     pub engine: Engine,
     pub work_dir: Option<std::path::PathBuf>,
+    pub log_dir: Option<std::path::PathBuf>,
     pub tries: usize,
     pub batch_bytes: usize,
 }
@@ -199,6 +201,17 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The local directory of the workers' logs and the launcher's files (job scripts) of an
+    /// engine other than the local one: `DIR/compute-N/logs/sK-bJ.log`. The default is the
+    /// work directory itself when it is a directory, and `$TMPDIR/chunkwise-logs/HASH` (`HASH`
+    /// from the URL) when it is on an object store (`s3://bucket/prefix`, feature
+    /// `object-store`). On a cluster of several nodes it must be on storage they share, as the
+    /// workers' output is written there. A failed batch's error shows its log's last lines.
+    pub fn log_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.log_dir = Some(dir.into());
+        self
+    }
+
     /// How many times a batch is tried before the run fails (default [`DEFAULT_TRIES`]).
     pub fn tries(mut self, n: usize) -> Self {
         self.tries = Some(n);
@@ -304,10 +317,14 @@ impl RuntimeBuilder {
                         .into(),
                 });
             }
+            if let Some(dir) = &self.work_dir {
+                crate::engine::check_work_dir(dir)?;
+            }
         }
         Ok(EngineSettings {
             engine: self.engine.clone(),
             work_dir: self.work_dir.clone(),
+            log_dir: self.log_dir.clone(),
             tries,
             batch_bytes,
         })
@@ -446,6 +463,7 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("dashboard", &self.dashboard)
             .field("engine", &self.engine)
             .field("work_dir", &self.work_dir)
+            .field("log_dir", &self.log_dir)
             .field("tries", &self.tries)
             .field("batch_bytes", &self.batch_bytes)
             .finish()

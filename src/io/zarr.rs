@@ -1316,6 +1316,9 @@ impl ZarrWriter {
         dtype: DType,
     ) -> Result<ZarrWriter> {
         const OP: &str = "open zarr for chunks";
+        if let Some(url) = super::store_url::path_url(store_path) {
+            return Self::open_chunks_url(url, array_path, shape, chunk_shape, dtype);
+        }
         let path = display_path(store_path, array_path);
         let store = FilesystemStore::new(store_path).map_err(backend(
             OP,
@@ -1343,6 +1346,66 @@ impl ZarrWriter {
             #[cfg(feature = "object-store")]
             remote: None,
         })
+    }
+
+    /// [`ZarrWriter::open_chunks`] for a store at a URL (a work directory on an object store):
+    /// chunks go straight to their keys.
+    #[cfg(feature = "object-store")]
+    fn open_chunks_url(
+        url: &str,
+        array_path: &str,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+    ) -> Result<ZarrWriter> {
+        const OP: &str = "open zarr for chunks";
+        let store = super::remote::Remote::open(OP, url)?;
+        store.check_writable(OP)?;
+        let here = store.child(array_path);
+        let path = here.url().to_string();
+        let array = Array::open(here.readable_writable()?, "/")
+            .map_err(|e| create_error(OP, &path, "open the array", e))?;
+        Ok(Self::at_url(array, path, shape, chunk_shape, dtype, None))
+    }
+
+    /// A writer of `array` at the URL `path`: staged through `remote` (committed when it is
+    /// done), or, without it, writing chunks straight to their keys (committed already).
+    #[cfg(feature = "object-store")]
+    fn at_url(
+        array: Array<dyn ReadableWritableStorageTraits>,
+        path: String,
+        shape: &[usize],
+        chunk_shape: &[usize],
+        dtype: DType,
+        remote: Option<RemoteWrite>,
+    ) -> ZarrWriter {
+        ZarrWriter {
+            array,
+            location: super::guard::StoredLocation::remote(&path),
+            dir: PathBuf::from(&path),
+            path,
+            staging: std::sync::Mutex::new(None),
+            lock: std::sync::Mutex::new(None),
+            shape: shape.to_vec(),
+            chunk_shape: chunk_shape.to_vec(),
+            dtype,
+            committed: AtomicBool::new(remote.is_none()),
+            codec_options: CodecOptions::default()
+                .with_concurrent_target(1)
+                .with_chunk_concurrent_minimum(1),
+            remote,
+        }
+    }
+
+    #[cfg(not(feature = "object-store"))]
+    fn open_chunks_url(
+        url: &str,
+        _array_path: &str,
+        _shape: &[usize],
+        _chunk_shape: &[usize],
+        _dtype: DType,
+    ) -> Result<ZarrWriter> {
+        Err(super::store_url::unsupported("open zarr for chunks", url))
     }
 
     /// [`ZarrWriter::create`] for a store at a URL (`s3://`, `gs://`; `http(s)://` is
@@ -1442,22 +1505,14 @@ impl ZarrWriter {
         .map_err(|e| Error::internal(OP, format!("{path}: invalid metadata built: {e}")))?;
         let array = Array::new_with_metadata(here.readable_writable()?, "/", metadata)
             .map_err(|e| create_error(OP, &path, "create the array", e))?;
-        Ok(ZarrWriter {
+        Ok(Self::at_url(
             array,
-            location: super::guard::StoredLocation::remote(&path),
-            dir: PathBuf::from(&path),
             path,
-            staging: std::sync::Mutex::new(None),
-            lock: std::sync::Mutex::new(None),
-            shape: shape.to_vec(),
-            chunk_shape: chunk_shape.to_vec(),
+            shape,
+            chunk_shape,
             dtype,
-            committed: AtomicBool::new(false),
-            codec_options: CodecOptions::default()
-                .with_concurrent_target(1)
-                .with_chunk_concurrent_minimum(1),
-            remote: Some(remote),
-        })
+            Some(remote),
+        ))
     }
 
     #[cfg(not(feature = "object-store"))]

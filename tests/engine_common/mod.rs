@@ -1,8 +1,13 @@
-//! Scenarios shared by the cluster-engine suites (`engine_slurm.rs`, `engine_hyperqueue.rs`):
+//! Scenarios shared by the engine suites (`engine_slurm.rs`, `engine_hyperqueue.rs`, and
+//! `engine.rs` for the end-to-end program of `program.rs`):
 //! batches that are `/bin/sh -c '...'` writing files, so a launcher can be tested before the
 //! stage driver exists. Batch `b` of stage `s` writes `out-<s>-<b>` in the run's directory;
 //! a stage's batches check that every file of the stage before exists.
 #![allow(dead_code)]
+
+pub(crate) mod probe;
+#[cfg(feature = "zarr")]
+pub(crate) mod program;
 
 use chunkwise::engine::{BatchCommand, BatchOutcome, Launcher, StageOutcome, StageSubmission};
 use std::path::{Path, PathBuf};
