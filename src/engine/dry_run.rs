@@ -129,7 +129,7 @@ pub fn dry_run<T: Element>(rt: &Runtime, arrays: &[&ChunkedArray<T>]) -> Result<
         .work_dir
         .clone()
         .unwrap_or_else(|| "work-dir".into());
-    let store = super::workdir::WorkDir::new(&root, 0).store();
+    let store = super::workdir::WorkDir::open(&root, 0, settings.log_dir.as_deref())?.store();
     let nodes: Vec<_> = arrays.iter().map(|a| a.node.clone()).collect();
     let plan = StagePlan::cut(
         settings.engine.name(),
