@@ -338,3 +338,43 @@ fn weighted_sum_over_trailing_axes_of_4d() {
         );
     }
 }
+
+/// A mean over the leading axis to one output block at limits tight enough for the frugal
+/// plans (chains, and two chains combined): every limit and thread count gives the same bits,
+/// equal to ndarray's mean within rounding.
+#[test]
+fn frugal_mean_over_time_same_bits_for_any_threads_and_limit() {
+    let (nt, ny, nx) = (48, 120, 250);
+    let x = ndarray::Array3::<f64>::from_shape_fn((nt, ny, nx), |(t, i, j)| {
+        ((t * 31 + i * 7 + j) % 97) as f64 * 0.37 - 11.0
+    });
+    let w = ndarray::Array2::<f64>::from_shape_fn((ny, 1), |(i, _)| 1.0 + i as f64 * 0.01);
+    let want = (&x * &w).mean_axis(ndarray::Axis(0)).unwrap();
+    let xc = CA::from_ndarray(x.into_dyn(), [1, ny, nx]).unwrap();
+    let wc = CA::from_ndarray(w.into_dyn(), ChunkSpec::auto()).unwrap();
+    let m = (&xc * &wc).unwrap().mean_axis(0).unwrap();
+    // (2 and 3 MiB plan two chains of 48 single-block groups; 6 MiB two chains of groups of 4.)
+    for limit in ["2 MiB", "3 MiB", "6 MiB", "64 MiB"] {
+        let run = |threads: usize| {
+            let rt = Runtime::builder()
+                .threads(threads)
+                .memory_limit(limit)
+                .build()
+                .unwrap();
+            m.compute(&rt).unwrap()
+        };
+        let (one, two) = (run(1), run(2));
+        for (g, w) in two.iter().zip(want.iter()) {
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{limit}: got {g}, want {w}"
+            );
+        }
+        assert!(
+            one.iter()
+                .zip(two.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{limit}: 1 and 2 threads differ"
+        );
+    }
+}
