@@ -664,7 +664,15 @@ impl Lowerer {
             .min(by_memory)
             .min(blocks.len().max(1));
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
-        if self.chains && self.paired && n.grid.nblocks() == 1 && groups.len() >= 4 {
+        // Two chains hold two partials and two groups' inputs: only while those take at most
+        // half the limit (the rest is for blocks in flight and untracked scratch).
+        let pair_bytes = 2 * (partial + group * in_block);
+        if self.chains
+            && self.paired
+            && n.grid.nblocks() == 1
+            && groups.len() >= 4
+            && pair_bytes <= self.limit / 2
+        {
             return self.reduce_chains(n, spec, &input, &groups, &out_shape, 2);
         }
         if self.chains {
