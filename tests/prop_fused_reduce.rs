@@ -234,7 +234,8 @@ fn check_f64(c: &Case<f64>) -> TestResult {
     // The unfused path: the same product materialized, in x's chunks, then reduced.
     let z_mat = CA::from_ndarray(z_nd.clone(), ChunkSpec::PerAxis(c.chunks.clone())).unwrap();
     type Build = fn(&CA<f64>, &[usize]) -> Result<CA<f64>>;
-    let mut cases: Vec<(&str, Build, fn(&[f64]) -> (f64, f64))> = vec![
+    type Reference = fn(&[f64]) -> (f64, f64);
+    let mut cases: Vec<(&str, Build, Reference)> = vec![
         ("sum", |a, ax| a.sum_axes(ax, false), ref_sum),
         (
             "nansum",
