@@ -40,7 +40,8 @@ for r in $(seq 1 "$runs"); do
     for w in "${workloads[@]}"; do
         one "$w" "$BIN" "$w" --data "$DATA" --memory-limit "$LIMIT"
         case "$w" in
-            *-decode) ;; # chunkwise's decode floors have no peer arm
+            W8-decode) one "$w" "$PY" "$here/peer_dask.py" "$w" --data "$DATA" ;; # zarr-python's floor
+            *-decode) ;; # chunkwise's other decode floors have no peer arm
             *) one "$w" "$PY" "$here/peer_dask.py" "$w" --engine "${PEER_ENGINE:-xarray}" --data "$DATA" ;;
         esac
     done

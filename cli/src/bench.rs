@@ -2,9 +2,10 @@
 //! command's runtime), `ndarray` on one thread, and `ndarray` with rayon (a pool of the same
 //! thread count) — with times, ratios and chunkwise's peak tracked bytes and task counts.
 //!
-//! Each contender runs once to warm up and then ten times; the median counts, and the fastest
-//! and slowest runs are reported beside it (these machines are noisy: a best-of-three hides
-//! how much). Each result is checked against ndarray's; a mismatch is reported on stderr.
+//! Each contender runs once to warm up and then ten times (W1's three contenders alternating,
+//! round by round); the median counts, and the fastest and slowest runs are reported beside
+//! it (these machines are noisy: a best-of-three hides how much). Each result is checked
+//! against ndarray's; a mismatch is reported on stderr.
 
 use crate::Ctx;
 use crate::commands::human_bytes;
@@ -45,14 +46,46 @@ fn time<R>(mut f: impl FnMut() -> R) -> (R, Timing) {
         last = std::hint::black_box(f());
         t.push(s.elapsed().as_secs_f64());
     }
+    (last, timing(&mut t))
+}
+
+/// The timing of `t` (sorted in place).
+fn timing(t: &mut [f64]) -> Timing {
     t.sort_by(f64::total_cmp);
-    let median = (t[(REPS - 1) / 2] + t[REPS / 2]) / 2.0;
-    let timing = Timing {
-        median,
+    let n = t.len();
+    Timing {
+        median: (t[(n - 1) / 2] + t[n / 2]) / 2.0,
         min: t[0],
-        max: t[REPS - 1],
-    };
-    (last, timing)
+        max: t[n - 1],
+    }
+}
+
+/// [`time`] for three contenders run side by side: after a warm-up of each, [`REPS`] rounds
+/// of one run of each in turn, so a slow spell of the machine falls on all three alike.
+fn time3<A, B, C>(
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+    mut c: impl FnMut() -> C,
+) -> ((A, Timing), (B, Timing), (C, Timing)) {
+    let (mut ra, mut rb, mut rc) = (
+        std::hint::black_box(a()),
+        std::hint::black_box(b()),
+        std::hint::black_box(c()),
+    );
+    let mut t = [Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..REPS {
+        let s = Instant::now();
+        ra = std::hint::black_box(a());
+        t[0].push(s.elapsed().as_secs_f64());
+        let s = Instant::now();
+        rb = std::hint::black_box(b());
+        t[1].push(s.elapsed().as_secs_f64());
+        let s = Instant::now();
+        rc = std::hint::black_box(c());
+        t[2].push(s.elapsed().as_secs_f64());
+    }
+    let [ta, tb, tc] = &mut t;
+    ((ra, timing(ta)), (rb, timing(tb)), (rc, timing(tc)))
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
@@ -114,11 +147,14 @@ pub(crate) fn bench(ctx: &Ctx, as_json: bool, quick: bool) -> Result<()> {
         let cx = ChunkedArray::from_ndarray(x.clone(), [c, c])?;
         let expr = (&cx * 2.0 + 1.0).powi(2).sum();
         ctx.write_dot(|| expr.to_dot())?;
-        let (cw, t_cw) = time(|| expr.compute_scalar(rt));
-        let cw = cw?;
         let f = |v: &f64| (v * 2.0 + 1.0).powi(2);
-        let (nd, t_nd) = time(|| bb(&x).iter().map(f).sum::<f64>());
-        let (par, t_par) = time(|| pool.install(|| bb(&x).par_iter().map(f).sum::<f64>()));
+        // Alternating: W1's ratio to ndarray+rayon is the one with a target (≤ 1.1×).
+        let ((cw, t_cw), (nd, t_nd), (par, t_par)) = time3(
+            || expr.compute_scalar(rt),
+            || bb(&x).iter().map(f).sum::<f64>(),
+            || pool.install(|| bb(&x).par_iter().map(f).sum::<f64>()),
+        );
+        let cw = cw?;
         check("fused", close(cw, nd) && close(cw, par));
         push(format!("((x*2+1)^2).sum() {n}x{n} f64"), t_cw, t_nd, t_par);
     }

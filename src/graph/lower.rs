@@ -72,6 +72,9 @@ struct Lowerer {
     /// Reductions fold their groups in a chain (one partial held per output block) instead
     /// of combining a tree of partials.
     chains: bool,
+    /// With `chains`: a reduction to one output block folds in two chains (see
+    /// [`Lowering::FrugalPaired`]).
+    paired: bool,
     programs: HashMap<*const Node, Arc<Program>>,
     labels: HashMap<*const Node, Arc<str>>,
     /// For each tree cut, its reduction as a node (the label and type of its tasks).
@@ -90,6 +93,11 @@ pub(crate) enum Lowering {
     /// and combines several at once), and store blocks are read again by every consumer that
     /// is not right next to the first.
     Frugal,
+    /// [`Lowering::Frugal`], but a reduction to a single output block folds its groups in
+    /// two chains (groups taken alternately) combined at the end: two partials held instead
+    /// of one, so the folds of both run at once (one chain serializes every fold: W8's mean
+    /// over time waited on it).
+    FrugalPaired,
 }
 
 /// Bytes of the largest single-pass gather task of rechunking `input` to `target` (an upper
@@ -153,7 +161,7 @@ pub(crate) fn direct_rechunk(n: &Node, limit: usize) -> bool {
 /// less, or [`Error::PlanTooManyTasks`] when lowering stopped.
 pub(crate) fn plan_within(roots: &[Root], limit: usize) -> (Plan, Result<()>) {
     let mut best: Option<(Plan, Error)> = None;
-    for how in [Lowering::Default, Lowering::Frugal] {
+    for how in [Lowering::Default, Lowering::FrugalPaired, Lowering::Frugal] {
         let plan = match lower(roots, limit, how) {
             Ok(plan) => plan,
             // The default plan's tasks alone outgrow the limit (a frugal one has more).
@@ -243,7 +251,7 @@ fn with_working_limit(roots: &[Root], err: Error) -> Error {
 /// [`Error::PlanTooManyTasks`] when the tasks alone would outgrow the limit (lowering stops
 /// there, before building more).
 pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Result<Plan> {
-    let frugal = how == Lowering::Frugal;
+    let frugal = how != Lowering::Default;
     let mut l = Lowerer {
         tasks: Vec::new(),
         memo: HashMap::new(),
@@ -263,6 +271,7 @@ pub(crate) fn lower(roots: &[Root], limit: usize, how: Lowering) -> Result<Plan>
         max_tasks: limit.saturating_add(PLAN_ALLOWANCE) / LOWERING_BYTES_PER_TASK,
         overflow: false,
         chains: frugal,
+        paired: how == Lowering::FrugalPaired,
         programs: HashMap::new(),
         labels: HashMap::new(),
         cut_reductions: HashMap::new(),
@@ -701,6 +710,17 @@ impl Lowerer {
         let out_shape = n.grid.block_shape(idx);
         let group = reduce_group_size(spec, self.chains, self.remat_after, self.limit);
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
+        // Two chains hold two partials and two groups' inputs: only while those take at most
+        // half the limit (the rest is for blocks in flight and untracked scratch).
+        let pair_bytes = 2 * (partial + group * in_block);
+        if self.chains
+            && self.paired
+            && n.grid.nblocks() == 1
+            && groups.len() >= 4
+            && pair_bytes <= self.limit / 2
+        {
+            return self.reduce_chains(n, spec, &input, &groups, &out_shape, 2);
+        }
         if self.chains {
             return self.reduce_chain(n, spec, &input, &groups, &out_shape);
         }
@@ -949,6 +969,64 @@ impl Lowerer {
             prev = Some(t);
         }
         prev.expect("internal: a reduction over no blocks")
+    }
+
+    /// Output block `out_shape` of a reduction as `k` chains (see [`Lowerer::reduce_chain`]):
+    /// group `g` is folded by chain `g % k`, tasks are made in group order (so the input is
+    /// read in order while every chain advances), and one task combines the chains' partials
+    /// into the output block. The plan depends only on the groups, never on the thread
+    /// count, so results stay bit-identical for any number of threads.
+    fn reduce_chains(
+        &mut self,
+        n: &NodeRef,
+        spec: &ReduceSpec,
+        input: &NodeRef,
+        groups: &[&[Vec<usize>]],
+        out_shape: &[usize],
+        k: usize,
+    ) -> TaskId {
+        let (partial_bytes, out_bytes) = reduce_sizes(n, spec, input, &groups[0][0], out_shape);
+        let mut prev: Vec<Option<TaskId>> = vec![None; k];
+        for (g, group) in groups.iter().enumerate() {
+            let c = g % k;
+            let mut deps = Vec::new();
+            let (kernel, scratch, block_shape) =
+                self.partial_kernel(spec, input, group, None, &mut deps);
+            if let Some(p) = prev[c] {
+                deps.push(p);
+            }
+            let t = self.push(
+                n,
+                kernel,
+                deps,
+                partial_bytes,
+                scratch,
+                block_shape,
+                false,
+                false,
+            );
+            if prev[c].is_some() {
+                let task = &mut self.tasks[t as usize];
+                task.takes_last_dep = true;
+                task.reuses_last_dep = true;
+            }
+            prev[c] = Some(t);
+        }
+        let children: Vec<TaskId> = prev.into_iter().flatten().collect();
+        let kernel = Arc::new(CombineKernel {
+            reducer: spec.reducer.clone(),
+            finalize: Some(out_shape.to_vec()),
+        });
+        self.push(
+            n,
+            kernel,
+            children,
+            out_bytes,
+            partial_bytes,
+            out_shape.to_vec(),
+            false,
+            false,
+        )
     }
 
     /// Builds the subtree over `groups` of input blocks (one partial task per group, then

@@ -134,26 +134,44 @@ impl Program {
     }
 
     /// Evaluates the program over `leaves` broadcast to `shape`, handing each tile of results
-    /// to `visit` in row-major order.
+    /// to `visit` in row-major order, with the row-major offset of its first element in
+    /// `shape`. A tile never crosses the end of a lane along the last axis unless every leaf
+    /// is flat (contiguous or constant), when tiles run straight through the whole block.
     pub(crate) fn eval_tiles(
         &self,
         leaves: &[AnyView<'_>],
         shape: &[usize],
-        visit: &mut dyn FnMut(AnySlice<'_>),
+        visit: &mut dyn FnMut(usize, AnySlice<'_>),
     ) {
-        struct Visit<'v>(&'v mut dyn FnMut(AnySlice<'_>));
+        struct Visit<'v> {
+            visit: &'v mut dyn FnMut(usize, AnySlice<'_>),
+            /// Offset of the current lane's first element (lanes are visited in order).
+            lane_start: usize,
+            lane_len: usize,
+            lanes_seen: usize,
+        }
         impl Storer for Visit<'_> {
-            fn next_lane(&mut self) {}
+            fn next_lane(&mut self) {
+                self.lane_start = self.lanes_seen * self.lane_len;
+                self.lanes_seen += 1;
+            }
             fn direct(&mut self, _start: usize, _n: usize) -> Option<AnySliceMut<'_>> {
                 None
             }
-            fn store(&mut self, _start: usize, _n: usize, src: AnySlice<'_>) {
-                (self.0)(src)
+            fn store(&mut self, start: usize, _n: usize, src: AnySlice<'_>) {
+                (self.visit)(self.lane_start + start, src)
             }
         }
         let views = broadcast_all(leaves, shape);
         let flat = views.iter().all(leaf_is_flat);
-        self.drive(views, shape, flat, &mut Visit(visit));
+        let lane_len = shape.last().copied().unwrap_or(1);
+        let mut sink = Visit {
+            visit,
+            lane_start: 0,
+            lane_len,
+            lanes_seen: 0,
+        };
+        self.drive(views, shape, flat, &mut sink);
     }
 
     /// Runs the program over `views` (already broadcast to `shape`), tile by tile: in one

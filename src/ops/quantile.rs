@@ -669,7 +669,13 @@ impl<T: Numeric> Reducer for TopReducer<T> {
         }
         Ok(self.value(st))
     }
-    fn partial_stream(&self, _feed: &mut TileFeed<'_>, _acc: Option<Value>) -> Result<Value> {
+    fn partial_stream(
+        &self,
+        _feed: &mut TileFeed<'_>,
+        _block_shape: &[usize],
+        _axes: &[usize],
+        _acc: Option<Value>,
+    ) -> Result<Value> {
         Err(Error::internal(
             "quantile",
             "a streaming quantile reads whole blocks",

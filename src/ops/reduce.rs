@@ -18,8 +18,9 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Feeds tiles of a fused expression to a visitor (see [`Reducer::partial_stream`]).
-pub(crate) type TileFeed<'a> = dyn FnMut(&mut dyn FnMut(AnySlice<'_>)) + 'a;
+/// Feeds tiles of a fused expression to a visitor, in row-major order, each with the
+/// row-major offset of its first element in the block (see [`Reducer::partial_stream`]).
+pub(crate) type TileFeed<'a> = dyn FnMut(&mut dyn FnMut(usize, AnySlice<'_>)) + 'a;
 
 /// A reduction as the lowering and kernels see it (type-erased).
 pub(crate) trait Reducer: Send + Sync {
@@ -30,7 +31,8 @@ pub(crate) trait Reducer: Send + Sync {
     fn scratch_bytes(&self, _block_shape: &[usize], _axes: &[usize]) -> usize {
         0
     }
-    /// Whether a partial over `axes` can consume a flat stream of fused tiles.
+    /// Whether a partial over `axes` can consume a stream of fused tiles
+    /// ([`Reducer::partial_stream`]) instead of a materialized block.
     fn streams(&self, axes: &[usize], ndim: usize) -> bool;
     /// The partial of one block over `axes` (kept as length-1 axes), folded into `acc` (the
     /// partial of earlier blocks of the same group) when given.
@@ -41,9 +43,16 @@ pub(crate) trait Reducer: Send + Sync {
         origin: &[usize],
         acc: Option<Value>,
     ) -> Result<Value>;
-    /// The partial of one block over all axes, from tiles of a fused expression, folded into
-    /// `acc` when given.
-    fn partial_stream(&self, feed: &mut TileFeed<'_>, acc: Option<Value>) -> Result<Value>;
+    /// The partial of one block of `block_shape` over `axes`, from tiles of a fused
+    /// expression (each folded into the states its elements belong to as it comes, so the
+    /// block is never materialized), folded into `acc` when given.
+    fn partial_stream(
+        &self,
+        feed: &mut TileFeed<'_>,
+        block_shape: &[usize],
+        axes: &[usize],
+        acc: Option<Value>,
+    ) -> Result<Value>;
     /// The partial of a group of blocks read as they are (no fused work), folded tile by tile
     /// so the states stay in cache while every block streams through them, into `acc` (taken
     /// only when this path is used). `None` when this reduction or layout has no such path
@@ -898,6 +907,77 @@ fn fold_contiguous<T: Element, S: State<T>>(states: &mut [S], xs: &[T], dims: &[
     }
 }
 
+/// Where the elements of a C-order block go among its partial's C-order states: the block's
+/// axes merged as in [`merged_dims`], the innermost run `inner_len` long (reduced into one
+/// state, or kept: one state per element), and per outer merged axis its length and its
+/// stride among the states (0 when reduced).
+struct TileMap {
+    inner_len: usize,
+    inner_reduced: bool,
+    outer: Vec<(usize, usize)>,
+}
+
+impl TileMap {
+    fn new(block_shape: &[usize], axes: &[usize]) -> TileMap {
+        let dims = merged_dims(block_shape, axes);
+        let Some((&(inner_len, inner_reduced), rest)) = dims.split_last() else {
+            // Every axis has length 1: one element, one state.
+            return TileMap {
+                inner_len: 1,
+                inner_reduced: true,
+                outer: Vec::new(),
+            };
+        };
+        let mut stride = if inner_reduced { 1 } else { inner_len };
+        let mut outer = vec![(0, 0); rest.len()];
+        for (k, &(len, reduced)) in rest.iter().enumerate().rev() {
+            outer[k] = (len, if reduced { 0 } else { stride });
+            if !reduced {
+                stride *= len;
+            }
+        }
+        TileMap {
+            inner_len,
+            inner_reduced,
+            outer,
+        }
+    }
+
+    /// The state index of the first element of inner run `q`.
+    #[inline]
+    fn run_state(&self, mut q: usize) -> usize {
+        let mut at = 0;
+        for &(len, stride) in self.outer.iter().rev() {
+            at += (q % len) * stride;
+            q /= len;
+        }
+        at
+    }
+
+    /// Folds the elements `xs`, starting at row-major offset `offset` of the block, into
+    /// `states`: each piece within one inner run at once (`push_slice` into one state for a
+    /// reduced run, element by element into consecutive states for a kept one).
+    #[inline]
+    fn fold<T: Element, S: State<T>>(&self, states: &mut [S], offset: usize, mut xs: &[T]) {
+        let mut p = offset;
+        while !xs.is_empty() {
+            let i = p % self.inner_len;
+            let n = (self.inner_len - i).min(xs.len());
+            let (piece, rest) = xs.split_at(n);
+            let base = self.run_state(p / self.inner_len);
+            if self.inner_reduced {
+                states[base].push_slice(piece);
+            } else {
+                for (s, &x) in states[base + i..base + i + n].iter_mut().zip(piece) {
+                    s.push(x);
+                }
+            }
+            p += n;
+            xs = rest;
+        }
+    }
+}
+
 /// Folds one block into grouped `states` (the block's shape with `slots.axis` replaced by
 /// `slots.n`): each position `p` along the axis (global position `start + p`) into the states
 /// of its slot, in position order. Runs of consecutive positions of one slot in a contiguous
@@ -1070,8 +1150,8 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
     fn partial_bytes(&self, elems: usize) -> usize {
         elems * std::mem::size_of::<S>()
     }
-    fn streams(&self, axes: &[usize], ndim: usize) -> bool {
-        axes.len() == ndim
+    fn streams(&self, _axes: &[usize], _ndim: usize) -> bool {
+        true
     }
     fn partial(
         &self,
@@ -1086,11 +1166,21 @@ impl<T: Element, S: State<T>> Reducer for StateReducer<T, S> {
         let bytes = self.partial_bytes(states.len());
         Ok(Value::Partial(Box::new(states), bytes))
     }
-    fn partial_stream(&self, feed: &mut TileFeed<'_>, acc: Option<Value>) -> Result<Value> {
-        let mut states = self.states_or_new(acc, &[]);
-        let s = states.first_mut().expect("one state");
-        feed(&mut |tile| s.push_slice(T::slice_ref(tile)));
-        Ok(Value::Partial(Box::new(states), std::mem::size_of::<S>()))
+    fn partial_stream(
+        &self,
+        feed: &mut TileFeed<'_>,
+        block_shape: &[usize],
+        axes: &[usize],
+        acc: Option<Value>,
+    ) -> Result<Value> {
+        let mut states = self.states_or_new(acc, &state_shape(block_shape, axes));
+        let st = states
+            .as_slice_mut()
+            .expect("internal: reduction states are contiguous");
+        let map = TileMap::new(block_shape, axes);
+        feed(&mut |offset, tile| map.fold(st, offset, T::slice_ref(tile)));
+        let bytes = self.partial_bytes(states.len());
+        Ok(Value::Partial(Box::new(states), bytes))
     }
     fn partial_group(
         &self,
@@ -1306,8 +1396,17 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T
         let bytes = self.partial_bytes(states.len());
         Ok(Value::Partial(Box::new(states), bytes))
     }
-    fn partial_stream(&self, _feed: &mut TileFeed<'_>, _acc: Option<Value>) -> Result<Value> {
-        unreachable!("arg reductions do not stream")
+    fn partial_stream(
+        &self,
+        _feed: &mut TileFeed<'_>,
+        _block_shape: &[usize],
+        _axes: &[usize],
+        _acc: Option<Value>,
+    ) -> Result<Value> {
+        Err(Error::internal(
+            self.name,
+            "arg reductions read whole blocks",
+        ))
     }
     fn partial_grouped(
         &self,
@@ -1422,6 +1521,8 @@ impl Kernel for PartialKernel {
             } else if self.reducer.streams(&self.axes, inp.block_shape.len()) {
                 self.reducer.partial_stream(
                     &mut |visit| inp.program.eval_tiles(views, &inp.block_shape, visit),
+                    &inp.block_shape,
+                    &self.axes,
                     acc,
                 )?
             } else {
