@@ -386,15 +386,7 @@ pub(crate) fn reduce_group_size(
     // enough blocks that the state traffic is at most a quarter of the input's, so far
     // fewer partials are held and merged. Capped so the group's inputs stay a small part
     // of the limit.
-    let in_block = input.grid.max_block_len() * input.dtype.size();
-    let partial_elems: usize = input
-        .grid
-        .max_block_shape()
-        .iter()
-        .enumerate()
-        .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
-        .product();
-    let partial = spec.reducer.partial_bytes(partial_elems);
+    let (in_block, partial) = block_and_partial_bytes(spec);
     let by_size = (4 * partial).div_ceil(in_block.max(1)).clamp(1, 32);
     // Small blocks are grouped too, so each partial task handles about 1 MiB of input and
     // the per-task cost is amortized over many blocks (10,000 blocks of 100² become ~800
@@ -407,6 +399,20 @@ pub(crate) fn reduce_group_size(
         (remat_after / in_block.max(1)).max(1)
     };
     by_size.max(by_grain).min(by_memory).min(nblocks.max(1))
+}
+
+/// Bytes of a reduction's largest input block and of the partial state over it.
+fn block_and_partial_bytes(spec: &ReduceSpec) -> (usize, usize) {
+    let input = &spec.input;
+    let in_block = input.grid.max_block_len() * input.dtype.size();
+    let partial_elems: usize = input
+        .grid
+        .max_block_shape()
+        .iter()
+        .enumerate()
+        .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
+        .product();
+    (in_block, spec.reducer.partial_bytes(partial_elems))
 }
 
 /// The subtrees at one depth of a cut tree (ranges of its groups).
@@ -712,6 +718,7 @@ impl Lowerer {
         let groups: Vec<&[Vec<usize>]> = blocks.chunks(group).collect();
         // Two chains hold two partials and two groups' inputs: only while those take at most
         // half the limit (the rest is for blocks in flight and untracked scratch).
+        let (in_block, partial) = block_and_partial_bytes(spec);
         let pair_bytes = 2 * (partial + group * in_block);
         if self.chains
             && self.paired
