@@ -9,7 +9,7 @@
 use crate::element::{AnyArray, AnyView, Numeric};
 use crate::error::{Error, Result};
 use crate::exec::task::Value;
-use crate::ops::reduce::{Reducer, TileFeed, leading_rows};
+use crate::ops::reduce::{Reducer, leading_rows};
 use ndarray::IxDyn;
 use std::cmp::Ordering;
 
@@ -668,18 +668,6 @@ impl<T: Numeric> Reducer for TopReducer<T> {
             }
         }
         Ok(self.value(st))
-    }
-    fn partial_stream(
-        &self,
-        _feed: &mut TileFeed<'_>,
-        _block_shape: &[usize],
-        _axes: &[usize],
-        _acc: Option<Value>,
-    ) -> Result<Value> {
-        Err(Error::internal(
-            "quantile",
-            "a streaming quantile reads whole blocks",
-        ))
     }
     fn partial_group(
         &self,

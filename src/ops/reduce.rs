@@ -46,13 +46,21 @@ pub(crate) trait Reducer: Send + Sync {
     /// The partial of one block of `block_shape` over `axes`, from tiles of a fused
     /// expression (each folded into the states its elements belong to as it comes, so the
     /// block is never materialized), folded into `acc` when given.
+    ///
+    /// Only called when [`Reducer::streams`] said yes; the default, for reductions that read
+    /// whole blocks, is an internal error.
     fn partial_stream(
         &self,
-        feed: &mut TileFeed<'_>,
-        block_shape: &[usize],
-        axes: &[usize],
-        acc: Option<Value>,
-    ) -> Result<Value>;
+        _feed: &mut TileFeed<'_>,
+        _block_shape: &[usize],
+        _axes: &[usize],
+        _acc: Option<Value>,
+    ) -> Result<Value> {
+        Err(Error::internal(
+            self.name(),
+            "this reduction reads whole blocks",
+        ))
+    }
     /// The partial of a group of blocks read as they are (no fused work), folded tile by tile
     /// so the states stay in cache while every block streams through them, into `acc` (taken
     /// only when this path is used). `None` when this reduction or layout has no such path
@@ -1395,18 +1403,6 @@ impl<T: Numeric, const MAX: bool, const SKIP_NAN: bool> Reducer for ArgReducer<T
         }
         let bytes = self.partial_bytes(states.len());
         Ok(Value::Partial(Box::new(states), bytes))
-    }
-    fn partial_stream(
-        &self,
-        _feed: &mut TileFeed<'_>,
-        _block_shape: &[usize],
-        _axes: &[usize],
-        _acc: Option<Value>,
-    ) -> Result<Value> {
-        Err(Error::internal(
-            self.name,
-            "arg reductions read whole blocks",
-        ))
     }
     fn partial_grouped(
         &self,
