@@ -21,6 +21,7 @@
 
 #[cfg(feature = "dashboard")]
 mod dashboard;
+pub(crate) mod heap;
 mod memsize;
 #[cfg(feature = "dashboard")]
 mod observe;

@@ -590,6 +590,7 @@ mod tests {
             Plan {
                 tasks,
                 own_bytes: 0,
+                heap_bytes: 0,
             },
             log,
         )
@@ -760,6 +761,7 @@ mod tests {
             let p = Plan {
                 tasks,
                 own_bytes: 0,
+                heap_bytes: 0,
             };
             let limit = p.projected_peak();
             for threads in 2..=4 {

@@ -65,8 +65,10 @@ impl TaskCtx<'_, '_> {
 pub(crate) trait Kernel: Send + Sync {
     /// Runs the task. Returns `None` when it wrote its result into `ctx.out`.
     fn run(&self, ctx: &mut TaskCtx<'_, '_>) -> Result<Option<Value>>;
-    /// Heap bytes the kernel owns beyond its own allocation (vectors of leaves, regions),
-    /// for [`Plan::own_bytes`]; shared parts (programs, sources) are not counted.
+    /// Heap bytes the kernel owns beyond its own allocation (its vectors of leaves, inputs,
+    /// regions and shapes, see [`super::heap::HeapBytes`]), for [`Plan::own_bytes`]; shared
+    /// parts (programs, sources, reducers) are not counted. Every kernel with vectors reports
+    /// them: the plans of grouped and chained reductions hold kilobytes per task.
     fn heap_bytes(&self) -> usize {
         0
     }
@@ -104,17 +106,16 @@ pub(crate) struct Task {
 pub(crate) struct Plan {
     pub tasks: Vec<Task>,
     /// Bytes of the plan itself while it runs (its tasks and the scheduler's state for
-    /// them), counted against the limit like any block: see [`Plan::new`].
+    /// them) beyond [`PLAN_ALLOWANCE`], counted against the limit like any block: see
+    /// [`Plan::new`].
     pub own_bytes: usize,
+    /// The estimated heap of the plan while it runs, the allowance included.
+    pub heap_bytes: usize,
 }
 
 /// Scheduler state per task while a plan runs: dependency and consumer counts, the value
 /// slot, the ready set's entry, the started flag and the one-thread run's need.
 pub(crate) const SCHEDULER_BYTES_PER_TASK: usize = 64;
-
-/// What a kernel's own vectors (leaves, regions, shapes) take, on average, beyond what
-/// [`Kernel::heap_bytes`] reports.
-const KERNEL_VECTORS_BYTES: usize = 96;
 
 /// Heap per task while a plan is lowered: the task (and the growth of the task list), its
 /// kernel, and the lowering's memo entry. Measured at about 460 bytes for a plan of
@@ -138,9 +139,10 @@ impl Plan {
                 std::mem::size_of::<Task>()
                     + t.deps.capacity() * 2 * std::mem::size_of::<TaskId>()
                     + t.block_shape.capacity() * std::mem::size_of::<usize>()
+                    // The kernel's `Arc` allocation: its two counts and the kernel.
+                    + 2 * std::mem::size_of::<usize>()
                     + std::mem::size_of_val(&*t.kernel)
                     + t.kernel.heap_bytes()
-                    + KERNEL_VECTORS_BYTES
                     + SCHEDULER_BYTES_PER_TASK
             })
             .sum::<usize>()
@@ -148,6 +150,7 @@ impl Plan {
         Plan {
             tasks,
             own_bytes: own_bytes.saturating_sub(PLAN_ALLOWANCE),
+            heap_bytes: own_bytes,
         }
     }
 

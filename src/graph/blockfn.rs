@@ -7,6 +7,7 @@ use super::node::NodeRef;
 use crate::chunks::{ChunkGrid, Region};
 use crate::element::{AnyArray, AnyView, DType};
 use crate::error::{Error, Result};
+use crate::exec::heap::HeapBytes;
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::kernels::Leaf;
 use std::sync::Arc;
@@ -97,6 +98,13 @@ impl Kernel for BlockFnKernel {
             });
         }
         Ok(Some(Value::Block(out)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.leaves.heap_bytes()
+            + self.dep_regions.heap_bytes()
+            + self.idx.heap_bytes()
+            + self.region.heap_bytes()
     }
 }
 

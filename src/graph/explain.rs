@@ -151,6 +151,10 @@ pub struct PlanSummary {
     pub largest_task_bytes: usize,
     /// Projected peak of held and running bytes of a one-thread run into memory.
     pub projected_peak_bytes: usize,
+    /// Estimated heap of the plan itself while it runs: its tasks (their kernels' vectors of
+    /// leaves, regions and shapes) and the scheduler's state for them. Beyond the first MiB
+    /// it counts against the memory limit like any block.
+    pub plan_bytes: usize,
     /// The memory limit the plan was made for.
     pub memory_limit: usize,
     /// Why a run would be refused before it starts (the error's message: the plan, lowered
@@ -294,6 +298,7 @@ pub(crate) fn summarize(roots: &[NodeRef], limit: usize) -> PlanSummary {
         output_blocks: opt.iter().map(|n| n.grid.nblocks()).sum(),
         largest_task_bytes,
         projected_peak_bytes: plan.projected_peak(),
+        plan_bytes: plan.heap_bytes,
         memory_limit: limit,
         refusal: match fits {
             Err(e) if !staged => Some(e.to_string()),
@@ -339,9 +344,10 @@ impl fmt::Display for PlanSummary {
         }
         writeln!(
             f,
-            "largest task: {}; projected peak (one thread, into memory): {}",
+            "largest task: {}; projected peak (one thread, into memory): {}; plan: {}",
             human_bytes(self.largest_task_bytes),
-            human_bytes(self.projected_peak_bytes)
+            human_bytes(self.projected_peak_bytes),
+            human_bytes(self.plan_bytes)
         )?;
         if let Some(why) = &self.refusal {
             writeln!(

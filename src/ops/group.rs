@@ -17,6 +17,7 @@
 use crate::chunks::AxisChunks;
 use crate::element::{AnyArray, AnyView, DType};
 use crate::error::{Error, Result};
+use crate::exec::heap::HeapBytes;
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::kernels::Leaf;
 use crate::ops::reduce::{PartialInput, Reducer};
@@ -214,6 +215,10 @@ impl Kernel for GroupPartialKernel {
             Some(shape) => Value::Block(self.reducer.finalize(&part, shape)?),
             None => part,
         }))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.inputs.heap_bytes() + self.finalize.heap_bytes()
     }
 }
 

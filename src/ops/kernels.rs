@@ -3,6 +3,7 @@
 use crate::chunks::Region;
 use crate::element::{AnyArray, AnyView, DType};
 use crate::error::{Error, Result};
+use crate::exec::heap::HeapBytes;
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::io::BlockSource;
 use crate::ops::fused::Program;
@@ -15,6 +16,15 @@ pub(crate) enum Leaf {
     Dep(usize),
     /// A region of an in-memory source, read in place.
     Memory(Arc<dyn BlockSource>, Region),
+}
+
+impl HeapBytes for Leaf {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Leaf::Dep(_) => 0,
+            Leaf::Memory(_, region) => region.heap_bytes(),
+        }
+    }
 }
 
 impl Leaf {
@@ -56,6 +66,10 @@ impl Kernel for ReadKernel {
         }
         Ok(Some(Value::Block(block)))
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.region.heap_bytes()
+    }
 }
 
 /// Evaluates a fused elementwise program over leaf blocks.
@@ -85,6 +99,10 @@ impl Kernel for EvalKernel {
         }
         Ok(Some(Value::Block(self.eval_block(ctx))))
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.leaves.heap_bytes() + self.shape.heap_bytes()
+    }
 }
 
 /// Assembles a block from pieces of other blocks (rechunk, copies).
@@ -113,6 +131,10 @@ impl Kernel for GatherKernel {
         let mut block = AnyArray::zeros(self.dtype, &self.shape);
         self.fill(ctx, &mut block.view_mut());
         Ok(Some(Value::Block(block)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.pieces.heap_bytes() + self.shape.heap_bytes()
     }
 }
 

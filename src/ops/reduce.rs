@@ -10,6 +10,7 @@ use crate::element::{
     AnyArray, AnySlice, AnyView, DType, Element, ElementSealed, Numeric, NumericSealed,
 };
 use crate::error::{Error, Result};
+use crate::exec::heap::HeapBytes;
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::fused::Program;
 use crate::ops::group::Slots;
@@ -1480,6 +1481,12 @@ pub(crate) struct PartialInput {
     pub origin: Vec<usize>,
 }
 
+impl HeapBytes for PartialInput {
+    fn heap_bytes(&self) -> usize {
+        self.leaves.heap_bytes() + self.block_shape.heap_bytes() + self.origin.heap_bytes()
+    }
+}
+
 /// Computes the partial of a group of input blocks (evaluating a fused elementwise input in
 /// place, tile by tile when the reduction streams), and with `finalize`, the output block.
 pub(crate) struct PartialKernel {
@@ -1530,6 +1537,10 @@ impl Kernel for PartialKernel {
         }
         self.finish(acc.expect("internal: partial task without input"))
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.inputs.heap_bytes() + self.axes.heap_bytes() + self.finalize.heap_bytes()
+    }
 }
 
 impl PartialKernel {
@@ -1555,6 +1566,10 @@ impl Kernel for CombineKernel {
             None => part,
         }))
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.finalize.heap_bytes()
+    }
 }
 
 /// A partial's byte form as a `u8` block of shape `shape` (the partial's elements, then
@@ -1576,6 +1591,10 @@ impl Kernel for EncodeKernel {
         })?;
         Ok(Some(Value::Block(u8::wrap(arr))))
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.shape.heap_bytes()
+    }
 }
 
 /// The partial of shape `shape` from its byte form, a `u8` block (see [`EncodeKernel`]).
@@ -1595,6 +1614,10 @@ impl Kernel for DecodeKernel {
             None => v.iter().copied().collect::<Vec<u8>>().into(),
         };
         Ok(Some(self.reducer.decode_partial(&bytes, &self.shape)?))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.shape.heap_bytes()
     }
 }
 

@@ -9,6 +9,7 @@
 
 use crate::element::{AnyArray, AnyView, DType, ElementSealed, Numeric, NumericSealed};
 use crate::error::Result;
+use crate::exec::heap::HeapBytes;
 use crate::exec::task::{Kernel, TaskCtx, Value};
 use crate::ops::fused::Program;
 use crate::ops::kernels::Leaf;
@@ -103,5 +104,9 @@ impl Kernel for ScanKernel {
             self.op.scan(&block.view(), self.axis, prev)
         };
         Ok(Some(Value::Block(out)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.leaves.heap_bytes() + self.block_shape.heap_bytes()
     }
 }

@@ -99,3 +99,8 @@ pub(crate) fn assert_within(
         "{what}: heap peak {heap} > limit {limit} + {slack}"
     );
 }
+
+/// Live heap bytes now.
+pub(crate) fn current() -> usize {
+    CURRENT.load(Ordering::Relaxed)
+}
