@@ -83,11 +83,13 @@ pub(crate) fn assert_within(
 ) {
     let heap = peak().saturating_sub(baseline);
     eprintln!(
-        "{what}: {} tasks, peak tracked {:.1} MiB, heap peak {:.1} MiB above baseline, limit {:.1} MiB",
+        "{what}: {} tasks, peak tracked {:.1} MiB, heap peak {:.1} MiB above baseline, limit {:.1} MiB, heap allowed {:.2} MiB ({:.0}% used)",
         report.tasks,
         report.peak_tracked_bytes as f64 / MIB as f64,
         heap as f64 / MIB as f64,
-        limit as f64 / MIB as f64
+        limit as f64 / MIB as f64,
+        (limit + slack) as f64 / MIB as f64,
+        100.0 * heap as f64 / (limit + slack) as f64
     );
     assert!(
         report.peak_tracked_bytes <= limit,
