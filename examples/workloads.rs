@@ -104,22 +104,10 @@ fn sum_f64<T: Copy + Into<f64>>(a: &ndarray::ArrayD<T>) -> f64 {
     a.iter().map(|&v| v.into()).filter(|v| !v.is_nan()).sum()
 }
 
-/// Keeps freed blocks in the process heap for reuse, as the `chunkwise` CLI does: glibc
-/// returns every large free (an 8 MiB decoded chunk) to the kernel and faults fresh zeroed
-/// pages in for the next one. W8's decode alone took 538,700 page faults and 2.05 s of CPU on
-/// one thread that way, 9,100 faults and 0.66 s with these thresholds (zarr-python: 1.1-1.3 s).
-/// Blocks are bounded by `--memory-limit`, so the heap stays bounded too.
-fn keep_freed_blocks() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator thresholds; called before any other thread runs.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
 fn main() -> Result<()> {
-    keep_freed_blocks();
+    // As the `chunkwise` CLI does: W8's decode alone took 538,700 page faults and 2.05 s of
+    // CPU on one thread without it, 9,100 faults and 0.66 s with it (zarr-python: 1.1-1.3 s).
+    chunkwise::keep_freed_blocks();
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "W2".into());
     let (mut data, mut limit, mut threads, mut explain, mut events) = (

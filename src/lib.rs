@@ -102,7 +102,7 @@ pub use chunks::{ChunkGrid, ChunkSpec, Region};
 pub use dataset::{DataArray, DataGroupBy, Dataset, Label};
 pub use element::{AnyArray, CastFrom, DType, Element, Float, Numeric};
 pub use error::{Error, Result};
-pub use exec::{RunReport, Runtime, RuntimeBuilder, parse_memory_size};
+pub use exec::{RunReport, Runtime, RuntimeBuilder, keep_freed_blocks, parse_memory_size};
 pub use graph::explain::{OpKind, PlanNode, PlanSummary, RechunkRun, RechunkSummary};
 
 // The dispatch macros, crate-local (`crate::dispatch!`); the two the CLI needs are exported

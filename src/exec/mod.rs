@@ -19,6 +19,7 @@
 //! 6. *No stalls*: a task starts ahead of a lower one only if the one-thread run's needs of
 //!    the tasks in between still fit after it, so a plan that passes the check never stalls.
 
+mod allocator;
 #[cfg(feature = "dashboard")]
 mod dashboard;
 pub(crate) mod heap;
@@ -30,6 +31,7 @@ pub(crate) mod runtime;
 mod scheduler;
 pub(crate) mod task;
 
+pub use allocator::keep_freed_blocks;
 pub use memsize::parse_memory_size;
 pub use report::{RunReport, TaskEvent};
 pub(crate) use runtime::ResidentBytes;

@@ -63,8 +63,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use zarrs::array::{
-    Array, ArrayCreateError, ArrayMetadata, ArrayMetadataOptions, ArrayShardedExt, ArraySubset,
-    CodecOptions, ElementOwned, data_type as zdt,
+    Array, ArrayBytesFixedDisjointView, ArrayCreateError, ArrayMetadata, ArrayMetadataOptions,
+    ArrayShardedExt, ArraySubset, CodecOptions, ElementOwned, data_type as zdt,
 };
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::{ReadableStorageTraits, ReadableWritableStorageTraits};
@@ -698,6 +698,80 @@ impl ZarrSource {
         &self.path
     }
 
+    /// Reads a region of a plain numeric type, decoding straight into the block's buffer:
+    /// zarrs' own `Vec<T>` read zero-fills a buffer and copies the decoded chunk into it, a
+    /// memset and a memcpy of every block (a fifth of the CPU of a blosc-lz4 mean).
+    fn read_pod<T: Element + ElementOwned + bytemuck::Pod>(
+        &self,
+        region: &Region,
+        subset: &ArraySubset,
+    ) -> Result<AnyArray> {
+        let size = std::mem::size_of::<T>();
+        if self.array.data_type().fixed_size() != Some(size) {
+            return self.read_typed::<T>(region, subset);
+        }
+        let n = region.len();
+        let shape: Vec<u64> = region.shape().iter().map(|&l| l as u64).collect();
+        let mut v: Vec<T> = Vec::with_capacity(n);
+        {
+            // SAFETY: the spare capacity holds `n` elements of `T`, `n * size` bytes, owned by
+            // `v` and borrowed only here; a `T` is plain old data, so any bytes are a value.
+            let bytes =
+                unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), n * size) };
+            let cells = unsafe_cell_slice::UnsafeCellSlice::new(bytes);
+            // SAFETY: the view covers the whole buffer and is the only one over it.
+            let mut view = unsafe {
+                ArrayBytesFixedDisjointView::new(
+                    cells,
+                    size,
+                    &shape,
+                    ArraySubset::new_with_shape(shape.clone()),
+                )
+            }
+            .map_err(|e| Error::internal("read zarr", format!("{}: {e}", self.path)))?;
+            self.array
+                .retrieve_array_subset_into_opt(subset, (&mut view).into(), &self.codec_options)
+                .map_err(|e| self.read_error(region, subset, e))?;
+        }
+        // SAFETY: zarrs wrote every element of the view (decoded chunks, and the fill value
+        // where a chunk is missing) or returned an error above; `n` is within the capacity.
+        unsafe { v.set_len(n) };
+        let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
+            Error::internal(
+                "read zarr",
+                format!(
+                    "{}: region {region} decoded to the wrong length: {e}",
+                    self.path
+                ),
+            )
+        })?;
+        Ok(T::wrap(a))
+    }
+
+    /// The error of a failed read of `region`: which chunk and file, and why, when one chunk
+    /// is to blame.
+    fn read_error(
+        &self,
+        region: &Region,
+        subset: &ArraySubset,
+        e: zarrs::array::ArrayError,
+    ) -> Error {
+        self.local
+            .as_ref()
+            .and_then(|local| {
+                diagnose::bad_chunk(
+                    &self.array,
+                    &local.store_root,
+                    &self.path,
+                    subset,
+                    &self.codec_options,
+                )
+            })
+            .unwrap_or_else(|| {
+                Error::backend("read zarr", &self.path, format!("read region {region}"), e)
+            })
+    }
+
     fn read_typed<T: Element + ElementOwned>(
         &self,
         region: &Region,
@@ -706,23 +780,7 @@ impl ZarrSource {
         let v: Vec<T> = self
             .array
             .retrieve_array_subset_opt(subset, &self.codec_options)
-            .map_err(|e| {
-                // Say which chunk and file, and why, when one chunk is to blame.
-                self.local
-                    .as_ref()
-                    .and_then(|local| {
-                        diagnose::bad_chunk(
-                            &self.array,
-                            &local.store_root,
-                            &self.path,
-                            subset,
-                            &self.codec_options,
-                        )
-                    })
-                    .unwrap_or_else(|| {
-                        Error::backend("read zarr", &self.path, format!("read region {region}"), e)
-                    })
-            })?;
+            .map_err(|e| self.read_error(region, subset, e))?;
         let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
             Error::internal(
                 "read zarr",
@@ -894,16 +952,16 @@ impl BlockSource for ZarrSource {
         }
         let block = match self.info.dtype {
             DType::Bool => self.read_typed::<bool>(region, &subset),
-            DType::I8 => self.read_typed::<i8>(region, &subset),
-            DType::I16 => self.read_typed::<i16>(region, &subset),
-            DType::I32 => self.read_typed::<i32>(region, &subset),
-            DType::I64 => self.read_typed::<i64>(region, &subset),
-            DType::U8 => self.read_typed::<u8>(region, &subset),
-            DType::U16 => self.read_typed::<u16>(region, &subset),
-            DType::U32 => self.read_typed::<u32>(region, &subset),
-            DType::U64 => self.read_typed::<u64>(region, &subset),
-            DType::F32 => self.read_typed::<f32>(region, &subset),
-            DType::F64 => self.read_typed::<f64>(region, &subset),
+            DType::I8 => self.read_pod::<i8>(region, &subset),
+            DType::I16 => self.read_pod::<i16>(region, &subset),
+            DType::I32 => self.read_pod::<i32>(region, &subset),
+            DType::I64 => self.read_pod::<i64>(region, &subset),
+            DType::U8 => self.read_pod::<u8>(region, &subset),
+            DType::U16 => self.read_pod::<u16>(region, &subset),
+            DType::U32 => self.read_pod::<u32>(region, &subset),
+            DType::U64 => self.read_pod::<u64>(region, &subset),
+            DType::F32 => self.read_pod::<f32>(region, &subset),
+            DType::F64 => self.read_pod::<f64>(region, &subset),
         }?;
         if let Some(local) = &self.local {
             local.opened.check(&self.path)?;
