@@ -736,16 +736,7 @@ impl ZarrSource {
         // SAFETY: zarrs wrote every element of the view (decoded chunks, and the fill value
         // where a chunk is missing) or returned an error above; `n` is within the capacity.
         unsafe { v.set_len(n) };
-        let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
-            Error::internal(
-                "read zarr",
-                format!(
-                    "{}: region {region} decoded to the wrong length: {e}",
-                    self.path
-                ),
-            )
-        })?;
-        Ok(T::wrap(a))
+        self.block_of(region, v)
     }
 
     /// The error of a failed read of `region`: which chunk and file, and why, when one chunk
@@ -781,6 +772,11 @@ impl ZarrSource {
             .array
             .retrieve_array_subset_opt(subset, &self.codec_options)
             .map_err(|e| self.read_error(region, subset, e))?;
+        self.block_of(region, v)
+    }
+
+    /// The block of `region` from its decoded elements.
+    fn block_of<T: Element>(&self, region: &Region, v: Vec<T>) -> Result<AnyArray> {
         let a = ArrayD::from_shape_vec(IxDyn(&region.shape()), v).map_err(|e| {
             Error::internal(
                 "read zarr",
