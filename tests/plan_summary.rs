@@ -3,7 +3,7 @@
 
 use chunkwise::ndarray::ArrayD;
 use chunkwise::prelude::*;
-use chunkwise::{OpKind, PlanSummary, RechunkRun};
+use chunkwise::{OpKind, RechunkRun};
 
 fn rt(limit: usize) -> Runtime {
     Runtime::builder()
@@ -98,45 +98,4 @@ fn rechunks_say_direct_or_staged_for_the_limit() {
         }
         other => panic!("expected a staged rechunk, got {other:?}\n{small}"),
     }
-}
-
-/// Rule 8: a reduction over every axis of in-memory arrays reads them in bands of whole rows
-/// (contiguous runs), as many as the blocks; partial reductions, transposed (not C-ordered)
-/// arrays and generated sources keep their blocks. Values are those of ndarray.
-#[test]
-fn full_reductions_of_in_memory_arrays_read_row_bands() {
-    let a = chunkwise::ndarray::Array2::<f64>::from_shape_fn((64, 48), |(i, j)| {
-        (i * 48 + j) as f64 * 0.25 - 100.0
-    });
-    let x = ChunkedArray::from_ndarray(a.clone(), [16, 12]).unwrap();
-    let source_chunks = |s: &PlanSummary| {
-        s.optimized_of(OpKind::Source)
-            .map(|n| n.chunks.clone())
-            .collect::<Vec<_>>()
-    };
-    let r = rt(1 << 30);
-
-    let total = ((&x * 2.0) + 1.0).sum();
-    let plan = total.plan_summary(&r);
-    let bands = ChunkGrid::regular(&[64, 48], &[16 * 12 / 48, 48]);
-    assert_eq!(source_chunks(&plan), vec![bands], "{plan}");
-    let want: f64 = a.iter().map(|v| v * 2.0 + 1.0).sum();
-    let got = total.compute_scalar(&r).unwrap();
-    assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
-
-    // Over one axis the output's blocks follow the input's: unchanged.
-    let plan = x.sum_axis(0).unwrap().plan_summary(&r);
-    assert_eq!(source_chunks(&plan), vec![x.chunks().clone()], "{plan}");
-
-    // A Fortran-ordered array's row bands are strided: unchanged.
-    use chunkwise::ndarray::ShapeBuilder;
-    let mut f = chunkwise::ndarray::Array2::<f64>::zeros((64, 48).f());
-    f.assign(&a);
-    let t = ChunkedArray::from_ndarray(f, [16, 12]).unwrap();
-    let plan = t.sum().plan_summary(&r);
-    assert_eq!(source_chunks(&plan), vec![t.chunks().clone()], "{plan}");
-    assert_eq!(
-        t.sum().compute_scalar(&r).unwrap(),
-        x.sum().compute_scalar(&r).unwrap()
-    );
 }

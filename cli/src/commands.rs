@@ -694,6 +694,50 @@ fn derived_attributes(loc: &Location, meta: &Meta, history: String) -> Result<Ma
     Ok(attributes)
 }
 
+/// What is done with the array a [`ReduceOp`] builds (its element type depends on the
+/// operation: a sum of `i32` is `i64`, a mean `f64`).
+pub(crate) trait ReducedSink {
+    type Out;
+    fn take<U: Element>(self, r: chunkwise::Result<ChunkedArray<U>>) -> Self::Out;
+}
+
+impl ReducedSink for &Target<'_> {
+    type Out = Result<Written>;
+    fn take<U: Element>(self, r: chunkwise::Result<ChunkedArray<U>>) -> Result<Written> {
+        self.write(r)
+    }
+}
+
+impl ReduceOp {
+    /// Builds this reduction of `x` over `axes` and hands it to `sink`. `ddof` goes only to
+    /// var/std: the other reductions refuse a nonzero one.
+    pub(crate) fn build<T: Numeric, S: ReducedSink>(
+        self,
+        x: &ChunkedArray<T>,
+        axes: &[usize],
+        keepdims: bool,
+        ddof: f64,
+        sink: S,
+    ) -> S::Out {
+        let k = keepdims;
+        let vo = chunkwise::ReduceOpts::from(k).ddof(ddof);
+        match self {
+            ReduceOp::Sum => sink.take(x.sum_axes(axes, k)),
+            ReduceOp::Nansum => sink.take(x.nansum_axes(axes, k)),
+            ReduceOp::Mean => sink.take(x.mean_axes(axes, k)),
+            ReduceOp::Nanmean => sink.take(x.nanmean_axes(axes, k)),
+            ReduceOp::Min => sink.take(x.min_axes(axes, k)),
+            ReduceOp::Nanmin => sink.take(x.nanmin_axes(axes, k)),
+            ReduceOp::Max => sink.take(x.max_axes(axes, k)),
+            ReduceOp::Nanmax => sink.take(x.nanmax_axes(axes, k)),
+            ReduceOp::Var => sink.take(x.var_axes(axes, vo)),
+            ReduceOp::Nanvar => sink.take(x.nanvar_axes(axes, vo)),
+            ReduceOp::Std => sink.take(x.std_axes(axes, vo)),
+            ReduceOp::Nanstd => sink.take(x.nanstd_axes(axes, vo)),
+        }
+    }
+}
+
 struct ReduceJob<'a> {
     a: &'a ReduceArgs<'a>,
     axes: &'a [usize],
@@ -702,23 +746,9 @@ struct ReduceJob<'a> {
 
 impl NumericJob for ReduceJob<'_> {
     fn run<T: Numeric>(&self, x: &ChunkedArray<T>) -> Result<Written> {
-        let (axes, k, t) = (self.axes, self.a.keepdims, &self.t);
-        // `ddof` goes only to var/std: the other reductions refuse a nonzero one.
-        let vo = chunkwise::ReduceOpts::from(k).ddof(self.a.ddof);
-        match self.a.op {
-            ReduceOp::Sum => t.write(x.sum_axes(axes, k)),
-            ReduceOp::Nansum => t.write(x.nansum_axes(axes, k)),
-            ReduceOp::Mean => t.write(x.mean_axes(axes, k)),
-            ReduceOp::Nanmean => t.write(x.nanmean_axes(axes, k)),
-            ReduceOp::Min => t.write(x.min_axes(axes, k)),
-            ReduceOp::Nanmin => t.write(x.nanmin_axes(axes, k)),
-            ReduceOp::Max => t.write(x.max_axes(axes, k)),
-            ReduceOp::Nanmax => t.write(x.nanmax_axes(axes, k)),
-            ReduceOp::Var => t.write(x.var_axes(axes, vo)),
-            ReduceOp::Nanvar => t.write(x.nanvar_axes(axes, vo)),
-            ReduceOp::Std => t.write(x.std_axes(axes, vo)),
-            ReduceOp::Nanstd => t.write(x.nanstd_axes(axes, vo)),
-        }
+        self.a
+            .op
+            .build(x, self.axes, self.a.keepdims, self.a.ddof, &self.t)
     }
 }
 

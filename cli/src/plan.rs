@@ -1,11 +1,12 @@
 //! `chunkwise plan --dry-run`: how an engine would run a reduction, from metadata only.
 
 use crate::args::{AxisSpec, ReduceOp};
-use crate::commands::open_f64;
+use crate::commands::{ReducedSink, open_f64};
 use crate::paths;
 use crate::{Ctx, UsageError};
 use anyhow::Result;
-use chunkwise::ReduceOpts;
+use chunkwise::engine::DryRun;
+use chunkwise::{ChunkedArray, Element, ReduceOpts, Runtime};
 
 /// What `chunkwise plan` plans.
 pub(crate) struct PlanArgs<'a> {
@@ -14,6 +15,16 @@ pub(crate) struct PlanArgs<'a> {
     pub ddof: f64,
     pub anomaly: bool,
     pub max_array_size: usize,
+}
+
+/// The engine's plan for the reduction built.
+struct DryRunOf<'a>(&'a Runtime);
+
+impl ReducedSink for DryRunOf<'_> {
+    type Out = Result<DryRun>;
+    fn take<U: Element>(self, r: chunkwise::Result<ChunkedArray<U>>) -> Result<DryRun> {
+        Ok(chunkwise::engine::dry_run(self.0, &[&r?])?)
+    }
 }
 
 /// Prints the stages of the reduction `a` of `input` on the runtime's engine.
@@ -34,22 +45,7 @@ pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs<'_>, input: &str) -> Result<()> {
         let m = x.mean_axes(&axes, ReduceOpts::from(true))?;
         x = (&x - &m)?;
     }
-    let vo = ReduceOpts::from(false).ddof(a.ddof);
-    let r = match a.op {
-        ReduceOp::Sum => x.sum_axes(&axes, false),
-        ReduceOp::Nansum => x.nansum_axes(&axes, false),
-        ReduceOp::Mean => x.mean_axes(&axes, false),
-        ReduceOp::Nanmean => x.nanmean_axes(&axes, false),
-        ReduceOp::Min => x.min_axes(&axes, false),
-        ReduceOp::Nanmin => x.nanmin_axes(&axes, false),
-        ReduceOp::Max => x.max_axes(&axes, false),
-        ReduceOp::Nanmax => x.nanmax_axes(&axes, false),
-        ReduceOp::Var => x.var_axes(&axes, vo),
-        ReduceOp::Nanvar => x.nanvar_axes(&axes, vo),
-        ReduceOp::Std => x.std_axes(&axes, vo),
-        ReduceOp::Nanstd => x.nanstd_axes(&axes, vo),
-    }?;
-    let mut plan = chunkwise::engine::dry_run(&ctx.rt, &[&r])?;
+    let mut plan = a.op.build(&x, &axes, false, a.ddof, DryRunOf(&ctx.rt))?;
     plan.max_array_size = a.max_array_size;
     println!(
         "{} over axes {axes:?} of {}{}",

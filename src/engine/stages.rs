@@ -15,7 +15,7 @@ use crate::chunks::{ChunkGrid, Region, for_each_index};
 use crate::element::AnyArray;
 use crate::error::{Error, Result};
 use crate::graph::lower::reduce_group_size;
-use crate::graph::node::{Node, NodeRef, Op, ReduceSpec};
+use crate::graph::node::{Node, NodeRef, Op};
 use crate::graph::optimize::{optimize, slice_node};
 use crate::graph::slice::{SliceAxis, SliceSpec};
 use crate::graph::treecut::{TreeCut, cut_depths};
@@ -169,13 +169,7 @@ impl Cutter {
         };
         let group = reduce_group_size(spec, false, self.limit / 4, self.limit);
         let part = |from: Option<(NodeRef, usize)>, to: Option<usize>| TreeCut {
-            reduce: ReduceSpec {
-                input: spec.input.clone(),
-                axes: spec.axes.clone(),
-                keepdims: spec.keepdims,
-                split_every: spec.split_every,
-                reducer: spec.reducer.clone(),
-            },
+            reduce: spec.clone(),
             out_grid: node.grid.clone(),
             out_dtype: node.dtype,
             group,

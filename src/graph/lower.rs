@@ -18,7 +18,9 @@ use crate::ops::fused::Program;
 use crate::ops::group::{GroupPartialKernel, Slots};
 use crate::ops::kernels::{EvalKernel, GatherKernel, Leaf, ReadKernel};
 use crate::ops::rechunk_plan::{RechunkPlan, Strategy, plan_rechunk};
-use crate::ops::reduce::{CombineKernel, DecodeKernel, EncodeKernel, PartialInput, PartialKernel};
+use crate::ops::reduce::{
+    CombineKernel, DecodeKernel, EncodeKernel, PartialInput, PartialKernel, state_shape,
+};
 use crate::ops::scan::ScanKernel;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -331,12 +333,8 @@ fn reduce_sizes(
     block: &[usize],
     out_shape: &[usize],
 ) -> (usize, usize) {
-    let partial_elems: usize = input
-        .grid
-        .block_shape(block)
+    let partial_elems: usize = state_shape(&input.grid.block_shape(block), &spec.axes)
         .iter()
-        .enumerate()
-        .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
         .product();
     (
         spec.reducer.partial_bytes(partial_elems),
@@ -408,12 +406,8 @@ pub(crate) fn reduce_group_size(
 fn block_and_partial_bytes(spec: &ReduceSpec) -> (usize, usize) {
     let input = &spec.input;
     let in_block = input.grid.max_block_len() * input.dtype.size();
-    let partial_elems: usize = input
-        .grid
-        .max_block_shape()
+    let partial_elems: usize = state_shape(&input.grid.max_block_shape(), &spec.axes)
         .iter()
-        .enumerate()
-        .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
         .product();
     (in_block, spec.reducer.partial_bytes(partial_elems))
 }
@@ -431,6 +425,7 @@ struct CutUpper<'a> {
     state_shape: &'a [usize],
     out_shape: &'a [usize],
     partial_bytes: usize,
+    out_bytes: usize,
     split: usize,
 }
 
@@ -752,14 +747,11 @@ impl Lowerer {
             .cut_reductions
             .entry(Arc::as_ptr(n))
             .or_insert_with(|| {
-                let spec = ReduceSpec {
-                    input: c.reduce.input.clone(),
-                    axes: c.reduce.axes.clone(),
-                    keepdims: c.reduce.keepdims,
-                    split_every: c.reduce.split_every,
-                    reducer: c.reduce.reducer.clone(),
-                };
-                Node::new(c.out_grid.clone(), c.out_dtype, Op::Reduce(spec))
+                Node::new(
+                    c.out_grid.clone(),
+                    c.out_dtype,
+                    Op::Reduce(c.reduce.clone()),
+                )
             })
             .clone();
         let Op::Reduce(spec) = &rn.op else {
@@ -782,16 +774,10 @@ impl Lowerer {
             None => self.reduce_tree(&rn, spec, &spec.input, &groups[range], &out_shape, top),
             Some((partials, d_in)) => {
                 let leaves = self.subtrees_at(groups.len(), split, *d_in);
-                let (partial_bytes, _) =
+                let (partial_bytes, out_bytes) =
                     reduce_sizes(&rn, spec, &spec.input, &groups[0][0], &out_shape);
-                let state_shape: Vec<usize> = spec
-                    .input
-                    .grid
-                    .block_shape(&groups[0][0])
-                    .iter()
-                    .enumerate()
-                    .map(|(ax, &l)| if spec.axes.contains(&ax) { 1 } else { l })
-                    .collect();
+                let state_shape =
+                    state_shape(&spec.input.grid.block_shape(&groups[0][0]), &spec.axes);
                 let up = CutUpper {
                     rn: &rn,
                     reducer: &spec.reducer,
@@ -801,6 +787,7 @@ impl Lowerer {
                     state_shape: &state_shape,
                     out_shape: &out_shape,
                     partial_bytes,
+                    out_bytes,
                     split,
                 };
                 let depth = *d_in - c.to.unwrap_or(0);
@@ -863,12 +850,11 @@ impl Lowerer {
                 reducer: up.reducer.clone(),
                 finalize: Some(up.out_shape.to_vec()),
             });
-            let out_bytes = up.out_shape.iter().product::<usize>() * up.rn.dtype.size();
             return self.push(
                 up.rn,
                 k,
                 vec![t],
-                out_bytes,
+                up.out_bytes,
                 up.partial_bytes,
                 up.out_shape.to_vec(),
                 false,
@@ -884,10 +870,7 @@ impl Lowerer {
             finalize: top.then(|| up.out_shape.to_vec()),
         });
         let (ob, sc) = if top {
-            (
-                up.out_shape.iter().product::<usize>() * up.rn.dtype.size(),
-                up.partial_bytes,
-            )
+            (up.out_bytes, up.partial_bytes)
         } else {
             (up.partial_bytes, 0)
         };

@@ -55,6 +55,7 @@ pub(crate) enum Op {
 }
 
 /// A reduction: per-block partials, combined `split_every` at a time, then finalised.
+#[derive(Clone)]
 pub(crate) struct ReduceSpec {
     pub input: NodeRef,
     /// Reduced axes of the input, sorted and unique.

@@ -17,10 +17,6 @@
 //!    a task per read block instead of per stored block (a sum over 10⁶ blocks of 4 KiB is
 //!    about 4,000 reads, not 10⁶), which keeps the plan small and per-task costs amortized.
 //!
-//! 8. `Reduce(x)` over every axis of `x` that reads only in-memory arrays: `x` is read in
-//!    bands of whole rows, as many as its blocks, each one contiguous run of memory instead
-//!    of a strided block (see `band_for_reduce`).
-//!
 //! Rechunks whose single-pass gathers would not fit the memory limit are staged at run time
 //! ([`super::stage`]), not here: the plan depends on the limit.
 
@@ -70,7 +66,6 @@ fn opt(n: &NodeRef, memo: &mut HashMap<*const Node, NodeRef>) -> NodeRef {
         }
         Op::Reduce(r) => {
             let input = coarsen_for_reduce(&opt(&r.input, memo), &r.axes);
-            let input = band_for_reduce(&input, &r.axes);
             if Arc::ptr_eq(&input, &r.input) {
                 n.clone()
             } else {
@@ -200,63 +195,6 @@ fn coarsen_for_reduce(input: &NodeRef, axes: &[usize]) -> NodeRef {
         out
     } else {
         input.clone()
-    }
-}
-
-/// Rule 8: `input` of a reduction over every axis that reads only in-memory arrays, read in
-/// bands of whole rows (one block along every axis but the first) of about its blocks' size,
-/// so that there are as many blocks as before. A block of a wider in-memory array is a
-/// strided region (W1's 1024² blocks of an 8192² array: 1024 runs of 8 KiB, 64 KiB apart,
-/// each a fresh start for the prefetchers); a band of a C-ordered array is one contiguous
-/// run. The output (one block) is unchanged. Skipped when the bands would be far fewer or
-/// far larger than the blocks (a few long rows), so parallelism is kept.
-fn band_for_reduce(input: &NodeRef, axes: &[usize]) -> NodeRef {
-    let g = &input.grid;
-    let nd = g.ndim();
-    if nd < 2 || axes.len() != nd || !reads_only_memory(input) {
-        return input.clone();
-    }
-    if (1..nd).all(|ax| g.axis(ax).nblocks() <= 1) {
-        return input.clone();
-    }
-    let row: usize = input.shape[1..].iter().product();
-    let (n0, block) = (input.shape[0], g.max_block_len());
-    if row == 0 || n0 == 0 || block == 0 {
-        return input.clone();
-    }
-    let rows = (block / row).max(1);
-    let bands = n0.div_ceil(rows);
-    if 2 * bands < g.nblocks() || rows * row > 2 * block {
-        return input.clone();
-    }
-    let sizes: Vec<usize> = (0..n0).step_by(rows).map(|s| rows.min(n0 - s)).collect();
-    let mut new_axes = vec![AxisChunks::from_sizes(&sizes)];
-    new_axes.extend(
-        input.shape[1..]
-            .iter()
-            .map(|&l| AxisChunks::from_sizes(&[l])),
-    );
-    let out = rechunk_to(input, &ChunkGrid::new(new_axes));
-    if reads_only_memory(&out) {
-        out
-    } else {
-        input.clone()
-    }
-}
-
-/// Whether `n` reads only in-memory arrays held in C order: such a source, or an elementwise
-/// expression of them (read in place, in any blocks).
-fn reads_only_memory(n: &Node) -> bool {
-    // Held in C order: its bands are contiguous (a transposed array's are not).
-    let memory = |n: &Node| {
-        matches!(&n.op, Op::Source(s) if s.as_memory().is_some_and(|a| {
-            crate::dispatch!(AnyArray, a, a => a.is_standard_layout())
-        }))
-    };
-    match &n.op {
-        Op::Source(_) => memory(n),
-        Op::Elementwise { inputs, .. } => inputs.iter().all(|i| memory(i)),
-        _ => false,
     }
 }
 

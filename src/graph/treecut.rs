@@ -82,10 +82,7 @@ impl TreeCut {
         TreeCut {
             reduce: ReduceSpec {
                 input: reduce_input,
-                axes: self.reduce.axes.clone(),
-                keepdims: self.reduce.keepdims,
-                split_every: self.reduce.split_every,
-                reducer: self.reduce.reducer.clone(),
+                ..self.reduce.clone()
             },
             out_grid: self.out_grid.clone(),
             out_dtype: self.out_dtype,
@@ -150,7 +147,6 @@ pub(crate) fn children(r: &Range<usize>, split: usize) -> Vec<Range<usize>> {
 /// The subtrees at depth `depth` of the tree over `ngroups` groups, left to right: its nodes
 /// at that depth, and the leaves reached above it.
 pub(crate) fn subtrees(ngroups: usize, split: usize, depth: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
     let mut level: Vec<Range<usize>> = std::iter::once(0..ngroups).collect();
     for _ in 0..depth {
         let mut next = Vec::with_capacity(level.len() * split);
@@ -164,8 +160,7 @@ pub(crate) fn subtrees(ngroups: usize, split: usize, depth: usize) -> Vec<Range<
         }
         level = next;
     }
-    out.extend(level);
-    out
+    level
 }
 
 /// The depth below which the tree over `ngroups` groups has only leaves (0 for one group).

@@ -178,14 +178,16 @@ fn get_num<T: Numeric>(b: &[u8]) -> T {
     unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) }
 }
 
-fn put_f64s(xs: &[f64], out: &mut Vec<u8>) {
-    for x in xs {
-        out.extend_from_slice(&x.to_ne_bytes());
+/// Appends the bytes of each of `xs` ([`put_num`]).
+fn put_nums<T: Numeric>(xs: &[T], out: &mut Vec<u8>) {
+    for &x in xs {
+        put_num(x, out);
     }
 }
 
-fn get_f64(b: &[u8], k: usize) -> f64 {
-    f64::from_ne_bytes(b[8 * k..8 * k + 8].try_into().expect("8 bytes"))
+/// The `k`-th value of a byte form of `T`s written by [`put_nums`].
+fn get_nth<T: Numeric>(b: &[u8], k: usize) -> T {
+    get_num(&b[k * std::mem::size_of::<T>()..])
 }
 
 /// Columns per pass of a struct-of-arrays `push_rows`: its accumulators (a few arrays of this
@@ -389,12 +391,12 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MeanState<T, SKIP_NAN> {
         16
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put_f64s(&[self.n, self.s], out);
+        put_nums(&[self.n, self.s], out);
     }
     fn decode(b: &[u8]) -> Self {
         MeanState {
-            n: get_f64(b, 0),
-            s: get_f64(b, 1),
+            n: get_nth(b, 0),
+            s: get_nth(b, 1),
             _t: PhantomData,
         }
     }
@@ -595,14 +597,14 @@ impl<T: Numeric, const SKIP_NAN: bool> State<T> for MomentState<T, SKIP_NAN> {
         32
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        put_f64s(&[self.n, self.k, self.s1, self.s2], out);
+        put_nums(&[self.n, self.k, self.s1, self.s2], out);
     }
     fn decode(b: &[u8]) -> Self {
         MomentState {
-            n: get_f64(b, 0),
-            k: get_f64(b, 1),
-            s1: get_f64(b, 2),
-            s2: get_f64(b, 3),
+            n: get_nth(b, 0),
+            k: get_nth(b, 1),
+            s1: get_nth(b, 2),
+            s2: get_nth(b, 3),
             _t: PhantomData,
         }
     }
@@ -720,10 +722,10 @@ impl<T: Element> State<T> for CountState {
         8
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.0.to_ne_bytes());
+        put_num(self.0, out);
     }
     fn decode(b: &[u8]) -> Self {
-        CountState(u64::from_ne_bytes(b[..8].try_into().expect("8 bytes")))
+        CountState(get_num(b))
     }
 }
 
@@ -766,7 +768,7 @@ impl<T: Element, const ALL: bool> State<T> for LogicState<ALL> {
 // Accumulating a block into an array of states
 
 /// The shape of a block's partial: reduced axes kept with length 1.
-fn state_shape(block_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+pub(crate) fn state_shape(block_shape: &[usize], axes: &[usize]) -> Vec<usize> {
     block_shape
         .iter()
         .enumerate()
