@@ -21,6 +21,7 @@ use crate::element::{Element, Numeric};
 use crate::error::{Error, Result};
 use crate::graph::node::ReduceSpec;
 use crate::graph::{Node, Op};
+use crate::ops::mean::MeanReducer;
 use crate::ops::reduce::{
     ArgReducer, CountState, ExtremeState, LogicState, MeanState, MomentOut, MomentState, ProdState,
     Reducer, StateReducer, SumState,
@@ -290,9 +291,7 @@ impl<T: Numeric> ChunkedArray<T> {
     }
 
     pub(super) fn mean_op() -> Reduction<T::Mean> {
-        Reduction::new("mean", Rule::Identity, |s| {
-            StateReducer::<T, _>::arc(s.name, MeanState::<T, false>::new())
-        })
+        Reduction::new("mean", Rule::Identity, |s| MeanReducer::<T>::arc(s.name))
     }
 
     pub(super) fn nanmean_op() -> Reduction<T::Mean> {

@@ -6,6 +6,7 @@ pub(crate) mod expr;
 pub(crate) mod fused;
 pub(crate) mod group;
 pub(crate) mod kernels;
+pub(crate) mod mean;
 pub(crate) mod quantile;
 pub(crate) mod rechunk_plan;
 pub(crate) mod reduce;

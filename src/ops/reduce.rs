@@ -193,11 +193,11 @@ fn get_nth<T: Numeric>(b: &[u8], k: usize) -> T {
 /// Columns per pass of a struct-of-arrays `push_rows`: its accumulators (a few arrays of this
 /// many f64, up to 256 KiB) stay in L2 while every row streams through them, and rows are
 /// read in runs this long (short runs far apart cost TLB misses and prefetch restarts).
-const ROW_TILE: usize = 8192;
+pub(crate) const ROW_TILE: usize = 8192;
 
 /// The column ranges, [`ROW_TILE`] wide, of a `push_rows` over `m` states: each tile of states
 /// stays in cache while every row streams through it.
-fn column_tiles(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+pub(crate) fn column_tiles(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..m)
         .step_by(ROW_TILE)
         .map(move |t0| t0..(t0 + ROW_TILE).min(m))
