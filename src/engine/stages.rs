@@ -7,7 +7,10 @@
 //! A batch is a rectangle of its node's block grid; a worker computes it as the node sliced to
 //! that region, which reads only what the region needs. Every output block is computed whole
 //! inside one batch by the same kernels and reduction trees as on the local engine, so results
-//! are bit-identical.
+//! are bit-identical. A reduction cut into tree levels ([`crate::graph::treecut`]) follows the
+//! default tree; where the local plan folds that reduction in place instead (one output block
+//! whose state is as large as an input block, or a plan that fits only as chains), the two
+//! agree to rounding.
 
 use super::hash::Fnv128;
 use super::stage_source::StageSource;

@@ -380,7 +380,7 @@ pub(crate) fn reduce_group_size(
         .map(|&ax| input.grid.axis(ax).nblocks())
         .product();
     // Fold several input blocks into one partial when a partial is large next to a block
-    // (mean of f32 over a pancake-chunked time axis: 16 bytes of state per 4-byte element):
+    // (nanmean of f32 over a pancake-chunked time axis: 16 bytes of state per 4-byte element):
     // enough blocks that the state traffic is at most a quarter of the input's, so far
     // fewer partials are held and merged. Capped so the group's inputs stay a small part
     // of the limit.

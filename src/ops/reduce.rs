@@ -2,7 +2,8 @@
 //! shape (so results are bit-identical for any thread count), then finalised.
 //!
 //! A reduction is a [`State`] per output element: `sum` carries an accumulator (f64 for
-//! floats), `mean`/`var`/`std` carry `(n, shift, Σd, Σd²)` with `d = x - shift` and combine
+//! floats), `mean` an f64 sum (its count kept once per partial, [`crate::ops::mean`]), `nanmean`
+//! `(n, Σ)`, `var`/`std` carry `(n, shift, Σd, Σd²)` with `d = x - shift` and combine
 //! with Chan et al.'s parallel formula, `min`/`max` carry a value and a NaN flag, and the arg
 //! reductions carry `(value, global index)` (first occurrence wins).
 
@@ -289,7 +290,8 @@ impl<T: Numeric> State<T> for ProdState<T> {
     }
 }
 
-/// `mean`/`nanmean`: a count and an f64 sum (16 bytes, half of [`MomentState`]: the mean
+/// `nanmean` (and the reference for `mean`, which keeps its count once per partial:
+/// [`crate::ops::mean`]): a count and an f64 sum (16 bytes, half of [`MomentState`]: the mean
 /// needs no shift to stay accurate).
 #[derive(Clone)]
 pub(crate) struct MeanState<T, const SKIP_NAN: bool> {
