@@ -16,7 +16,7 @@ use crate::element::{AnyArray, AnyView, ElementSealed, Numeric, NumericSealed};
 use crate::error::{Error, Result};
 use crate::exec::task::Value;
 use crate::ops::group::Slots;
-use crate::ops::reduce::{Reducer, State, StateReducer, TileFeed};
+use crate::ops::reduce::{Reducer, State, StateReducer, TileFeed, fold_lanes};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -24,6 +24,12 @@ use std::sync::Arc;
 /// The f64 sum of a mean: [`crate::ops::reduce::MeanState`]'s folds without the count.
 #[derive(Clone)]
 pub(crate) struct MeanSum<T>(f64, PhantomData<fn(T)>);
+
+impl<T> Default for MeanSum<T> {
+    fn default() -> Self {
+        MeanSum(0.0, PhantomData)
+    }
+}
 
 impl<T: Numeric> State<T> for MeanSum<T> {
     type Out = f64;
@@ -47,32 +53,21 @@ impl<T: Numeric> State<T> for MeanSum<T> {
             self.push(x);
         }
     }
-    /// Eight columns at a time, every row into registers, then into the states: the rows
-    /// stream side by side (one pass over each, no scratch between), and each state gets
-    /// the same sum `(((0 + r₀) + r₁) + …)` as a column-by-column pass would give it.
+    /// Eight columns at a time, every row into registers, then into the states: see
+    /// [`fold_lanes`].
     fn push_rows(states: &mut [Self], rows: &[&[T]]) {
-        const LANES: usize = 8;
-        let m = states.len();
-        let whole = m - m % LANES;
-        for j0 in (0..whole).step_by(LANES) {
-            let mut acc = [0.0f64; LANES];
+        fold_lanes::<8, _>(states.len(), |j0, w| {
+            let mut acc = [0.0f64; 8];
             for row in rows {
-                let r = &row[j0..j0 + LANES];
-                for k in 0..LANES {
+                let r = &row[j0..j0 + w];
+                for k in 0..w {
                     acc[k] += r[k].to_f64_();
                 }
             }
-            for (state, a) in states[j0..j0 + LANES].iter_mut().zip(acc) {
+            for (state, a) in states[j0..j0 + w].iter_mut().zip(acc) {
                 state.0 += a;
             }
-        }
-        for j in whole..m {
-            let mut acc = 0.0f64;
-            for row in rows {
-                acc += row[j].to_f64_();
-            }
-            states[j].0 += acc;
-        }
+        });
     }
     fn merge(&mut self, o: &Self) {
         self.0 += o.0;
@@ -112,7 +107,7 @@ impl<T: Numeric> MeanReducer<T> {
         Arc::new(MeanReducer {
             sums: StateReducer {
                 name: name.into(),
-                init: MeanSum::<T>(0.0, PhantomData),
+                init: MeanSum::<T>::default(),
                 ctx: (),
                 _t: PhantomData,
             },
