@@ -220,8 +220,7 @@ impl<T: Numeric> Reducer for MeanReducer<T> {
         acc: &mut Option<Value>,
     ) -> Option<Result<Value>> {
         let ndim = blocks.first()?.shape().len();
-        let (sums_acc, counts) = Self::split(acc.take(), ndim);
-        let mut sums_acc = sums_acc;
+        let (mut sums_acc, counts) = Self::split(acc.take(), ndim);
         let Some(sums) = self.sums.partial_group(blocks, axes, &mut sums_acc) else {
             // No such path: `acc` is left as it was, for the block-by-block fold.
             *acc = sums_acc.map(|s| self.join(s, counts));
