@@ -16,7 +16,7 @@ use crate::element::{AnyArray, AnyView, ElementSealed, Numeric, NumericSealed};
 use crate::error::{Error, Result};
 use crate::exec::task::Value;
 use crate::ops::group::Slots;
-use crate::ops::reduce::{Reducer, State, StateReducer, TileFeed, fold_lanes};
+use crate::ops::reduce::{Reducer, State, StateReducer, TileFeed, fold_lanes, get_num, put_num};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -79,19 +79,16 @@ impl<T: Numeric> State<T> for MeanSum<T> {
         8
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.0.to_ne_bytes());
+        put_num(self.0, out);
     }
     fn decode(b: &[u8]) -> Self {
-        MeanSum(
-            f64::from_ne_bytes(b[..8].try_into().expect("8 bytes")),
-            PhantomData,
-        )
+        MeanSum(get_num(b), PhantomData)
     }
 }
 
 /// A mean's partial: the sums, and the counts broadcast against them (every axis of length 1
-/// but a grouped one, which has a count per group; a partial decoded from its byte form has
-/// a count per element).
+/// but a grouped one, which has a count per group; a partial decoded from its byte form gets
+/// that form back, [`collapse_counts`]).
 struct MeanPartial {
     sums: Value,
     counts: ArrayD<f64>,
@@ -300,8 +297,8 @@ impl<T: Numeric> Reducer for MeanReducer<T> {
             .expect("internal: partial counts broadcast against their sums");
         let mut out = Vec::with_capacity(sums.len() * 16);
         Zip::from(sums).and(&counts).for_each(|s, &n| {
-            out.extend_from_slice(&n.to_ne_bytes());
-            out.extend_from_slice(&s.0.to_ne_bytes());
+            put_num(n, &mut out);
+            put_num(s.0, &mut out);
         });
         Ok(out)
     }
@@ -318,15 +315,15 @@ impl<T: Numeric> Reducer for MeanReducer<T> {
                 ),
             ));
         }
-        let (mut counts, mut sums) = (Vec::with_capacity(elems), Vec::with_capacity(elems * 8));
-        for st in bytes.chunks_exact(16) {
-            counts.push(f64::from_ne_bytes(st[..8].try_into().expect("8 bytes")));
-            sums.extend_from_slice(&st[8..]);
+        let (counts, sums): (Vec<f64>, Vec<MeanSum<T>>) = bytes
+            .chunks_exact(16)
+            .map(|st| (get_num::<f64>(st), MeanSum(get_num(&st[8..]), PhantomData)))
+            .unzip();
+        fn as_array<X>(shape: &[usize], v: Vec<X>) -> ArrayD<X> {
+            ArrayD::from_shape_vec(IxDyn(shape), v).expect("internal: one value per state")
         }
-        let sums = self.sums.decode_partial(&sums, shape)?;
-        let counts =
-            ArrayD::from_shape_vec(IxDyn(shape), counts).expect("internal: count per state");
-        Ok(self.join(sums, collapse_counts(counts)))
+        let sums = Value::Partial(Box::new(as_array(shape, sums)), self.partial_bytes(elems));
+        Ok(self.join(sums, collapse_counts(as_array(shape, counts))))
     }
 }
 

@@ -157,7 +157,7 @@ pub(crate) trait State<T: Element>: Clone + Send + Sync + 'static {
 }
 
 /// Appends the bytes of `x` (native byte order: the workers of one run share a platform).
-fn put_num<T: Numeric>(x: T, out: &mut Vec<u8>) {
+pub(crate) fn put_num<T: Numeric>(x: T, out: &mut Vec<u8>) {
     let n = std::mem::size_of::<T>();
     // SAFETY: every `Numeric` type is a primitive integer or float: `n` initialized bytes,
     // no padding, read only for the lifetime of `x`.
@@ -169,7 +169,7 @@ fn put_num<T: Numeric>(x: T, out: &mut Vec<u8>) {
 ///
 /// # Panics
 /// If `b` is shorter than a `T` (callers check the lengths of byte forms first).
-fn get_num<T: Numeric>(b: &[u8]) -> T {
+pub(crate) fn get_num<T: Numeric>(b: &[u8]) -> T {
     assert!(
         b.len() >= std::mem::size_of::<T>(),
         "internal: short state bytes"
@@ -191,14 +191,14 @@ fn get_nth<T: Numeric>(b: &[u8], k: usize) -> T {
     get_num(&b[k * std::mem::size_of::<T>()..])
 }
 
-/// Columns per pass of a struct-of-arrays `push_rows`: its accumulators (a few arrays of this
-/// many f64, up to 256 KiB) stay in L2 while every row streams through them, and rows are
-/// read in runs this long (short runs far apart cost TLB misses and prefetch restarts).
-pub(crate) const ROW_TILE: usize = 8192;
+/// Columns per pass of the default `push_rows`: its states stay in cache while every row
+/// streams through them, and rows are read in runs this long (short runs far apart cost TLB
+/// misses and prefetch restarts).
+const ROW_TILE: usize = 8192;
 
 /// The column ranges, [`ROW_TILE`] wide, of a `push_rows` over `m` states: each tile of states
 /// stays in cache while every row streams through it.
-pub(crate) fn column_tiles(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+fn column_tiles(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..m)
         .step_by(ROW_TILE)
         .map(move |t0| t0..(t0 + ROW_TILE).min(m))
